@@ -1,0 +1,139 @@
+"""The ``stepfn`` command line: run, validate (and the commands later modules add).
+
+Exit codes: 0 the execution succeeded (or the definition is valid), 1 the execution did
+not succeed, 2 bad usage or a bad definition.  No Python traceback reaches the user:
+every ``StepfnError`` becomes one clear message on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"stepfn: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _read_input(input_text: str | None, input_file: str | None) -> Any:
+    from .load import parse_document
+
+    if input_text is not None and input_file is not None:
+        _fail("give --input or --input-file, not both")
+    if input_file is not None:
+        try:
+            text = sys.stdin.read() if input_file == "-" else open(input_file, encoding="utf-8").read()
+        except OSError as exc:
+            _fail(f"cannot read input file {input_file}: {exc.strerror}")
+        source = "<stdin>" if input_file == "-" else input_file
+    elif input_text is not None:
+        text, source = input_text, "--input"
+    else:
+        return {}
+    from .errors import DefinitionError
+
+    try:
+        return parse_document(text, source, yaml=False)
+    except DefinitionError as exc:
+        _fail("input is not valid JSON: " + "; ".join(p.message for p in exc.problems))
+
+
+def _print_problems(problems: Any) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stepfn", prog_name="stepfn")
+def main() -> None:
+    """Run AWS Step Functions state machines locally."""
+
+
+@main.command()
+@click.argument("machine", type=click.Path(dir_okay=False))
+@click.option("--input", "input_text", help="Execution input as JSON text.")
+@click.option("--input-file", type=str, help="Read the execution input from FILE (- for stdin).")
+@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
+@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+              default="STANDARD", show_default=True, help="Workflow type.")
+@click.option("--virtual-time", is_flag=True, help="Run Wait, back-off and timeouts on a virtual clock.")
+@click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, output, error, cause, states.")
+def run(
+    machine: str,
+    input_text: str | None,
+    input_file: str | None,
+    tasks: tuple[str, ...],
+    machine_type: str,
+    virtual_time: bool,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """Run MACHINE (JSON or YAML) once and report what it did."""
+    from .api import run as run_machine
+    from .clock import VirtualClock
+    from .errors import DefinitionError, StepfnError
+    from .handlers import Handlers, load_handlers
+
+    data = _read_input(input_text, input_file)
+    handlers = Handlers()
+    try:
+        for spec in tasks:
+            handlers.update(load_handlers(spec))
+        execution = run_machine(
+            machine,
+            data,
+            handlers=handlers,
+            type=machine_type.upper(),
+            clock=VirtualClock() if virtual_time else None,
+            seed=seed,
+        )
+    except DefinitionError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_USAGE)
+    except StepfnError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(execution.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(f"status: {execution.status}")
+        if execution.status == "SUCCEEDED":
+            click.echo(json.dumps(execution.output, indent=2, ensure_ascii=False))
+        else:
+            click.echo(f"error:  {execution.error}")
+            if execution.cause is not None:
+                click.echo(f"cause:  {execution.cause}")
+    sys.exit(EXIT_OK if execution.status == "SUCCEEDED" else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("machine", type=click.Path(dir_okay=False))
+@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+              default="STANDARD", show_default=True)
+def validate(machine: str, machine_type: str) -> None:
+    """Check MACHINE and print every problem as POINTER: CODE: message."""
+    from .api import validate as validate_machine
+
+    problems = validate_machine(machine, machine_type=machine_type.upper())
+    if problems:
+        _print_problems(problems)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{machine}: valid")
+
+
+def entry() -> None:
+    """Console-script entry point: never let a traceback escape."""
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

@@ -1,0 +1,182 @@
+"""The task registry: which Python callable serves which Task.
+
+A handler is any callable ``handler(payload, ctx)``, sync or async.  ``Handlers`` finds
+the handler for a Task by, in order: the state's name, the exact resource ARN, the Lambda
+function name taken from a function ARN (with or without a qualifier), then glob
+patterns.  ``TaskContext`` is what a handler sees of the run: the state, the retry
+count, the execution, the task token, and ``sleep`` on the execution's clock.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Callable, Mapping
+
+from .errors import UsageError
+
+Handler = Callable[[Any, "TaskContext"], Any]
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+def function_name(name_or_arn: str) -> str:
+    """The Lambda function name in a name, a partial ARN or a function ARN."""
+    parts = name_or_arn.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[5] == "function":
+        return parts[6]
+    if len(parts) >= 3 and parts[-3] == "function":  # 123456789012:function:name
+        return parts[-2] if len(parts) > 3 else parts[-1]
+    if len(parts) == 2 and parts[0] == "function":
+        return parts[1]
+    if len(parts) == 2 and parts[0] != "arn":  # name:qualifier
+        return parts[0]
+    return name_or_arn
+
+
+def is_lambda_arn(resource: str) -> bool:
+    parts = resource.split(":")
+    return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
+
+
+@dataclass
+class TaskContext:
+    """What a handler knows about the call it serves."""
+
+    state_name: str
+    resource: str
+    retry_count: int
+    execution_id: str
+    execution_name: str
+    task_token: str | None
+    context: dict[str, Any]
+    _sleep: Callable[[float], Any] = field(repr=False, default=lambda s: None)
+
+    def sleep(self, seconds: float) -> Any:
+        """Sleep on the execution's clock (instant under a virtual clock)."""
+        return self._sleep(seconds)
+
+
+class Handlers:
+    """A registry of task handlers, keyed by state name, resource, function name or glob."""
+
+    def __init__(self, mapping: Mapping[str, Handler] | None = None) -> None:
+        self._states: dict[str, Handler] = {}
+        self._exact: dict[str, Handler] = {}
+        self._functions: dict[str, Handler] = {}
+        self._globs: list[tuple[str, Handler]] = []
+        for key, fn in (mapping or {}).items():
+            self.add(key, fn)
+
+    def add(self, pattern: str, handler: Handler) -> None:
+        """Register ``handler`` for a resource ARN, Lambda function name or glob."""
+        if not callable(handler):
+            raise UsageError(f"handler for {pattern!r} is not callable")
+        if any(c in pattern for c in "*?["):
+            self._globs.append((pattern, handler))
+        elif pattern.startswith("arn:"):
+            self._exact[pattern] = handler
+            if is_lambda_arn(pattern):
+                self._functions.setdefault(function_name(pattern), handler)
+        else:
+            self._functions[pattern] = handler
+
+    def resource(self, pattern: str) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`add`."""
+
+        def register(fn: Handler) -> Handler:
+            self.add(pattern, fn)
+            return fn
+
+        return register
+
+    def state(self, name: str) -> Callable[[Handler], Handler]:
+        """Decorator: serve the Task state called ``name``, whatever its resource."""
+
+        def register(fn: Handler) -> Handler:
+            self._states[name] = fn
+            return fn
+
+        return register
+
+    def add_state(self, name: str, handler: Handler) -> None:
+        self._states[name] = handler
+
+    def update(self, other: "Handlers") -> None:
+        self._states.update(other._states)
+        self._exact.update(other._exact)
+        self._functions.update(other._functions)
+        self._globs.extend(other._globs)
+
+    def lookup(self, state_name: str | None, resource: str) -> Handler | None:
+        if state_name is not None and state_name in self._states:
+            return self._states[state_name]
+        found = self._exact.get(resource)
+        if found is not None:
+            return found
+        if is_lambda_arn(resource) or not resource.startswith("arn:"):
+            found = self._functions.get(function_name(resource))
+            if found is not None:
+                return found
+        for pattern, handler in self._globs:
+            if fnmatch.fnmatchcase(resource, pattern):
+                return handler
+        return None
+
+    def lookup_function(self, name_or_arn: str) -> Handler | None:
+        """The handler of a Lambda function given by name or ARN (lambda:invoke)."""
+        found = self._exact.get(name_or_arn)
+        if found is None:
+            found = self._functions.get(function_name(name_or_arn))
+        if found is None:
+            for pattern, handler in self._globs:
+                if fnmatch.fnmatchcase(name_or_arn, pattern) or fnmatch.fnmatchcase(
+                    function_name(name_or_arn), pattern
+                ):
+                    return handler
+        return found
+
+    def __len__(self) -> int:
+        return len(self._states) + len(self._exact) + len(self._functions) + len(self._globs)
+
+
+def load_handlers(spec: str) -> Handlers:
+    """Handlers from ``file.py`` (its ``TASKS`` dict or ``handlers`` object) or ``pkg.mod:attr``."""
+    if spec.endswith(".py") or "/" in spec:
+        path = FsPath(spec)
+        if not path.is_file():
+            raise UsageError(f"tasks file not found: {spec}")
+        mod_name = f"_stepfn_tasks_{abs(hash(str(path.resolve())))}"
+        module_spec = importlib.util.spec_from_file_location(mod_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UsageError(f"cannot import tasks file: {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[mod_name] = module
+        sys.path.insert(0, str(path.parent.resolve()))
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - the user's module failed to import
+            raise UsageError(f"cannot import tasks file {spec}: {type(exc).__name__}: {exc}") from None
+        finally:
+            sys.path.pop(0)
+        obj: Any = getattr(module, "TASKS", None) or getattr(module, "handlers", None)
+        where = spec
+    else:
+        mod_path, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(mod_path)
+        except Exception as exc:  # noqa: BLE001
+            raise UsageError(f"cannot import {mod_path}: {type(exc).__name__}: {exc}") from None
+        obj = getattr(module, attr or "handlers", None)
+        if obj is None and not attr:
+            obj = getattr(module, "TASKS", None)
+        where = spec
+    if isinstance(obj, Handlers):
+        return obj
+    if isinstance(obj, Mapping):
+        return Handlers(obj)
+    raise UsageError(f"{where} defines no TASKS dict or Handlers object")

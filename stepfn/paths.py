@@ -1,0 +1,210 @@
+"""JSONPath with AWS Step Functions semantics, compiled once.
+
+``compile_path`` turns a path string into a :class:`Path`.  Simple reference paths
+(``$``, ``$.a.b``, ``$['a'][0]``) compile to a tight loop over precomputed steps; paths
+with wildcards, slices, filters, unions or ``..`` are *indefinite* and are handed to
+jsonpath-ng, parsed once, returning the list of matches.  A path rooted at ``$$`` reads
+the context object, ``$name`` a workflow variable, ``$`` the state's data.
+
+``Path.set`` implements ResultPath writes without mutating its argument: only the
+objects along the path are copied (copy on write), everything else is shared.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from .errors import ExpressionError
+
+ROOT_DATA = 0
+ROOT_CONTEXT = 1
+ROOT_VARIABLE = 2
+
+_MISSING = object()
+_NAME_RE = re.compile(r"[^.\[\]]+")
+_VAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_INT_RE = re.compile(r"-?\d+")
+
+
+class PathNotFound(LookupError):
+    """A definite path names nothing in the data.  ``missing`` is the first absent step."""
+
+    def __init__(self, path: str, missing: str = "") -> None:
+        super().__init__(path)
+        self.path = path
+        self.missing = missing
+
+
+def _parse_steps(text: str, start: int) -> list[str | int] | None:
+    """Steps of a simple path from ``start``; None when the path is not simple."""
+    steps: list[str | int] = []
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c == ".":
+            if text.startswith("..", i):
+                return None
+            m = _NAME_RE.match(text, i + 1)
+            if not m or m.group() == "*" or "(" in m.group() or " " in m.group():
+                return None
+            steps.append(m.group())
+            i = m.end()
+        elif c == "[":
+            j = text.find("]", i)
+            if j < 0:
+                raise ExpressionError("unclosed '['", text, i)
+            inner = text[i + 1 : j].strip()
+            if len(inner) >= 2 and inner[0] in "'\"" and inner[-1] == inner[0]:
+                body = inner[1:-1]
+                if inner[0] in body.replace("\\" + inner[0], ""):
+                    return None
+                steps.append(body.replace("\\" + inner[0], inner[0]))
+                # a quoted key may contain ']' ; re-scan for the matching one
+                close = text.find(inner[0] + "]", i + 2)
+                j = close + 1 if close >= 0 else j
+            elif _INT_RE.fullmatch(inner):
+                steps.append(int(inner))
+            else:
+                return None
+            i = j + 1
+        else:
+            raise ExpressionError(f"unexpected character {c!r}", text, i)
+    return steps
+
+
+class Path:
+    """A compiled JSONPath.  ``get(data, env)`` reads; ``set(data, value)`` writes a copy."""
+
+    __slots__ = ("text", "root", "var", "steps", "definite", "_ng", "get")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.var: str | None = None
+        if text.startswith("$$"):
+            self.root, start = ROOT_CONTEXT, 2
+        elif text.startswith("$") and (m := _VAR_RE.match(text)):
+            self.root, start, self.var = ROOT_VARIABLE, m.end(), m.group(1)
+        elif text.startswith("$"):
+            self.root, start = ROOT_DATA, 1
+        else:
+            raise ExpressionError("a path must start with '$'", text, 0)
+        steps = _parse_steps(text, start)
+        self._ng: Any = None
+        if steps is None:
+            self.definite = False
+            self.steps: tuple[str | int, ...] = ()
+            self._ng = _compile_ng(text, start)
+            self.get: Callable[[Any, Any], Any] = self._get_many
+        else:
+            self.definite = True
+            self.steps = tuple(steps)
+            self.get = self._make_getter()
+
+    def __repr__(self) -> str:
+        return f"Path({self.text!r})"
+
+    def _root(self, data: Any, env: Any) -> Any:
+        if self.root == ROOT_DATA:
+            return data
+        if self.root == ROOT_CONTEXT:
+            return env.context
+        variables = env.variables
+        if self.var not in variables:
+            raise PathNotFound(self.text, "$" + str(self.var))
+        return variables[self.var]
+
+    def _make_getter(self) -> Callable[[Any, Any], Any]:
+        steps = self.steps
+        root = self.root
+        walk = self._walk
+        if not steps and root == ROOT_DATA:
+            return lambda data, env: data
+        if len(steps) == 1 and root == ROOT_DATA and isinstance(steps[0], str):
+            key = steps[0]
+            text = self.text
+
+            def get1(data: Any, env: Any) -> Any:
+                if type(data) is dict:
+                    v = data.get(key, _MISSING)
+                    if v is not _MISSING:
+                        return v
+                raise PathNotFound(text, key)
+
+            return get1
+        return lambda data, env: walk(self._root(data, env))
+
+    def _walk(self, node: Any) -> Any:
+        for step in self.steps:
+            if isinstance(step, str):
+                if type(node) is not dict or step not in node:
+                    raise PathNotFound(self.text, step)
+                node = node[step]
+            else:
+                if type(node) is not list or not -len(node) <= step < len(node):
+                    raise PathNotFound(self.text, str(step))
+                node = node[step]
+        return node
+
+    def _get_many(self, data: Any, env: Any) -> list[Any]:
+        return [m.value for m in self._ng.find(self._root(data, env))]
+
+    def exists(self, data: Any, env: Any) -> bool:
+        try:
+            self.get(data, env)
+        except PathNotFound:
+            return False
+        return True
+
+    def set(self, data: Any, value: Any) -> Any:
+        """Return ``data`` with ``value`` placed at this path (ResultPath semantics).
+
+        Objects along the path are copied; missing objects are created.  Raises
+        ``PathNotFound`` when a step crosses something that is not an object.
+        """
+        if not self.definite or self.root != ROOT_DATA:
+            raise PathNotFound(self.text)
+        return self._set(data, 0, value)
+
+    def _set(self, node: Any, i: int, value: Any) -> Any:
+        if i == len(self.steps):
+            return value
+        step = self.steps[i]
+        if isinstance(step, int):
+            if type(node) is not list or not -len(node) <= step < len(node):
+                raise PathNotFound(self.text, str(step))
+            copy_list = list(node)
+            copy_list[step] = self._set(node[step], i + 1, value)
+            return copy_list
+        if type(node) is not dict:
+            raise PathNotFound(self.text, step)
+        copy = dict(node)
+        copy[step] = self._set(node.get(step, {}), i + 1, value)
+        return copy
+
+
+def _compile_ng(text: str, start: int) -> Any:
+    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+    from jsonpath_ng.ext import parse
+
+    try:
+        return parse("$" + text[start:])
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001
+        raise ExpressionError(f"invalid JSONPath: {exc}", text, None) from None
+
+
+_CACHE: dict[str, Path] = {}
+
+
+def compile_path(text: str) -> Path:
+    """Compile ``text`` once; identical paths share one compiled object."""
+    path = _CACHE.get(text)
+    if path is None:
+        if not isinstance(text, str):
+            raise ExpressionError("a path must be a string", str(text), None)
+        path = _CACHE[text] = Path(text)
+    return path
+
+
+def is_path(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$")
