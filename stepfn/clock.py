@@ -65,13 +65,18 @@ class RealClock(Clock):
 
 
 class VirtualClock(Clock):
-    """Deterministic time that advances only when every task is waiting on it."""
+    """Time that advances only when every task is waiting on it.
+
+    It starts at ``start`` (default: the wall-clock time when it is created, so that
+    timestamps in inputs stay meaningful); pass a fixed ``start`` for repeatable runs.
+    """
 
     virtual = True
 
     def __init__(self, start: datetime | str | None = None) -> None:
         if start is None:
-            start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+            wall = datetime.now(timezone.utc)
+            start = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
         elif isinstance(start, str):
             start = datetime.fromisoformat(start.replace("Z", "+00:00"))
         if start.tzinfo is None:

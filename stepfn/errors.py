@@ -32,8 +32,8 @@ RUNTIME = "States.Runtime"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 
-#: Errors that Retry and Catch with ``States.ALL`` never see.
-UNCATCHABLE = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
+#: Errors that no Retrier or Catcher ever sees (recorded AWS runs: even naming it fails).
+UNCATCHABLE = frozenset({RUNTIME})
 
 
 class StepfnError(Exception):

@@ -27,7 +27,7 @@ from .events import Event, EventLog, HistoryLimitExceeded
 from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
+ACCOUNT = "111111111111"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stepfn-execution-role"
 STANDARD = "STANDARD"
 EXPRESS = "EXPRESS"
@@ -71,7 +71,7 @@ class Execution:
 class Env:
     """What expressions of one state see: ``$$`` (built lazily), variables, randomness."""
 
-    __slots__ = ("run", "name", "entered", "retry", "item", "token", "variables", "_context")
+    __slots__ = ("run", "name", "entered", "retry", "retriable", "item", "token", "variables", "_context")
 
     def __init__(
         self, run: "Run", name: str, entered: datetime, variables: dict[str, Any], item: Any = None
@@ -80,6 +80,7 @@ class Env:
         self.name = name
         self.entered = entered
         self.retry = 0
+        self.retriable = False
         self.item = item
         self.token: str | None = None
         self.variables = variables
@@ -92,11 +93,14 @@ class Env:
     @property
     def context(self) -> dict[str, Any]:
         ctx = self._context
-        if ctx is None or ctx["State"]["RetryCount"] != self.retry:
+        if ctx is None or ctx["State"].get("RetryCount", 0) != self.retry:
             run = self.run
+            state: dict[str, Any] = {"EnteredTime": iso(self.entered), "Name": self.name}
+            if self.retriable:
+                state["RetryCount"] = self.retry
             ctx = {
                 "Execution": run.context_execution,
-                "State": {"EnteredTime": iso(self.entered), "Name": self.name, "RetryCount": self.retry},
+                "State": state,
                 "StateMachine": run.context_machine,
             }
             if self.token is not None:
@@ -177,8 +181,11 @@ class Run:
         self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT if type == STANDARD else None)
         self.path: list[str] = []
         self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine.name}"
-        kind = "execution" if type == STANDARD else "express"
-        self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:{kind}:{machine.name}:{self.name}"
+        if type == STANDARD:
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine.name}:{self.name}"
+        else:
+            tail = uuid.UUID(int=self.random.getrandbits(128), version=4)
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine.name}:{self.name}:{tail}"
         self.context_machine = {"Id": self.machine_arn, "Name": machine.name}
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
@@ -192,8 +199,8 @@ class Run:
             "StartTime": iso(started),
             "Name": self.name,
             "RoleArn": ROLE_ARN,
-            "RedriveCount": 0,
         }
+        self.context_execution["RedriveCount"] = 0
         self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN})
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
@@ -215,8 +222,8 @@ class Run:
         elif isinstance(outcome, BaseException):
             raise outcome
         elif outcome[1]:
-            status, error = "TIMED_OUT", errors.TIMEOUT
-            self._add_final("ExecutionTimedOut", {"error": error})
+            status = "TIMED_OUT"
+            self._add_final("ExecutionTimedOut", {})
         else:
             output = outcome[0]
             self.log.add("ExecutionSucceeded", {"output": output})
@@ -348,6 +355,7 @@ class Run:
 
     async def _retrying(self, state: m.State, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
         counts = frame.retries.get(state.name)
+        env.retriable = state.type != "Wait"
         while True:
             try:
                 if state.type == "Task":
@@ -442,9 +450,9 @@ class Run:
                 if err.error == errors.TIMEOUT:
                     log.add("LambdaFunctionTimedOut", {"error": err.error})
                 else:
-                    err = StatesError(err.error, _lambda_cause(err.cause))
                     log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause})
                 raise err from None
+            _check_size(result, resource)
             log.add("LambdaFunctionSucceeded", {"output": result})
             return result
         service, _, action = base.rpartition(":")
@@ -465,6 +473,7 @@ class Run:
             else:
                 handler = self.handlers.lookup(state.name, resource)
                 result = await self._call(handler, payload, state, env, timeout, resource)
+            _check_size(result, resource_type)
         except StatesError as err:
             if err.error == errors.TIMEOUT:
                 log.add("TaskTimedOut", {"resourceType": resource_type, "resource": action, "error": err.error})
@@ -495,7 +504,9 @@ class Run:
                 f"Request ID: {uuid.UUID(int=self.random.getrandbits(128), version=4)}; Proxy: null)",
             )
         payload = params.get("Payload")
-        if isinstance(payload, str):
+        if payload is None:
+            payload = {}
+        elif isinstance(payload, str):
             try:
                 payload = json.loads(payload)
             except ValueError:
@@ -506,10 +517,10 @@ class Run:
             if err.error in (errors.TIMEOUT, errors.HEARTBEAT_TIMEOUT):
                 raise
             raise StatesError(err.error, _lambda_cause(err.cause)) from None
-        length = len(json.dumps(result, separators=(",", ":")))
+        length = len(json.dumps(result).encode())
         request_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
         date = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
-        return {
+        response: dict[str, Any] = {
             "ExecutedVersion": "$LATEST",
             "Payload": result,
             "SdkHttpMetadata": {
@@ -538,6 +549,16 @@ class Run:
             "SdkResponseMetadata": {"RequestId": request_id},
             "StatusCode": 200,
         }
+        if params.get("LogType") == "Tail":
+            import base64
+
+            tail = base64.b64encode(
+                f"START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n".encode()
+            ).decode()
+            response["LogResult"] = tail
+            response["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = [tail]
+            response["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = tail
+        return response
 
     async def _call(
         self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
@@ -600,7 +621,7 @@ class Run:
         if failure:
             raise failure[0]
         if box[1]:
-            raise StatesError(errors.TIMEOUT, None)
+            raise StatesError(errors.TIMEOUT, "")
         return box[0]
 
     # Wait ---------------------------------------------------------------
@@ -828,6 +849,25 @@ def _copy(value: Any) -> Any:
     if t is list:
         return [_copy(v) for v in value]
     return value
+
+
+MAX_PAYLOAD = 262_144
+
+
+def payload_size(value: Any) -> int:
+    """Bytes of a JSON value as UTF-8 text (what AWS's 256 KiB limit counts)."""
+    if type(value) is str:
+        return len(value.encode()) + 2
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _check_size(result: Any, resource: str) -> None:
+    if type(result) in (dict, list, str) and payload_size(result) > MAX_PAYLOAD:
+        raise StatesError(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The state/task '{resource}' returned a result with a size exceeding "
+            "the maximum number of bytes service limit.",
+        )
 
 
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z")

@@ -132,7 +132,7 @@ def _parse_yaml(text: str, source: str) -> Any:
 def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
     """A definition from a dict, a path, or JSON/YAML text; returns (document, name)."""
     if isinstance(source, Mapping):
-        return source, "<definition>"
+        return source, "StateMachine"
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))
                                           and "\n" not in source):
         path = FsPath(source)
@@ -141,7 +141,7 @@ def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[A
         except OSError as exc:
             raise DefinitionError([Problem("", "file.unreadable", f"cannot read {path}: {exc.strerror}")]) from None
         return parse_document(text, str(path)), path.stem.replace(".asl", "")
-    return parse_document(str(source)), "<definition>"
+    return parse_document(str(source)), "StateMachine"
 
 
 # --------------------------------------------------------------------------- validation

@@ -335,7 +335,8 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
                 targets.append(target)
             else:
                 problems.append(Problem(where, "graph.unknown-target",
-                                        f"'{target}' is not a state in this States scope."))
+                                        f"There is no state named '{target}' in this States "
+                                        "scope."))
         edges[name] = targets
         if kind in _TERMINAL_TYPES or state.get("End") is True:
             terminal = True
@@ -350,7 +351,8 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
                                         f"A {kind} state needs 'Next' or \"End\": true."))
     if isinstance(start, str) and start not in states:
         problems.append(Problem(f"{scope.pointer}/StartAt", "graph.unknown-target",
-                                f"StartAt '{start}' is not a state in this States scope."))
+                                f"StartAt names '{start}', but there is no such state in this "
+                                "States scope."))
     elif isinstance(start, str):
         seen = {start}
         stack = [start]
@@ -623,7 +625,7 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
     problems: list[Problem] = []
     if machine_type not in MACHINE_TYPES:
         problems.append(Problem("", "usage.machine-type",
-                                f"machine_type must be 'STANDARD' or 'EXPRESS', not "
+                                f"The machine type must be 'STANDARD' or 'EXPRESS', not "
                                 f"{_describe(machine_type)}."))
     validators = _validators()
     problems.extend(_schema_problems(validators.top, doc, "", "The definition"))
