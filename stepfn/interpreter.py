@@ -25,6 +25,7 @@ from .dataflow import apply_result_path, decide_retry, match_catch, retry_delay,
 from .errors import StatesError
 from .events import Event, EventLog, HistoryLimitExceeded
 from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
+from .queries import Queries, assign_jsonata, assign_jsonpath
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -34,6 +35,7 @@ EXPRESS = "EXPRESS"
 MAX_DURATION = {STANDARD: 365 * 24 * 3600.0, EXPRESS: 300.0}
 HISTORY_LIMIT = 25_000
 _RUNTIME_PREFIX = "An error occurred while executing the state"
+_PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
 
 
 @dataclass
@@ -71,7 +73,9 @@ class Execution:
 class Env:
     """What expressions of one state see: ``$$`` (built lazily), variables, randomness."""
 
-    __slots__ = ("run", "name", "entered", "retry", "retriable", "item", "token", "variables", "_context")
+    __slots__ = (
+        "run", "name", "entered", "retry", "retriable", "item", "token", "variables", "pending", "_context"
+    )
 
     def __init__(
         self, run: "Run", name: str, entered: datetime, variables: dict[str, Any], item: Any = None
@@ -84,6 +88,7 @@ class Env:
         self.item = item
         self.token: str | None = None
         self.variables = variables
+        self.pending: dict[str, Any] | None = None
         self._context: dict[str, Any] | None = None
 
     @property
@@ -122,9 +127,9 @@ class _Frame:
 
 
 def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
-    if err.error == errors.RUNTIME and not (err.cause or "").startswith(_RUNTIME_PREFIX):
+    if err.error in _PREFIXED and not (err.cause or "").startswith(_RUNTIME_PREFIX):
         return StatesError(
-            errors.RUNTIME,
+            err.error,
             f"{_RUNTIME_PREFIX} '{state.name}' (entered at the event id #{entered_id}). {err.cause or ''}".rstrip(),
         )
     return err
@@ -189,6 +194,14 @@ class Run:
         self.context_machine = {"Id": self.machine_arn, "Name": machine.name}
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
+        self._queries: Queries | None = None
+
+    @property
+    def queries(self) -> Queries:
+        """JSONata evaluation, created on first use (JSONPath-only runs never import it)."""
+        if self._queries is None:
+            self._queries = Queries(self.clock.now, self.random)
+        return self._queries
 
     # ------------------------------------------------------------------ top level
     def _begin(self, input: Any) -> float:
@@ -316,6 +329,8 @@ class Run:
                 data, nxt = self._sync_step(state, data, env)
             except StatesError as err:
                 raise _runtime(state, entered_id, err) from None
+            if env.pending:
+                frame.variables.update(env.pending)
             if state.type != "Fail":
                 self._exit(state, data)
             if nxt is None:
@@ -339,18 +354,29 @@ class Run:
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
                     raise err from None
-                data = self._caught(state, catcher, data, err)
+                env.pending = None
+                data = self._caught(catcher, data, err, env)
                 nxt = catcher.next
+            if env.pending:
+                frame.variables.update(env.pending)
             if kind != "Fail":
                 self._exit(state, data)
             if nxt is None:
                 return data
             state = states[nxt]
 
-    def _caught(self, state: m.State, catcher: m.Catcher, raw: Any, err: StatesError) -> Any:
-        error_output = {"Error": err.error, "Cause": err.cause}
+    def _caught(self, catcher: m.Catcher, raw: Any, err: StatesError, env: Env) -> Any:
+        error_output: dict[str, Any] = {"Error": err.error, "Cause": err.cause}
         if err.cause is None:
             error_output = {"Error": err.error}
+        if catcher.query_language == m.JSONATA:
+            states = {"input": raw, "errorOutput": error_output}
+            queries = self.queries
+            assign_jsonata(queries, catcher.assign, env, states)
+            if catcher.output is not None:
+                return queries.evaluate(catcher.output, env, states)
+            return error_output
+        assign_jsonpath(catcher.assign, error_output, env)
         return apply_result_path(catcher.result_path, raw, error_output)
 
     async def _retrying(self, state: m.State, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
@@ -381,6 +407,8 @@ class Run:
 
     # ------------------------------------------------------------------ states
     def _sync_step(self, state: m.State, data: Any, env: Env) -> tuple[Any, str | None]:
+        if state.query_language == m.JSONATA:
+            return self._sync_step_jsonata(state, data, env)
         kind = state.type
         if kind == "Pass":
             assert isinstance(state, m.Pass)
@@ -391,17 +419,24 @@ class Run:
                 result = state.parameters(effective, env)
             else:
                 result = effective
+            if state.assign is not None:
+                assign_jsonpath(state.assign, result, env)
             out = apply_result_path(state.result_path, data, result)
             return select_input(state.output_path, out, env), state.next
         if kind == "Choice":
             assert isinstance(state, m.Choice)
             effective = select_input(state.input_path, data, env)
+            nxt = state.default
             for rule in state.choices:
                 if rule.predicate(effective, env):
-                    return select_input(state.output_path, effective, env), rule.next
-            if state.default is None:
-                raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
-            return select_input(state.output_path, effective, env), state.default
+                    nxt = rule.next
+                    assign_jsonpath(rule.assign, effective, env)
+                    break
+            else:
+                if state.default is None:
+                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+            assign_jsonpath(state.assign, effective, env)
+            return select_input(state.output_path, effective, env), nxt
         if kind == "Succeed":
             effective = select_input(state.input_path, data, env)
             return select_input(state.output_path, effective, env), None
@@ -410,14 +445,54 @@ class Run:
         cause = state.cause(data, env) if callable(state.cause) else state.cause
         raise StatesError(error, cause)
 
+    def _sync_step_jsonata(self, state: m.State, data: Any, env: Env) -> tuple[Any, str | None]:
+        queries = self.queries
+        states: dict[str, Any] = {"input": data}
+        kind = state.type
+        if kind == "Fail":
+            assert isinstance(state, m.Fail)
+            error = queries.evaluate(state.error, env, states) if callable(state.error) else state.error
+            cause = queries.evaluate(state.cause, env, states) if callable(state.cause) else state.cause
+            raise StatesError(error, cause)
+        nxt = state.next
+        output_template = state.output
+        if kind == "Choice":
+            assert isinstance(state, m.Choice)
+            nxt = None
+            for rule in state.choices:
+                if queries.condition(rule.predicate, env, states, rule.condition_text or ""):
+                    nxt = rule.next
+                    assign_jsonata(queries, rule.assign, env, states)
+                    if rule.output is not None:
+                        output_template = rule.output
+                    break
+            if nxt is None:
+                if state.default is None:
+                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                nxt = state.default
+        assign_jsonata(queries, state.assign, env, states)
+        out = data if output_template is None else queries.evaluate(output_template, env, states)
+        return out, nxt
+
     # Task ---------------------------------------------------------------
     async def _task(self, state: m.Task, data: Any, env: Env) -> tuple[Any, str | None]:
+        if state.query_language == m.JSONATA:
+            queries = self.queries
+            states: dict[str, Any] = {"input": data}
+            payload = data if state.arguments is None else queries.evaluate(state.arguments, env, states)
+            timeout = queries.number(state.timeout, env, states, "TimeoutSeconds")
+            result = await self._invoke(state, payload, env, None if timeout is None else float(timeout))
+            states["result"] = result
+            assign_jsonata(queries, state.assign, env, states)
+            out = result if state.output is None else queries.evaluate(state.output, env, states)
+            return out, state.next
         effective = select_input(state.input_path, data, env)
         payload = state.parameters(effective, env) if state.parameters is not None else effective
         timeout = self._seconds(state.timeout, state.timeout_path, effective, env, "TimeoutSecondsPath")
         result = await self._invoke(state, payload, env, timeout)
         if state.result_selector is not None:
             result = state.result_selector(result, env)
+        assign_jsonpath(state.assign, result, env)
         out = apply_result_path(state.result_path, data, result)
         return select_input(state.output_path, out, env), state.next
 
@@ -626,10 +701,21 @@ class Run:
 
     # Wait ---------------------------------------------------------------
     async def _wait(self, state: m.Wait, data: Any, env: Env) -> tuple[Any, str | None]:
-        effective = select_input(state.input_path, data, env)
+        jsonata = state.query_language == m.JSONATA
+        effective = data if jsonata else select_input(state.input_path, data, env)
         now = self.clock.now()
-        if state.seconds is not None:
-            delay = float(state.seconds)
+        states: dict[str, Any] = {"input": data}
+        if jsonata and callable(state.timestamp):
+            text = self.queries.evaluate(state.timestamp, env, states)
+            moment = parse_timestamp(text)
+            if moment is None:
+                raise StatesError(
+                    errors.QUERY_EVALUATION_ERROR,
+                    f"The Timestamp field does not contain a valid ISO-8601 extended offset date-time: {text}",
+                )
+            delay = (moment - now).total_seconds()
+        elif state.seconds is not None:
+            delay = float(self.queries.number(state.seconds, env, states, "Seconds") if jsonata else state.seconds)
         elif state.seconds_path is not None:
             try:
                 value = state.seconds_path.get(effective, env)
@@ -670,12 +756,21 @@ class Run:
         if delay > 2**31 - 1:
             raise StatesError(errors.RUNTIME, "Wait state delay is too long.")
         await self.clock.sleep(max(0.0, delay))
-        return select_input(state.output_path, data if state.input_path is None else data, env), state.next
+        if jsonata:
+            assign_jsonata(self.queries, state.assign, env, states)
+            return (data if state.output is None else self.queries.evaluate(state.output, env, states)), state.next
+        assign_jsonpath(state.assign, effective, env)
+        return select_input(state.output_path, data, env), state.next
 
     # Parallel -------------------------------------------------------------
     async def _parallel(self, state: m.Parallel, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
-        effective = select_input(state.input_path, data, env)
-        branch_input = state.parameters(effective, env) if state.parameters is not None else effective
+        jsonata = state.query_language == m.JSONATA
+        states: dict[str, Any] = {"input": data}
+        if jsonata:
+            branch_input = data if state.arguments is None else self.queries.evaluate(state.arguments, env, states)
+        else:
+            effective = select_input(state.input_path, data, env)
+            branch_input = state.parameters(effective, env) if state.parameters is not None else effective
         log = self.log
         log.add("ParallelStateStarted")
         results: list[Any] = [None] * len(state.branches)
@@ -704,15 +799,33 @@ class Run:
             raise
         log.add("ParallelStateSucceeded")
         result: Any = results
+        if jsonata:
+            return self._jsonata_result(state, env, states, result), state.next
         if state.result_selector is not None:
             result = state.result_selector(result, env)
+        assign_jsonpath(state.assign, result, env)
         out = apply_result_path(state.result_path, data, result)
         return select_input(state.output_path, out, env), state.next
 
     # Map -------------------------------------------------------------------
     async def _map(self, state: m.Map, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
-        effective = select_input(state.input_path, data, env)
-        if state.items_path is not None:
+        jsonata = state.query_language == m.JSONATA
+        states: dict[str, Any] = {"input": data}
+        effective = data if jsonata else select_input(state.input_path, data, env)
+        if jsonata:
+            items = data
+            if callable(state.items) and not hasattr(state.items, "evaluate_defined"):
+                items = self.queries.evaluate(state.items, env, states)
+            elif state.items is not None:
+                from .jsonata import UNDEFINED, type_error
+
+                queries = self.queries
+                items = state.items.evaluate_defined(UNDEFINED, queries.bindings(env, states), queries.runtime)
+                if not isinstance(items, list):
+                    raise type_error(state.items, "array", items)
+            elif state.items is not None:
+                items = state.items
+        elif state.items_path is not None:
             try:
                 items = state.items_path.get(effective, env)
             except LookupError:
@@ -737,10 +850,12 @@ class Run:
         n = len(items)
         results: list[Any] = [None] * n
         limit = state.max_concurrency
-        if state.max_concurrency_path is not None:
-            limit = state.max_concurrency_path.get(effective, env)
+        if jsonata:
+            limit = self.queries.number(limit, env, states, "MaxConcurrency")
+        elif state.max_concurrency_path is not None:
+            limit = int(_path_number(state.max_concurrency_path, effective, env, "MaxConcurrencyPath"))
         distributed = state.mode == "DISTRIBUTED"
-        tolerated = self._tolerance(state, effective, env, n) if distributed else 0
+        tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
         failures: list[StatesError] = []
 
         def item_input(i: int) -> Any:
@@ -748,6 +863,8 @@ class Run:
             if selector is None:
                 return value
             item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
+            if jsonata:
+                return self.queries.evaluate(selector, item_env, {"input": data})
             return selector(effective, item_env)
 
         def succeed(i: int, output: Any) -> None:
@@ -803,24 +920,55 @@ class Run:
             raise err
         log.add("MapStateSucceeded")
         result: Any = results
+        if jsonata:
+            return self._jsonata_result(state, env, states, result), state.next
         if state.result_selector is not None:
             result = state.result_selector(result, env)
+        assign_jsonpath(state.assign, result, env)
         out = apply_result_path(state.result_path, data, result)
         return select_input(state.output_path, out, env), state.next
 
-    def _tolerance(self, state: m.Map, data: Any, env: Env, n: int) -> int:
+    def _jsonata_result(self, state: m.State, env: Env, states: dict[str, Any], result: Any) -> Any:
+        states["result"] = result
+        assign_jsonata(self.queries, state.assign, env, states)
+        return result if state.output is None else self.queries.evaluate(state.output, env, states)
+
+    def _tolerance(self, state: m.Map, data: Any, env: Env, n: int, states: dict[str, Any] | None) -> int:
         count = state.tolerated_count
-        if state.tolerated_count_path is not None:
-            count = state.tolerated_count_path.get(data, env)
         pct = state.tolerated_percentage
+        if states is not None:
+            count = self.queries.number(count, env, states, "ToleratedFailureCount")
+            pct = self.queries.number(pct, env, states, "ToleratedFailurePercentage", integer=False)
+        if state.tolerated_count_path is not None:
+            count = _path_number(state.tolerated_count_path, data, env, "ToleratedFailureCountPath")
         if state.tolerated_percentage_path is not None:
-            pct = state.tolerated_percentage_path.get(data, env)
+            pct = _path_number(state.tolerated_percentage_path, data, env, "ToleratedFailurePercentagePath")
         allowed = 0
         if count is not None:
             allowed = max(allowed, int(count))
         if pct is not None:
             allowed = max(allowed, int(n * float(pct) / 100.0))
         return allowed
+
+
+def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:
+    """A number read through a ``...Path`` field (numeric strings are accepted, as AWS does)."""
+    try:
+        value = path.get(data, env)
+    except LookupError:
+        raise StatesError(
+            errors.RUNTIME, f"The {field_name} parameter does not reference an input value: {path.text}"
+        ) from None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise StatesError(
+            errors.RUNTIME, f"The {field_name} parameter references an invalid value: {path.text} == {value!r}"
+        )
+    return float(value)
 
 
 async def _released_sleep(clock: Clock, seconds: float) -> None:

@@ -59,7 +59,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonata2py import MISSING, JsonataError, JsonataEvaluationError, bound_function
@@ -67,7 +67,7 @@ from jsonata2py.expression import CompiledExpression
 from jsonata2py.loader.loader import ExpressionLoader
 from jsonata2py.optimizer.optimizer import optimize
 from jsonata2py.parser import ast_nodes as ast
-from jsonata2py.parser.parser import Parser
+from jsonata2py.parser.parser import BUILTIN_NAMES, Parser
 from jsonata2py.runtime import context as _engine
 from jsonata2py.runtime.core import fn_fromMillis
 from jsonata2py.translator.translator import Translator
@@ -155,7 +155,7 @@ class JsonataRuntime:
     def millis(self) -> int:
         now = self.clock()
         seconds = now.timestamp() if isinstance(now, datetime) else float(now)
-        return int(math.floor(seconds * 1000))
+        return math.floor(seconds * 1000)
 
 
 _DEFAULT_RUNTIME = JsonataRuntime()
@@ -173,7 +173,7 @@ class _FunctionError(Exception):
 class _Bindings:
     """One evaluation's view of variables and functions, in the engine's protocol."""
 
-    __slots__ = ("values", "runtime", "_millis")
+    __slots__ = ("_millis", "runtime", "values")
 
     def __init__(self, values: Mapping[str, Any], runtime: JsonataRuntime) -> None:
         self.values = values
@@ -196,7 +196,14 @@ class _Bindings:
         return dict(_FUNCTIONS)
 
     def get_value(self, name: str) -> Any:
-        return self.values.get(name, MISSING)
+        value = self.values.get(name, MISSING)
+        if value is MISSING:
+            original = _VALUE_ALIASES.get(name)
+            if original is not None:
+                value = self.values.get(original, MISSING)
+                if value is MISSING and original not in _REDIRECTED:
+                    value = _builtin_value(original)
+        return value
 
     def get_function(self, name: str) -> Any:
         return _FUNCTIONS.get(name)
@@ -273,7 +280,9 @@ def _sfn_hash(*args: Any) -> Any:
     name = _ALGORITHMS.get(algorithm) if isinstance(algorithm, str) else None
     if name is None:
         supported = ", ".join(_ALGORITHMS)
-        raise _FunctionError("D3137", f"Unsupported hash algorithm {json.dumps(algorithm)}; use one of {supported}")
+        raise _FunctionError(
+            "D3137", f"Unsupported hash algorithm {json.dumps(algorithm)}; use one of {supported}"
+        )
     return hashlib.new(name, value.encode("utf-8")).hexdigest()
 
 
@@ -297,7 +306,7 @@ def _sfn_uuid(*args: Any) -> Any:
 
 def _sfn_random(*args: Any) -> Any:
     _arguments("random", args, 0, 1)
-    seed = args[0] if args else MISSING
+    seed: Any = args[0] if args else MISSING
     if seed is MISSING:
         return _active().runtime.rng.random()
     if not _is_number(seed):
@@ -321,6 +330,10 @@ def _sfn_now(*args: Any) -> Any:
 
 # Built-ins whose calls are redirected to the functions below (see _redirect).
 _REDIRECTED = {"now": "__sfn_now", "millis": "__sfn_millis", "random": "__sfn_random", "eval": "__sfn_eval"}
+# Built-in names read as values (``$count``, not ``$count(...)``) are looked up at run time,
+# so that a workflow variable of that name wins, as it does in JSONata.
+_VALUE_NAMES = {name: f"__sfn_var_{name}" for name in BUILTIN_NAMES if name not in _REDIRECTED}
+_VALUE_ALIASES = {alias: name for name, alias in (_REDIRECTED | _VALUE_NAMES).items()}
 
 # Arguments are checked by the functions themselves (a declared signature would make
 # the engine coerce them, where JSONata rejects a mismatch with T0410).
@@ -374,15 +387,16 @@ def _redirect(tree: Any) -> Any:
         return node
 
     _map_tree(tree, collect)
-    targets = {name: new for name, new in _REDIRECTED.items() if name not in bound}
-    if not targets:
-        return tree
+    calls = {name: new for name, new in _REDIRECTED.items() if name not in bound}
+    values = calls | {name: new for name, new in _VALUE_NAMES.items() if name not in bound}
 
     def rename(node: Any) -> Any:
-        if isinstance(node, ast.FunctionCall) and node.is_variable and node.name in targets:
-            return dataclasses.replace(node, name=targets[node.name])
-        if isinstance(node, (ast.VariableRef, ast.PartialApplication)) and node.name in targets:
-            return dataclasses.replace(node, name=targets[node.name])
+        if isinstance(node, ast.FunctionCall) and node.is_variable and node.name in calls:
+            return dataclasses.replace(node, name=calls[node.name])
+        if isinstance(node, ast.PartialApplication) and node.name in calls:
+            return dataclasses.replace(node, name=calls[node.name])
+        if isinstance(node, ast.VariableRef) and node.name in values:
+            return dataclasses.replace(node, name=values[node.name])
         return node
 
     return _map_tree(tree, rename)
@@ -394,11 +408,18 @@ def _syntax_message(exc: JsonataError) -> str:
     return f"{exc.error_code}: {message}" if exc.error_code else message
 
 
+@cache
+def _builtin_value(name: str) -> Any:
+    """A built-in function as a value (what ``$name`` means when no variable shadows it)."""
+    return _engine_compile(f"${name}", redirect=False).evaluate(None)
+
+
 @lru_cache(maxsize=4096)
-def _engine_compile(text: str) -> CompiledExpression:
+def _engine_compile(text: str, redirect: bool = True) -> CompiledExpression:
     """Parse, redirect, optimise, translate and load one expression (cached by text)."""
     try:
-        tree = optimize(_redirect(Parser.parse(text)))
+        tree = Parser.parse(text)
+        tree = optimize(_redirect(tree) if redirect else tree)
         source = Translator.translate(tree, text)
         entry_point, _ = ExpressionLoader().load(source)
     except JsonataError as exc:
@@ -435,7 +456,7 @@ def _jsonata_message(code: str | None, message: str) -> str:
 class Expression:
     """One compiled JSONata expression; ``field`` names it in error causes."""
 
-    __slots__ = ("text", "field", "_compiled", "_head")
+    __slots__ = ("_compiled", "_head", "field", "text")
 
     def __init__(self, text: str, field: str = "") -> None:
         self.text = text
@@ -448,14 +469,18 @@ class Expression:
         return f"Expression({self.text!r}, field={self.field!r})"
 
     def evaluate(
-        self, input_value: Any = UNDEFINED, bindings: Mapping[str, Any] | None = None,
+        self,
+        input_value: Any = UNDEFINED,
+        bindings: Mapping[str, Any] | None = None,
         runtime: JsonataRuntime | None = None,
     ) -> Any:
         """The result, or :data:`UNDEFINED`; failures raise ``States.QueryEvaluationError``."""
         return self._run(input_value, _Bindings(bindings or {}, runtime or _DEFAULT_RUNTIME))
 
     def evaluate_defined(
-        self, input_value: Any = UNDEFINED, bindings: Mapping[str, Any] | None = None,
+        self,
+        input_value: Any = UNDEFINED,
+        bindings: Mapping[str, Any] | None = None,
         runtime: JsonataRuntime | None = None,
     ) -> Any:
         """As :meth:`evaluate`, but an undefined result is AWS's "returned nothing" failure."""

@@ -207,7 +207,7 @@ class _Compiler:
             return None
         from .jsonata import compile_template as compile_jsonata
 
-        return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key]))
+        return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key], key))
 
     def assign(self, spec: Mapping[str, Any], pointer: str, language: str) -> Any:
         if "Assign" not in spec:
@@ -309,6 +309,7 @@ class _Compiler:
                 assign=self.assign(spec, pointer, language),
                 output=self.jsonata(spec, "Output", pointer),
                 pointer=pointer,
+                query_language=m.JSONATA,
             )
         return m.Catcher(
             errors=frozenset(spec.get("ErrorEquals", ())),
@@ -342,9 +343,12 @@ class _Compiler:
         rules = []
         for i, rule in enumerate(spec.get("Choices", [])):
             rp = f"{pointer}/Choices/{i}"
+            condition_text = None
             if language == m.JSONATA:
-                pred = self.jsonata_condition(rule, rp)
+                pred = self.jsonata(rule, "Condition", rp)
                 output = self.jsonata(rule, "Output", rp)
+                condition = rule.get("Condition")
+                condition_text = condition[2:-2].strip() if isinstance(condition, str) else str(condition)
             else:
                 pred = self.guard(rp, lambda rule=rule, rp=rp: _compile_rule(rule, rp))
                 output = None
@@ -355,13 +359,10 @@ class _Compiler:
                     assign=self.assign(rule, rp, language),
                     output=output,
                     pointer=rp,
+                    condition_text=condition_text,
                 )
             )
         return m.Choice(**common, choices=tuple(rules), default=spec.get("Default"))
-
-    def jsonata_condition(self, rule: Mapping[str, Any], pointer: str) -> Any:
-        compiled = self.jsonata(rule, "Condition", pointer)
-        return compiled
 
     def state_Wait(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
         seconds = self.number_or_expr(spec, "Seconds", pointer, language)
@@ -403,7 +404,13 @@ class _Compiler:
         if language == m.JSONATA:
             selector = self.jsonata(spec, "ItemSelector", pointer)
             items_path = None
-            items = self.number_or_expr(spec, "Items", pointer, language)
+            items = spec.get("Items")
+            if isinstance(items, list):
+                items = self.jsonata(spec, "Items", pointer)
+            elif isinstance(items, str):
+                from .jsonata import compile_expression
+
+                items = self.guard(f"{pointer}/Items", lambda: compile_expression(spec["Items"], "Items"))
         else:
             sel_key = "ItemSelector" if "ItemSelector" in spec else "Parameters"
             selector = self.template(spec, sel_key, pointer)
