@@ -205,8 +205,14 @@ class _Compiler:
     def jsonata(self, spec: Mapping[str, Any], key: str, pointer: str) -> Any:
         if key not in spec:
             return None
-        from .jsonata import compile_template as compile_jsonata
-
+        try:
+            from .jsonata import compile_template as compile_jsonata
+        except ImportError:
+            self.problems.append(Problem(
+                f"{pointer}/{key}", "jsonata.unavailable",
+                "JSONata needs the jsonata2py engine (Python 3.11 or later): pip install jsonata2py",
+            ))
+            return None
         return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key], key))
 
     def assign(self, spec: Mapping[str, Any], pointer: str, language: str) -> Any:

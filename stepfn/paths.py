@@ -238,10 +238,10 @@ _CACHE: dict[str, Path] = {}
 
 def compile_path(text: str) -> Path:
     """Compile ``text`` once; identical paths share one compiled object."""
+    if not isinstance(text, str):
+        raise ExpressionError("a path must be a string", str(text), None)
     path = _CACHE.get(text)
     if path is None:
-        if not isinstance(text, str):
-            raise ExpressionError("a path must be a string", str(text), None)
         path = _CACHE[text] = Path(text)
     return path
 
