@@ -11,6 +11,9 @@ from __future__ import annotations
 import random as _random
 from typing import Any, Callable
 
+# Import the ``stepfn.validate`` submodule now: importing it later (``load`` does, lazily)
+# would rebind the package attribute ``stepfn.validate`` from the function below to the module.
+from . import validate as _validate_module  # noqa: F401
 from .clock import Clock
 from .errors import MissingHandlerError, UsageError
 from .events import Event
@@ -20,6 +23,21 @@ from .load import load
 from .model import StateMachine
 
 _TYPES = (STANDARD, EXPRESS)
+
+
+class _NoInput:
+    """The default of ``input``: no input at all, which AWS runs as ``{}``."""
+
+    def __repr__(self) -> str:
+        return "<no input>"
+
+
+NO_INPUT: Any = _NoInput()
+
+
+def _input(value: Any) -> Any:
+    """``{}`` when the caller gave no input; any JSON value, ``None`` (null) included, as is."""
+    return {} if value is NO_INPUT else value
 
 
 def _machine(machine: StateMachine | Any, machine_type: str) -> StateMachine:
@@ -64,16 +82,19 @@ def prepare(
     return Run(compiled, handlers, clock=clock, rand=rand, type=type, name=name, on_event=on_event)
 
 
-async def execute(machine: StateMachine | Any, input: Any = None, **options: Any) -> Execution:
-    """Run one execution inside the caller's event loop."""
+async def execute(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
+    """Run one execution inside the caller's event loop (no ``input`` means ``{}``; ``None`` is null)."""
     runner = prepare(machine, **options)
-    return await runner.execute({} if input is None else input)
+    return await runner.execute(_input(input))
 
 
-def run(machine: StateMachine | Any, input: Any = None, **options: Any) -> Execution:
-    """Run one execution to completion and return its :class:`Execution`."""
+def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
+    """Run one execution to completion and return its :class:`Execution`.
+
+    Leaving out ``input`` runs with ``{}`` as AWS does; ``None`` is the JSON value null.
+    """
     runner = prepare(machine, **options)
-    data = {} if input is None else input
+    data = _input(input)
     if runner.runs_sync:
         return runner.execute_sync(data)
     import anyio

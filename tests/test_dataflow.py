@@ -103,13 +103,23 @@ def test_apply_result_path(text: str | None, raw: Any, result: Any, expected: An
 
 @pytest.mark.parametrize(
     ("text", "raw"),
-    [("$.r", 0), ("$.r", ""), ("$.r", None), ("$.r", False), ("$.r", [1]), ("$.a.r", {"a": "s"}), ("$.a.r", {"a": 0})],
+    [
+        ("$.r", 0),
+        ("$.r", ""),
+        ("$.r", None),
+        ("$.r", False),
+        ("$.r", [1]),
+        ("$.a.r", {"a": "s"}),
+        ("$.a.r", {"a": 0}),
+    ],
 )
 def test_result_path_into_a_non_object_fails(text: str, raw: Any) -> None:
     with pytest.raises(StatesError) as info:
         apply_result_path(compile_path(text), raw, {"x": 1})
     assert info.value.error == errors.RESULT_PATH_MATCH_FAILURE
-    assert info.value.cause is not None and info.value.cause.startswith(f"Unable to apply ResultPath '{text}'")
+    assert info.value.cause is not None and info.value.cause.startswith(
+        f"Unable to apply ResultPath '{text}'"
+    )
 
 
 def test_pipeline_end_to_end() -> None:
@@ -212,7 +222,7 @@ def test_full_jitter_is_uniform_below_the_capped_delay_and_seeded() -> None:
     again = [retry_delay(r, n, random.Random(42)) for n in range(6)]
     assert first == again  # deterministic under a seed
     caps = [2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
-    assert all(0.0 <= d <= cap for d, cap in zip(first, caps))
+    assert all(0.0 <= d <= cap for d, cap in zip(first, caps, strict=True))
     rng = random.Random(7)
     draws = [retry_delay(r, 0, rng) for _ in range(200)]
     assert len(set(draws)) > 100 and min(draws) < 0.5 and max(draws) > 1.5  # spread over [0, 2]
@@ -231,7 +241,11 @@ def catcher(*names: str, next: str = "Next") -> Catcher:
 
 
 def test_match_catch_returns_the_first_matching_catcher() -> None:
-    catchers = [catcher("A", next="OnA"), catcher(errors.TASK_FAILED, next="OnTask"), catcher(errors.ALL, next="OnAll")]
+    catchers = [
+        catcher("A", next="OnA"),
+        catcher(errors.TASK_FAILED, next="OnTask"),
+        catcher(errors.ALL, next="OnAll"),
+    ]
     assert match_catch(catchers, "A") is catchers[0]
     assert match_catch(catchers, "B") is catchers[1]
     assert match_catch(catchers, errors.TIMEOUT) is catchers[2]  # TaskFailed skips Timeout

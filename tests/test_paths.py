@@ -220,8 +220,13 @@ def test_undefined_variable_raises() -> None:
 
 @pytest.mark.parametrize(
     ("text", "data", "expected"),
-    [("$.v", {"v": 0}, True), ("$.v", {"v": None}, True), ("$.v", {}, False), ("$", None, True),
-     ("$.a.b", {"a": False}, False)],
+    [
+        ("$.v", {"v": 0}, True),
+        ("$.v", {"v": None}, True),
+        ("$.v", {}, False),
+        ("$", None, True),
+        ("$.a.b", {"a": False}, False),
+    ],
 )
 def test_exists(text: str, data: Any, expected: bool) -> None:
     assert compile_path(text).exists(data, ENV) is expected
@@ -304,8 +309,18 @@ def test_identical_paths_compile_once() -> None:
 
 @pytest.mark.parametrize(
     ("text", "definite"),
-    [("$", True), ("$$", True), ("$v", True), ("$.a[0]['b']", True), ("$.a[*]", False),
-     ("$.a[0:1]", False), ("$..a", False), ("$.a[?(@.b)]", False), ("$.*", False), ("$['a','b']", False)],
+    [
+        ("$", True),
+        ("$$", True),
+        ("$v", True),
+        ("$.a[0]['b']", True),
+        ("$.a[*]", False),
+        ("$.a[0:1]", False),
+        ("$..a", False),
+        ("$.a[?(@.b)]", False),
+        ("$.*", False),
+        ("$['a','b']", False),
+    ],
 )
 def test_definite_flag(text: str, definite: bool) -> None:
     assert compile_path(text).definite is definite
@@ -346,8 +361,18 @@ def test_a_path_must_be_a_string(value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("$", True), ("$.a", True), ("$$", True), ("$x", True), ("a", False), ("", False), (None, False),
-     (0, False), (False, False), ("States.Format('x')", False)],
+    [
+        ("$", True),
+        ("$.a", True),
+        ("$$", True),
+        ("$x", True),
+        ("a", False),
+        ("", False),
+        (None, False),
+        (0, False),
+        (False, False),
+        ("States.Format('x')", False),
+    ],
 )
 def test_is_path(value: Any, expected: bool) -> None:
     assert is_path(value) is expected

@@ -25,7 +25,10 @@ DATA: dict[str, Any] = {
 
 def make_env(**variables: Any) -> Any:
     return types.SimpleNamespace(
-        context={"Execution": {"Id": "arn:exec", "Name": "run-1"}, "Map": {"Item": {"Index": 0, "Value": ""}}},
+        context={
+            "Execution": {"Id": "arn:exec", "Name": "run-1"},
+            "Map": {"Item": {"Index": 0, "Value": ""}},
+        },
         variables=variables,
         random=random.Random(0),
     )
@@ -108,30 +111,32 @@ def test_template_does_not_mutate_its_input() -> None:
     assert data == {"obj": {"k": "v"}}
 
 
-MISSING: list[tuple[Any, Any, str]] = [
-    ({"v.$": "$.absent"}, {"a": 1}, "The JSONPath '$.absent' specified for the field 'v.$' could not be found in the "
-     "input '{\"a\":1}'"),
-    ({"n": {"v.$": "$.a.b"}}, {"a": 0}, "The JSONPath '$.a.b' specified for the field 'v.$' could not be found in the "
-     "input '{\"a\":0}'"),
-    ({"v.$": "$.x"}, {"s": "é", "f": 1.5, "z": None}, "The JSONPath '$.x' specified for the field 'v.$' could not be "
-     "found in the input '{\"s\":\"é\",\"f\":1.5,\"z\":null}'"),
-    ({"v.$": "$[0]"}, [], "The JSONPath '$[0]' specified for the field 'v.$' could not be found in the input '[]'"),
-    ({"v.$": "$.a"}, None, "The JSONPath '$.a' specified for the field 'v.$' could not be found in the input 'null'"),
-    ({"v.$": "$.a"}, "", "The JSONPath '$.a' specified for the field 'v.$' could not be found in the input '\"\"'"),
-    ({"v.$": "$$.Execution.Nope"}, {}, "The JSONPath '$$.Execution.Nope' specified for the field 'v.$' could not be "
-     "found in the input '{}'"),
-    ({"v.$": "$nope"}, {}, "The JSONPath '$nope' specified for the field 'v.$' could not be found in the input '{}'"),
-    ({"v.$": "States.Format('{}', $.gone)"}, {}, "The JSONPath '$.gone' specified for the field 'v.$' could not be "
-     "found in the input '{}'"),
+MISSING: list[tuple[Any, Any, str, str]] = [
+    # (template, input, the path that finds nothing, the input as AWS prints it)
+    ({"v.$": "$.absent"}, {"a": 1}, "$.absent", '{"a":1}'),
+    ({"n": {"v.$": "$.a.b"}}, {"a": 0}, "$.a.b", '{"a":0}'),
+    ({"v.$": "$.x"}, {"s": "é", "f": 1.5, "z": None}, "$.x", '{"s":"é","f":1.5,"z":null}'),
+    ({"v.$": "$[0]"}, [], "$[0]", "[]"),
+    ({"v.$": "$.a"}, None, "$.a", "null"),
+    ({"v.$": "$.a"}, "", "$.a", '""'),
+    ({"v.$": "$.a"}, 0, "$.a", "0"),
+    ({"v.$": "$.a"}, False, "$.a", "false"),
+    ({"v.$": "$$.Execution.Nope"}, {}, "$$.Execution.Nope", "{}"),
+    ({"v.$": "$nope"}, {}, "$nope", "{}"),
+    ({"v.$": "States.Format('{}', $.gone)"}, {}, "$.gone", "{}"),
 ]
 
 
-@pytest.mark.parametrize(("template", "data", "cause"), MISSING)
-def test_missing_path_is_a_runtime_error_with_aws_text(template: Any, data: Any, cause: str) -> None:
+@pytest.mark.parametrize(("template", "data", "path", "shown"), MISSING)
+def test_missing_path_is_a_runtime_error_with_aws_text(
+    template: Any, data: Any, path: str, shown: str
+) -> None:
     with pytest.raises(StatesError) as info:
         render(template, data=data)
     assert info.value.error == errors.RUNTIME
-    assert info.value.cause == cause
+    assert info.value.cause == (
+        f"The JSONPath '{path}' specified for the field 'v.$' could not be found in the input '{shown}'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,13 +163,24 @@ def test_compile_dynamic_reads_a_single_field() -> None:
     assert fn({"err": ""}, make_env()) == ""
     with pytest.raises(StatesError) as info:
         fn({}, make_env())
-    assert info.value.cause == "The JSONPath '$.err' specified for the field 'ErrorPath' could not be found in the input '{}'"
+    assert (
+        info.value.cause
+        == "The JSONPath '$.err' specified for the field 'ErrorPath' could not be found in the input '{}'"
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0, "0"), (False, "false"), ("", '""'), (None, "null"), ({"a": [1, 2.5]}, '{"a":[1,2.5]}'),
-     ("ü", '"ü"'), (1e20, "1.0E20"), ({}, "{}")],
+    [
+        (0, "0"),
+        (False, "false"),
+        ("", '""'),
+        (None, "null"),
+        ({"a": [1, 2.5]}, '{"a":[1,2.5]}'),
+        ("ü", '"ü"'),
+        (1e20, "1.0E20"),
+        ({}, "{}"),
+    ],
 )
 def test_dumps_prints_values_as_aws_does(value: Any, text: str) -> None:
     assert dumps(value) == text
