@@ -112,6 +112,11 @@ class VirtualClock(Clock):
         """Run beside an execution: whenever every task is blocked, wake the next sleeper."""
         while True:
             await anyio.wait_all_tasks_blocked()
+            # tasks woken a moment ago (a task group finishing) may not have run yet:
+            # let the loop settle and check again before time moves
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()
+            await anyio.wait_all_tasks_blocked()
             if self._busy:
                 await anyio.sleep(0.0005)
                 continue

@@ -10,6 +10,7 @@ happen here.
 from __future__ import annotations
 
 import json
+import os
 import random as _random
 import uuid
 from dataclasses import dataclass, field
@@ -145,6 +146,9 @@ def _lambda_cause(cause: str | None) -> str | None:
     return cause
 
 
+_PLUMBING = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(anyio.__file__)))
+
+
 def failure_of(exc: BaseException) -> tuple[str, str | None]:
     """(error, cause) for an exception raised by a handler."""
     error = getattr(exc, "error", None)
@@ -153,14 +157,17 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
         return error, cause
     import traceback
 
-    frames = traceback.format_tb(exc.__traceback__)[1:]
+    tb = exc.__traceback__
+    # start at the handler's own frame: skip the interpreter and the worker-thread plumbing
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PLUMBING):
+        tb = tb.tb_next
     payload = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": str(uuid.uuid4()),
-        "stackTrace": frames,
+        "stackTrace": traceback.format_tb(tb),
     }
-    return type(exc).__name__, json.dumps(payload, separators=(",", ":"))
+    return type(exc).__name__, json.dumps(payload)
 
 
 class Run:
@@ -224,6 +231,8 @@ class Run:
         status, output, error, cause = "SUCCEEDED", None, None, None
         if isinstance(outcome, StatesError):
             status, error, cause = "FAILED", outcome.error, outcome.cause
+            if error == errors.TIMEOUT and cause == "":
+                cause = None  # a Catch sees "Cause": "", the execution records none
             details: dict[str, Any] = {"error": error}
             if cause is not None:
                 details["cause"] = cause
@@ -826,14 +835,7 @@ class Run:
             elif state.items is not None:
                 items = state.items
         elif state.items_path is not None:
-            try:
-                items = state.items_path.get(effective, env)
-            except LookupError:
-                raise StatesError(
-                    errors.RUNTIME,
-                    f"Invalid path '{state.items_path.text}' : No results for path: "
-                    f"$['{state.items_path.text[2:]}']",
-                ) from None
+            items = select_input(state.items_path, effective, env)
         else:
             items = effective
         if not isinstance(items, list):
@@ -1000,6 +1002,7 @@ def _copy(value: Any) -> Any:
 
 
 MAX_PAYLOAD = 262_144
+_SCALARS = (int, float, bool, type(None))
 
 
 def payload_size(value: Any) -> int:
@@ -1010,7 +1013,11 @@ def payload_size(value: Any) -> int:
 
 
 def _check_size(result: Any, resource: str) -> None:
-    if type(result) in (dict, list, str) and payload_size(result) > MAX_PAYLOAD:
+    try:
+        size = 0 if type(result) in _SCALARS else payload_size(result)
+    except (TypeError, ValueError) as exc:
+        raise StatesError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+    if size > MAX_PAYLOAD:
         raise StatesError(
             errors.DATA_LIMIT_EXCEEDED,
             f"The state/task '{resource}' returned a result with a size exceeding "

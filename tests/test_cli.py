@@ -389,11 +389,6 @@ def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     assert invoke("run", write(tmp_path, "m.json", PASS), "--no-such-option").exit_code == 2
 
 
-@pytest.mark.xfail(
-    reason="load._parse_yaml: SafeLoader turns an unquoted timestamp into a datetime (not JSON); the run "
-    "crashes with a TypeError traceback and validate reports internal.error",
-    strict=True,
-)
 def test_yaml_unquoted_timestamp_stays_a_string(tmp_path: Path) -> None:
     text = (
         "StartAt: P\nStates:\n  P:\n    Type: Pass\n"
@@ -405,11 +400,6 @@ def test_yaml_unquoted_timestamp_stays_a_string(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["output"] == {"when": "2024-01-01T00:00:00Z"}
 
 
-@pytest.mark.xfail(
-    reason="load.parse_document accepts NaN/Infinity (Python's json extension); they are not JSON and AWS "
-    "refuses them",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["NaN", '{"a": Infinity}', "-Infinity"])
 def test_non_json_numbers_in_input_are_refused(tmp_path: Path, text: str) -> None:
     result = invoke("run", write(tmp_path, "m.json", PASS), "--input", text, "--json")

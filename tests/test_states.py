@@ -506,11 +506,6 @@ def test_unhandled_exception_is_reported_like_lambda(asynchronous: bool) -> None
     assert any("raise OutOfStock" in line for line in payload["stackTrace"])
 
 
-@pytest.mark.xfail(
-    reason="interpreter.failure_of: a direct Lambda ARN reports the cause with Python's default json.dumps "
-    "separators (', ' and ': ') as recorded AWS runs show; stepfn prints compact JSON",
-    strict=True,
-)
 def test_unhandled_exception_cause_uses_lambda_json_spacing() -> None:
     def handler(payload: Any, ctx: Any) -> Any:
         raise OutOfStock("sku 42")
@@ -522,11 +517,6 @@ def test_unhandled_exception_cause_uses_lambda_json_spacing() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="interpreter.failure_of: the Lambda stackTrace starts at the handler's frame; stepfn includes "
-    "anyio worker-thread frames for sync handlers",
-    strict=True,
-)
 def test_unhandled_exception_stack_trace_starts_at_the_handler() -> None:
     def handler(payload: Any, ctx: Any) -> Any:
         raise OutOfStock("sku 42")
@@ -538,11 +528,6 @@ def test_unhandled_exception_stack_trace_starts_at_the_handler() -> None:
     assert not any("anyio" in line for line in trace)
 
 
-@pytest.mark.xfail(
-    reason="interpreter: a handler returning a non-JSON value (here a set) crashes the run with TypeError "
-    "instead of failing the Task (Lambda reports Runtime.MarshalError)",
-    strict=True,
-)
 def test_handler_returning_a_non_json_value_fails_the_task() -> None:
     definition, handlers = task_machine(lambda p, c: {"s": {1, 2}})
     ex = vrun(definition, {}, handlers=handlers)
@@ -591,11 +576,6 @@ def test_timeout_seconds_path() -> None:
     assert (ex.error, elapsed(ex)) == ("States.Timeout", 4)
 
 
-@pytest.mark.xfail(
-    reason="interpreter: an execution failed by a Task timeout reports cause '' where AWS's ExecutionFailed "
-    "has none (a Catch still sees Cause '')",
-    strict=True,
-)
 def test_timeout_has_no_cause() -> None:
     async def handler(payload: Any, ctx: stepfn.TaskContext) -> Any:
         await ctx.sleep(100)
@@ -1015,11 +995,6 @@ def test_map_items_path_that_finds_nothing(clocked: Any) -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="interpreter._map builds its own ItemsPath message ($['a.items']) "
-    "instead of using dataflow.jayway_message",
-    strict=True,
-)
 def test_map_nested_items_path_that_finds_nothing() -> None:
     ex = vrun(one({"Type": "Map", "ItemsPath": "$.a.items", "ItemProcessor": ECHO}), {"a": {}})
     assert ex.cause is not None and ex.cause.endswith(
@@ -1054,12 +1029,6 @@ def test_map_max_concurrency(limit: int, peak: int) -> None:
     assert state["calls"] == 6
 
 
-@pytest.mark.xfail(
-    reason="VirtualClock.drive: after a Map/Parallel whose iterations slept, the drive loop sees every task "
-    "blocked while the task group is still waking its host, and fires the execution deadline (clock "
-    "jumps a year; a later Wait makes the run TIMED_OUT)",
-    strict=True,
-)
 @pytest.mark.parametrize(("limit", "seconds"), [(0, 1), (1, 6), (2, 3), (4, 2)])
 def test_map_max_concurrency_virtual_time(limit: int, seconds: float) -> None:
     handlers, _state = concurrency_probe()
@@ -1068,9 +1037,6 @@ def test_map_max_concurrency_virtual_time(limit: int, seconds: float) -> None:
     assert elapsed(vrun(definition, list(range(6)), handlers=handlers)) == seconds
 
 
-@pytest.mark.xfail(
-    reason="VirtualClock.drive fires the execution deadline after a Map with a Wait (see above)", strict=True
-)
 def test_wait_after_a_map_with_waits_does_not_time_out() -> None:
     processor = machine({"W": {"Type": "Wait", "Seconds": 1, "End": True}})
     definition = machine(
