@@ -189,6 +189,9 @@ class Run:
         self.context_machine = {"Id": self.machine_arn, "Name": machine.name}
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
+        # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
+        # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
+        self.trace: Callable[[str, m.State, Any], None] | None = None
 
     # ------------------------------------------------------------------ top level
     def _begin(self, input: Any) -> float:
@@ -339,6 +342,8 @@ class Run:
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
                     raise err from None
+                if self.trace is not None:
+                    self.trace("catch", state, catcher)
                 data = self._caught(state, catcher, data, err)
                 nxt = catcher.next
             if kind != "Fail":
@@ -374,6 +379,8 @@ class Run:
                 if decision is None:
                     raise
                 index, retrier = decision
+                if self.trace is not None:
+                    self.trace("retry", state, retrier)
                 delay = retry_delay(retrier, counts[index], self.random)
                 counts[index] += 1
                 env.retry += 1
@@ -398,9 +405,13 @@ class Run:
             effective = select_input(state.input_path, data, env)
             for rule in state.choices:
                 if rule.predicate(effective, env):
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
                     return select_input(state.output_path, effective, env), rule.next
             if state.default is None:
                 raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+            if self.trace is not None:
+                self.trace("choice", state, None)
             return select_input(state.output_path, effective, env), state.default
         if kind == "Succeed":
             effective = select_input(state.input_path, data, env)
@@ -432,6 +443,10 @@ class Run:
         if value is None:
             return None
         return float(value)
+
+    async def invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None = None) -> Any:
+        """One attempt of a Task: call its handler, record the task events, return the result."""
+        return await self._invoke(state, payload, env, timeout)
 
     async def _invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None) -> Any:
         resource = state.resource
@@ -487,12 +502,15 @@ class Run:
         return result
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
+        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
+        if handler is not None and getattr(handler, "whole_response", False):
+            # a mocked service response (AWS mock files): the whole Invoke response, unwrapped
+            return await self._call(handler, params, state, env, timeout, LAMBDA_INVOKE)
         if not isinstance(params, dict) or "FunctionName" not in params:
             raise StatesError(
                 errors.RUNTIME, "The Parameters of a lambda:invoke Task must contain a FunctionName"
             )
         name = str(params["FunctionName"])
-        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
         if handler is None:
             handler = self.handlers.lookup_function(name)
         if handler is None:
