@@ -11,9 +11,6 @@ from __future__ import annotations
 import random as _random
 from typing import Any, Callable
 
-# Import the ``stepfn.validate`` submodule now: importing it later (``load`` does, lazily)
-# would rebind the package attribute ``stepfn.validate`` from the function below to the module.
-from . import validate as _validate_module  # noqa: F401
 from .clock import Clock
 from .errors import MissingHandlerError, UsageError
 from .events import Event

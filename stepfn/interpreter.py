@@ -185,7 +185,7 @@ class Run:
         on_event: Callable[[Event], Any] | None = None,
     ) -> None:
         self.machine = machine
-        self.handlers = handlers or Handlers()
+        self.handlers = handlers if handlers is not None else Handlers()
         self.clock = clock or RealClock()
         self.random = rand or _random.Random()
         self.type = type
@@ -202,6 +202,9 @@ class Run:
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
         self._queries: Queries | None = None
+        # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
+        # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
+        self.trace: Callable[[str, m.State, Any], None] | None = None
 
     @property
     def queries(self) -> Queries:
@@ -363,6 +366,8 @@ class Run:
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
                     raise err from None
+                if self.trace is not None:
+                    self.trace("catch", state, catcher)
                 env.pending = None
                 data = self._caught(catcher, data, err, env)
                 nxt = catcher.next
@@ -409,6 +414,8 @@ class Run:
                 if decision is None:
                     raise
                 index, retrier = decision
+                if self.trace is not None:
+                    self.trace("retry", state, retrier)
                 delay = retry_delay(retrier, counts[index], self.random)
                 counts[index] += 1
                 env.retry += 1
@@ -439,11 +446,15 @@ class Run:
             for rule in state.choices:
                 if rule.predicate(effective, env):
                     nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
                     assign_jsonpath(rule.assign, effective, env)
                     break
             else:
                 if state.default is None:
                     raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
             assign_jsonpath(state.assign, effective, env)
             return select_input(state.output_path, effective, env), nxt
         if kind == "Succeed":
@@ -471,6 +482,8 @@ class Run:
             for rule in state.choices:
                 if queries.condition(rule.predicate, env, states, rule.condition_text or ""):
                     nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
                     assign_jsonata(queries, rule.assign, env, states)
                     if rule.output is not None:
                         output_template = rule.output
@@ -478,6 +491,8 @@ class Run:
             if nxt is None:
                 if state.default is None:
                     raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
                 nxt = state.default
         assign_jsonata(queries, state.assign, env, states)
         out = data if output_template is None else queries.evaluate(output_template, env, states)
@@ -516,6 +531,10 @@ class Run:
         if value is None:
             return None
         return float(value)
+
+    async def invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None = None) -> Any:
+        """One attempt of a Task: call its handler, record the task events, return the result."""
+        return await self._invoke(state, payload, env, timeout)
 
     async def _invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None) -> Any:
         resource = state.resource
@@ -571,12 +590,15 @@ class Run:
         return result
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
+        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
+        if handler is not None and getattr(handler, "whole_response", False):
+            # a mocked service response (AWS mock files): the whole Invoke response, unwrapped
+            return await self._call(handler, params, state, env, timeout, LAMBDA_INVOKE)
         if not isinstance(params, dict) or "FunctionName" not in params:
             raise StatesError(
                 errors.RUNTIME, "The Parameters of a lambda:invoke Task must contain a FunctionName"
             )
         name = str(params["FunctionName"])
-        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
         if handler is None:
             handler = self.handlers.lookup_function(name)
         if handler is None:

@@ -173,7 +173,7 @@ def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
 
 
 def _structural(doc: Any, machine_type: str) -> list[Problem]:
-    from .validate import validate_document
+    from .validation import validate_document
 
     return list(validate_document(doc, machine_type=machine_type))
 

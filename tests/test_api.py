@@ -64,7 +64,7 @@ def test_error_tree() -> None:
 
 
 def test_entry_points_are_functions_after_loading() -> None:
-    """Loading imports the `stepfn.validate` submodule; the public function must survive it."""
+    """Loading imports the validation module; the public function must survive it."""
     stepfn.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     assert stepfn.validate({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}) == []
     assert inspect.isfunction(stepfn.validate) and inspect.isfunction(stepfn.load)
