@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .handlers import Handlers, TaskContext
     from .interpreter import Execution
-    from .load import load
+    from .loader import load
     from .model import StateMachine
 
 # public name -> module that defines it
@@ -38,7 +38,7 @@ _LAZY = {
     "Handlers": "handlers",
     "TaskContext": "handlers",
     "Execution": "interpreter",
-    "load": "load",
+    "load": "loader",
     "StateMachine": "model",
 }
 

@@ -16,7 +16,7 @@ from .errors import MissingHandlerError, UsageError
 from .events import Event
 from .handlers import LAMBDA_INVOKE, Handlers
 from .interpreter import EXPRESS, STANDARD, Execution, Run
-from .load import load
+from .loader import load
 from .model import StateMachine
 
 _TYPES = (STANDARD, EXPRESS)
@@ -101,6 +101,6 @@ def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> E
 
 def validate(source: Any, *, machine_type: str = STANDARD) -> list[Any]:
     """Every problem with a definition (path, text or dict); never raises."""
-    from .load import validate as _validate
+    from .loader import validate as _validate
 
     return _validate(source, machine_type=machine_type)

@@ -22,7 +22,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_input(input_text: str | None, input_file: str | None) -> Any:
-    from .load import parse_document
+    from .loader import parse_document
 
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both")
@@ -131,7 +131,7 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
     import os
 
     from .handlers import Handlers
-    from .load import load
+    from .loader import load
     from .mockconfig import ENV_VAR
     from .testing import mock_config_handlers
 
@@ -192,7 +192,7 @@ def test_state_command(
     Exit 0 when the state SUCCEEDED, 1 when it FAILED, is RETRIABLE or CAUGHT_ERROR.
     """
     from .errors import DefinitionError, StepfnError
-    from .load import read_document
+    from .loader import read_document
     from .testing import Harness
 
     data = _read_input(input_text, input_file)

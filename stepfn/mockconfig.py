@@ -295,7 +295,7 @@ def parse_mock_config(doc: Any, source: str = "<mock config>") -> MockConfig:
 
 def read_mock_config(path: str | os.PathLike[str] | None = None) -> MockConfig:
     """Read and check a mock configuration file (default: ``$SFN_MOCK_CONFIG``)."""
-    from .load import parse_document
+    from .loader import parse_document
 
     if path is None:
         path = os.environ.get(ENV_VAR)

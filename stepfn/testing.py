@@ -54,7 +54,7 @@ from .handlers import (
     load_handlers,
 )
 from .interpreter import ROLE_ARN, STANDARD, Env, Execution, Run
-from .load import load
+from .loader import load
 from .mockconfig import MockConfig, MockConfigError, MockedResponse, TestCase, read_mock_config
 
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
