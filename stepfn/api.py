@@ -1,7 +1,7 @@
 """The public entry points: ``load``, ``validate``, ``run`` and ``execute``.
 
 ``run`` is the synchronous wrapper; it skips the event loop entirely when a machine
-needs none (only Pass/Choice/Succeed/Fail states on a real clock).  Before a run
+needs none (only Pass/Choice/Succeed/Fail states: nothing sleeps).  Before a run
 starts, every Task's resource must have a handler: a missing one is a setup error for
 the caller (``MissingHandlerError``), not a workflow failure.
 """
@@ -75,8 +75,9 @@ def prepare(
     elif not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
     check_handlers(compiled, handlers)
-    rand = random if random is not None else _random.Random(seed)
-    return Run(compiled, handlers, clock=clock, rand=rand, type=type, name=name, on_event=on_event)
+    if random is None and seed is not None:
+        random = _random.Random(seed)
+    return Run(compiled, handlers, clock=clock, rand=random, type=type, name=name, on_event=on_event)
 
 
 async def execute(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
@@ -94,6 +95,8 @@ def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> E
     data = _input(input)
     if runner.runs_sync:
         return runner.execute_sync(data)
+    if runner.can_run_loop_free:
+        return runner.execute_loop_free(data)
     import anyio
 
     return anyio.run(runner.execute, data)

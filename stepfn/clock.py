@@ -10,6 +10,7 @@ so virtual time never overtakes real work.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import time
@@ -23,7 +24,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def iso(moment: datetime) -> str:
     """AWS's timestamp text: ``2024-05-01T12:00:00.123Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    # %-formatting the fields is several times faster than strftime
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000
+    )
 
 
 class Clock:
@@ -56,8 +62,8 @@ _NULL = _Null()
 class RealClock(Clock):
     """Wall-clock time; sleeps really sleep."""
 
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+    # a partial of the C function: no Python frame per reading (one per history event)
+    now = staticmethod(functools.partial(datetime.now, timezone.utc))  # type: ignore[assignment]
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:

@@ -12,7 +12,9 @@ from typing import Any, Sequence
 from . import errors
 from .errors import StatesError
 from .model import Catcher, Retrier
-from .paths import Path, PathNotFound
+from .paths import Path, PathNotFound, compile_path
+
+ROOT = compile_path("$")  # compiled paths are shared: every "$" is this object
 
 
 def _bracketed(steps: Any) -> str:
@@ -36,6 +38,8 @@ def select_input(path: Path | None, data: Any, env: Any) -> Any:
     """InputPath / OutputPath: ``null`` gives ``{}``."""
     if path is None:
         return {}
+    if path is ROOT:
+        return data
     try:
         return path.get(data, env)
     except PathNotFound as exc:

@@ -64,20 +64,36 @@ class TaskContext:
 
 
 class Handlers:
-    """A registry of task handlers, keyed by state name, resource, function name or glob."""
+    """A registry of task handlers, keyed by state name, resource, function name or glob.
 
-    def __init__(self, mapping: Mapping[str, Handler] | None = None) -> None:
+    A synchronous handler runs inline, on the event loop's thread, unless the Task has
+    TimeoutSeconds or HeartbeatSeconds (or the machine has TimeoutSeconds): then it runs
+    in a worker thread so the timer can interrupt it.  Ask for a thread always with
+    ``Handlers(threads=True)`` or per handler with ``thread=True`` — for handlers that
+    block for long, must overlap with concurrent iterations, or start their own event
+    loop (``asyncio.run`` cannot run inside a running loop).
+    """
+
+    def __init__(self, mapping: Mapping[str, Handler] | None = None, *, threads: bool = False) -> None:
         self._states: dict[str, Handler] = {}
         self._exact: dict[str, Handler] = {}
         self._functions: dict[str, Handler] = {}
         self._globs: list[tuple[str, Handler]] = []
+        self.threads = threads
+        self._threaded: set[int] = set()  # id() of handlers registered with thread=True
         for key, fn in (mapping or {}).items():
             self.add(key, fn)
 
-    def add(self, pattern: str, handler: Handler) -> None:
+    def in_thread(self, handler: Handler) -> bool:
+        """Must this (synchronous) handler run in a worker thread?"""
+        return self.threads or id(handler) in self._threaded
+
+    def add(self, pattern: str, handler: Handler, *, thread: bool = False) -> None:
         """Register ``handler`` for a resource ARN, Lambda function name or glob."""
         if not callable(handler):
             raise UsageError(f"handler for {pattern!r} is not callable")
+        if thread:
+            self._threaded.add(id(handler))
         if any(c in pattern for c in "*?["):
             self._globs.append((pattern, handler))
         elif pattern.startswith("arn:"):
@@ -87,32 +103,39 @@ class Handlers:
         else:
             self._functions[pattern] = handler
 
-    def resource(self, pattern: str) -> Callable[[Handler], Handler]:
+    def resource(self, pattern: str, *, thread: bool = False) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def register(fn: Handler) -> Handler:
-            self.add(pattern, fn)
+            self.add(pattern, fn, thread=thread)
             return fn
 
         return register
 
-    def state(self, name: str) -> Callable[[Handler], Handler]:
+    def state(self, name: str, *, thread: bool = False) -> Callable[[Handler], Handler]:
         """Decorator: serve the Task state called ``name``, whatever its resource."""
 
         def register(fn: Handler) -> Handler:
-            self._states[name] = fn
+            self.add_state(name, fn, thread=thread)
             return fn
 
         return register
 
-    def add_state(self, name: str, handler: Handler) -> None:
+    def add_state(self, name: str, handler: Handler, *, thread: bool = False) -> None:
         self._states[name] = handler
+        if thread:
+            self._threaded.add(id(handler))
 
     def update(self, other: "Handlers") -> None:
         self._states.update(other._states)
         self._exact.update(other._exact)
         self._functions.update(other._functions)
         self._globs.extend(other._globs)
+        self._threaded |= other._threaded
+        if other.threads:
+            for fn in [*other._states.values(), *other._exact.values(), *other._functions.values()]:
+                self._threaded.add(id(fn))
+            self._threaded.update(id(fn) for _, fn in other._globs)
 
     def lookup(self, state_name: str | None, resource: str) -> Handler | None:
         if state_name is not None and state_name in self._states:

@@ -37,6 +37,10 @@ MAX_DURATION = {STANDARD: 365 * 24 * 3600.0, EXPRESS: 300.0}
 HISTORY_LIMIT = 25_000
 _RUNTIME_PREFIX = "An error occurred while executing the state"
 _PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
+_TYPES = ("Pass", "Choice", "Succeed", "Fail", "Wait", "Task", "Parallel", "Map")
+_ENTERED = {t: t + "StateEntered" for t in _TYPES}
+_EXITED = {t: t + "StateExited" for t in _TYPES}
+_INSTANT = frozenset(("Pass", "Choice", "Succeed", "Fail"))  # states that never await
 
 
 @dataclass
@@ -60,6 +64,17 @@ class Execution:
     def succeeded(self) -> bool:
         return self.status == "SUCCEEDED"
 
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio formats the run's result into the text of an
+        # exception it throws away when its runner closes, so a full repr of a large
+        # history would cost as much as the run itself.
+        head = f"Execution(status={self.status!r}, "
+        if self.status == "SUCCEEDED":
+            body = f"output={_short_repr(self.output)}"
+        else:
+            body = f"error={self.error!r}, cause={_short_repr(self.cause)}"
+        return f"{head}{body}, events=<{len(self.events)}>)"
+
     def to_dict(self) -> dict[str, Any]:
         """The CLI's machine-readable result."""
         return {
@@ -71,19 +86,25 @@ class Execution:
         }
 
 
+def _short_repr(value: Any) -> str:
+    import reprlib
+
+    return reprlib.repr(value)
+
+
 class Env:
     """What expressions of one state see: ``$$`` (built lazily), variables, randomness."""
 
     __slots__ = (
-        "run", "name", "entered", "retry", "retriable", "item", "token", "variables", "pending", "_context"
+        "run", "name", "_entered", "retry", "retriable", "item", "token", "variables", "pending", "_context"
     )
 
     def __init__(
-        self, run: "Run", name: str, entered: datetime, variables: dict[str, Any], item: Any = None
+        self, run: "Run", name: str, entered: datetime | None, variables: dict[str, Any], item: Any = None
     ) -> None:
         self.run = run
         self.name = name
-        self.entered = entered
+        self._entered = entered  # None: read the clock when first asked (states that take no time)
         self.retry = 0
         self.retriable = False
         self.item = item
@@ -91,6 +112,13 @@ class Env:
         self.variables = variables
         self.pending: dict[str, Any] | None = None
         self._context: dict[str, Any] | None = None
+
+    @property
+    def entered(self) -> datetime:
+        moment = self._entered
+        if moment is None:
+            moment = self._entered = self.run.clock.now()
+        return moment
 
     @property
     def random(self) -> _random.Random:
@@ -117,6 +145,18 @@ class Env:
         return ctx
 
 
+class _Stop:
+    """Stands in for a cancel scope when a run has no event loop (see ``Run.loop_free``)."""
+
+    __slots__ = ("cancel_called",)
+
+    def __init__(self) -> None:
+        self.cancel_called = False
+
+    def cancel(self) -> None:
+        self.cancel_called = True
+
+
 class _Frame:
     """One activation of a scope: retrier counters persist across visits of a state."""
 
@@ -125,6 +165,25 @@ class _Frame:
     def __init__(self, variables: dict[str, Any]) -> None:
         self.variables = variables
         self.retries: dict[str, list[int]] = {}
+
+
+_SHARED_RANDOM: list[_random.Random] = []
+
+
+def shared_random() -> _random.Random:
+    """The generator of runs nobody seeded: one per process (seeding one costs ~10 µs)."""
+    if not _SHARED_RANDOM:
+        _SHARED_RANDOM.append(_random.Random())
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_SHARED_RANDOM[0].seed)
+    return _SHARED_RANDOM[0]
+
+
+def uuid4(rand: _random.Random) -> str:
+    """``str(uuid.UUID(int=rand.getrandbits(128), version=4))``, without building a UUID."""
+    n = rand.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (4 << 76) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
@@ -187,20 +246,23 @@ class Run:
         self.machine = machine
         self.handlers = handlers if handlers is not None else Handlers()
         self.clock = clock or RealClock()
-        self.random = rand or _random.Random()
+        self.random = rand or shared_random()
         self.type = type
-        self.name = name or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        self.name = name or uuid4(self.random)
         self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT if type == STANDARD else None)
         self.path: list[str] = []
         self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine.name}"
         if type == STANDARD:
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine.name}:{self.name}"
         else:
-            tail = uuid.UUID(int=self.random.getrandbits(128), version=4)
+            tail = uuid4(self.random)
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine.name}:{self.name}:{tail}"
         self.context_machine = {"Id": self.machine_arn, "Name": machine.name}
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
+        self._handlers: dict[tuple[str, str], Any] = {}
+        self._async: dict[int, bool] = {}
+        self.loop_free = False  # set while execute_loop_free drives the run
         self._queries: Queries | None = None
         # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
         # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
@@ -269,14 +331,87 @@ class Run:
 
     @property
     def runs_sync(self) -> bool:
-        """True when the whole run needs no event loop (only Pass/Choice/Succeed/Fail)."""
-        return self.machine.scope.sync and not self.clock.virtual
+        """True when the whole run needs no event loop (only Pass/Choice/Succeed/Fail: no time passes)."""
+        return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
         self._begin(input)
         outcome: tuple[Any, bool] | BaseException
         try:
             outcome = (self._run_sync(self.machine.scope, input, _Frame({})), False)
+        except (StatesError, HistoryLimitExceeded) as exc:
+            outcome = exc
+        return self._conclude(input, outcome)
+
+    @property
+    def can_run_loop_free(self) -> bool:
+        """Can this run go without an event loop, because nothing in it ever waits?
+
+        True when no state sleeps or races a timer (no Wait, no Retry, no Task
+        TimeoutSeconds or HeartbeatSeconds, no machine TimeoutSeconds) and every Task
+        is served by a synchronous handler that runs inline (``_inline``), with no
+        callback pattern and no ``lambda:invoke`` (its function is known only at run
+        time).  Such a run never suspends; since no Map iteration or Parallel branch
+        could yield to another, running them one after the other is what the event
+        loop would do too.
+        """
+        return self.machine.timeout_seconds is None and self._loop_free_scope(self.machine.scope)
+
+    def _loop_free_scope(self, scope: m.Scope) -> bool:
+        for state in scope.states.values():
+            kind = state.type
+            if kind in _INSTANT:
+                continue
+            if kind == "Wait" or state.retry:
+                return False
+            if kind == "Task":
+                if not self._loop_free_task(state):  # type: ignore[arg-type]
+                    return False
+            elif kind == "Parallel":
+                if not all(self._loop_free_scope(b) for b in state.branches):  # type: ignore[attr-defined]
+                    return False
+            elif kind == "Map":
+                processor = state.processor  # type: ignore[attr-defined]
+                if processor is None or not self._loop_free_scope(processor):
+                    return False
+        return True
+
+    def _loop_free_task(self, task: m.Task) -> bool:
+        resource = task.resource
+        if resource.startswith(LAMBDA_INVOKE) or ".waitForTaskToken" in resource or ".sync" in resource:
+            return False
+        if task.timeout is not None or task.timeout_path is not None:
+            return False
+        handler = self._handler(task.name, resource)
+        if handler is None:
+            return True  # fails at once, without waiting
+        return not self._is_async_handler(handler) and self._inline(handler, task, None)
+
+    def _is_async_handler(self, handler: Any) -> bool:
+        is_async = self._async.get(id(handler))
+        if is_async is None:
+            is_async = self._async[id(handler)] = _is_async(handler)
+        return is_async
+
+    def execute_loop_free(self, input: Any) -> Execution:
+        """Run without an event loop (only when ``can_run_loop_free``).
+
+        The async run loop is driven by hand: its coroutine completes at the first
+        ``send`` because nothing in it suspends.  This spares the event loop's set-up
+        per run and, in a fresh process, importing asyncio at all.
+        """
+        self._begin(input)
+        self.loop_free = True
+        outcome: tuple[Any, bool] | BaseException
+        coro = self.run_scope(self.machine.scope, input, _Frame({}))
+        try:
+            try:
+                coro.send(None)
+            except StopIteration as done:
+                outcome = (done.value, False)
+            else:
+                coro.close()
+                raise RuntimeError("stepfn: a run without an event loop tried to wait")
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         return self._conclude(input, outcome)
@@ -331,20 +466,30 @@ class Run:
         self.log.add(state.type + "StateExited", {"name": state.name, "output": data})
 
     def _run_sync(self, scope: m.Scope, data: Any, frame: _Frame) -> Any:
-        """A scope of Pass/Choice/Succeed/Fail states: no awaiting at all."""
+        """A scope of Pass/Choice/Succeed/Fail states: no awaiting at all.
+
+        The hot loop of the fast paths: one ``Env`` serves the whole walk (no expression
+        keeps it past its state) and reads the clock only if ``$$`` is asked for.
+        """
         states = scope.states
         state = states[scope.start_at]
+        add = self.log.add
+        visit = self.path.append
+        step = self._sync_step
+        env = Env(self, state.name, None, frame.variables)
         while True:
-            entered_id = self._enter(state, data)
-            env = Env(self, state.name, self.clock.now(), frame.variables)
+            name = state.name
+            visit(name)
+            entered_id = add(_ENTERED[state.type], {"name": name, "input": data})
+            env.name = name
+            env._entered = env._context = env.pending = None
             try:
-                data, nxt = self._sync_step(state, data, env)
+                data, nxt = step(state, data, env)
             except StatesError as err:
                 raise _runtime(state, entered_id, err) from None
             if env.pending:
                 frame.variables.update(env.pending)
-            if state.type != "Fail":
-                self._exit(state, data)
+            add(_EXITED[state.type], {"name": name, "output": data})  # a Fail state raised above
             if nxt is None:
                 return data
             state = states[nxt]
@@ -354,10 +499,11 @@ class Run:
         state = states[scope.start_at]
         while True:
             entered_id = self._enter(state, data)
-            env = Env(self, state.name, self.clock.now(), frame.variables)
             kind = state.type
+            instant = kind in _INSTANT
+            env = Env(self, state.name, None if instant else self.clock.now(), frame.variables)
             try:
-                if kind in ("Pass", "Choice", "Succeed", "Fail"):
+                if instant:
                     data, nxt = self._sync_step(state, data, env)
                 else:
                     data, nxt = await self._retrying(state, data, env, frame)
@@ -541,7 +687,7 @@ class Run:
         log = self.log
         base = resource.split(".waitForTaskToken")[0].split(".sync")[0]
         if is_lambda_arn(resource):
-            handler = self.handlers.lookup(state.name, resource)
+            handler = self._handler(state.name, resource)
             sched: dict[str, Any] = {"resource": resource, "input": payload}
             if timeout is not None:
                 sched["timeoutInSeconds"] = int(timeout)
@@ -574,7 +720,7 @@ class Run:
             if base == LAMBDA_INVOKE:
                 result = await self._lambda_invoke(state, payload, env, timeout)
             else:
-                handler = self.handlers.lookup(state.name, resource)
+                handler = self._handler(state.name, resource)
                 result = await self._call(handler, payload, state, env, timeout, resource)
             _check_size(result, resource_type)
         except StatesError as err:
@@ -607,7 +753,7 @@ class Run:
                 "Lambda.ResourceNotFoundException",
                 f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}:$LATEST "
                 f"(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; "
-                f"Request ID: {uuid.UUID(int=self.random.getrandbits(128), version=4)}; Proxy: null)",
+                f"Request ID: {uuid4(self.random)}; Proxy: null)",
             )
         payload = params.get("Payload")
         if payload is None:
@@ -624,7 +770,7 @@ class Run:
                 raise
             raise StatesError(err.error, _lambda_cause(err.cause)) from None
         length = len(json.dumps(result).encode())
-        request_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        request_id = uuid4(self.random)
         date = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
         response: dict[str, Any] = {
             "ExecutedVersion": "$LATEST",
@@ -673,8 +819,13 @@ class Run:
             raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
         clock = self.clock
         payload = _copy(payload)
+        is_async = self._is_async_handler(handler)
+        inline = not is_async and self._inline(handler, state, timeout)
 
         def sleep(seconds: float) -> Any:
+            if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
+                _blocking_sleep(clock, seconds)
+                return None
             try:
                 return anyio.from_thread.run(_released_sleep, clock, seconds)
             except RuntimeError:
@@ -690,7 +841,14 @@ class Run:
             context=env.context,
             _sleep=sleep,
         )
-        is_async = _is_async(handler)
+        if inline:
+            try:
+                return handler(payload, ctx)
+            except StatesError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+                error, cause = failure_of(exc)
+                raise StatesError(error, cause) from None
 
         async def call() -> Any:
             try:
@@ -729,6 +887,30 @@ class Run:
         if box[1]:
             raise StatesError(errors.TIMEOUT, "")
         return box[0]
+
+    def _handler(self, state_name: str, resource: str) -> Any:
+        """The handler of a Task, looked up once per run."""
+        key = (state_name, resource)
+        cache = self._handlers
+        if key not in cache:
+            cache[key] = self.handlers.lookup(state_name, resource)
+        return cache[key]
+
+    def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool:
+        """May this synchronous handler run on the event loop's thread?
+
+        Yes unless something must be able to interrupt it while it runs: a task timeout
+        or heartbeat, the machine's TimeoutSeconds, or the registry asked for a thread
+        (``Handlers(threads=True)`` or ``add(..., thread=True)``).  Inline calls cost
+        about a microsecond; a worker-thread hop costs ~100 µs.
+        """
+        return (
+            timeout is None
+            and state.heartbeat is None
+            and state.heartbeat_path is None
+            and self.machine.timeout_seconds is None
+            and not self.handlers.in_thread(handler)
+        )
 
     # Wait ---------------------------------------------------------------
     async def _wait(self, state: m.Wait, data: Any, env: Env) -> tuple[Any, str | None]:
@@ -806,23 +988,30 @@ class Run:
         log.add("ParallelStateStarted")
         results: list[Any] = [None] * len(state.branches)
         try:
-            if all(b.sync for b in state.branches) and not self.clock.virtual:
+            if all(b.sync for b in state.branches):
                 for i, branch in enumerate(state.branches):
                     results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables)))
             else:
                 failure: list[StatesError] = []
-                async with anyio.create_task_group() as tg:
 
-                    async def one(i: int, branch: m.Scope) -> None:
-                        try:
-                            results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
-                        except StatesError as err:
-                            if not failure:
-                                failure.append(err)
-                            tg.cancel_scope.cancel()
+                async def one(i: int, branch: m.Scope, stop: Any) -> None:
+                    if stop.cancel_called:  # a sibling failed before this branch began
+                        return
+                    try:
+                        results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
+                    except StatesError as err:
+                        if not failure:
+                            failure.append(err)
+                        stop.cancel()
 
+                if self.loop_free:
+                    stop = _Stop()
                     for i, branch in enumerate(state.branches):
-                        tg.start_soon(one, i, branch)
+                        await one(i, branch, stop)
+                else:
+                    async with anyio.create_task_group() as tg:
+                        for i, branch in enumerate(state.branches):
+                            tg.start_soon(one, i, branch, tg.cancel_scope)
                 if failure:
                     raise failure[0]
         except StatesError as err:
@@ -896,7 +1085,7 @@ class Run:
             log.add("MapIterationSucceeded", {"name": state.name, "index": i})
 
         try:
-            if processor.sync and not self.clock.virtual and not distributed:
+            if processor.sync and not distributed:
                 for i in range(n):
                     log.add("MapIterationStarted", {"name": state.name, "index": i})
                     try:
@@ -906,31 +1095,33 @@ class Run:
                         raise err
                     succeed(i, out)
             else:
-                limiter = anyio.CapacityLimiter(limit) if limit else None
-                async with anyio.create_task_group() as tg:
+                # MaxConcurrency workers pull the next index (one task per item when
+                # unlimited): no limiter, and no task parked per waiting item.
+                indices = iter(range(n))
 
-                    async def one(i: int) -> None:
-                        async def body() -> None:
-                            log.add("MapIterationStarted", {"name": state.name, "index": i})
-                            try:
-                                out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
-                            except StatesError as err:
-                                log.add("MapIterationFailed", {"name": state.name, "index": i})
-                                failures.append(err)
-                                if not distributed or len(failures) > tolerated:
-                                    tg.cancel_scope.cancel()
-                                results[i] = {"Error": err.error, "Cause": err.cause}
+                async def worker(stop: Any) -> None:
+                    for i in indices:
+                        if stop.cancel_called:  # an iteration failed: start nothing new
+                            return
+                        log.add("MapIterationStarted", {"name": state.name, "index": i})
+                        try:
+                            out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
+                        except StatesError as err:
+                            log.add("MapIterationFailed", {"name": state.name, "index": i})
+                            failures.append(err)
+                            results[i] = {"Error": err.error, "Cause": err.cause}
+                            if not distributed or len(failures) > tolerated:
+                                stop.cancel()
                                 return
-                            succeed(i, out)
+                            continue
+                        succeed(i, out)
 
-                        if limiter is None:
-                            await body()
-                        else:
-                            async with limiter:
-                                await body()
-
-                    for i in range(n):
-                        tg.start_soon(one, i)
+                if self.loop_free:
+                    await worker(_Stop())
+                else:
+                    async with anyio.create_task_group() as tg:
+                        for _ in range(min(int(limit), n) if limit else n):
+                            tg.start_soon(worker, tg.cancel_scope)
                 if failures:
                     if not distributed:
                         raise failures[0]
@@ -993,6 +1184,19 @@ def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:
             errors.RUNTIME, f"The {field_name} parameter references an invalid value: {path.text} == {value!r}"
         )
     return float(value)
+
+
+def _blocking_sleep(clock: Clock, seconds: float) -> None:
+    """``ctx.sleep`` of a handler running inline: virtual time jumps, real time blocks."""
+    if seconds <= 0:
+        return
+    advance = getattr(clock, "advance", None)
+    if clock.virtual and advance is not None:
+        advance(seconds)
+    else:
+        import time
+
+        time.sleep(seconds)
 
 
 async def _released_sleep(clock: Clock, seconds: float) -> None:
