@@ -15,9 +15,10 @@ import heapq
 import itertools
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
+if TYPE_CHECKING:
+    import anyio
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -67,6 +68,8 @@ class RealClock(Clock):
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
+            import anyio  # imported only by runs that need an event loop
+
             await anyio.sleep(seconds)
 
 
@@ -101,6 +104,9 @@ class VirtualClock(Clock):
         self._now += timedelta(seconds=seconds)
 
     async def sleep(self, seconds: float) -> None:
+        import anyio
+        import anyio.lowlevel
+
         if seconds <= 0:
             await anyio.lowlevel.checkpoint()
             return
@@ -116,6 +122,9 @@ class VirtualClock(Clock):
 
     async def drive(self) -> None:
         """Run beside an execution: whenever every task is blocked, wake the next sleeper."""
+        import anyio
+        import anyio.lowlevel
+
         while True:
             await anyio.wait_all_tasks_blocked()
             # tasks woken a moment ago (a task group finishing) may not have run yet:

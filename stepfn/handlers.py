@@ -9,12 +9,8 @@ count, the execution, the task token, and ``sleep`` on the execution's clock.
 
 from __future__ import annotations
 
-import fnmatch
-import importlib
-import importlib.util
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 from typing import Any, Callable, Mapping
 
 from .errors import UsageError
@@ -150,7 +146,7 @@ class Handlers:
             if found is not None:
                 return found
         for pattern, handler in self._globs:
-            if fnmatch.fnmatchcase(resource, pattern):
+            if _fnmatch(resource, pattern):
                 return handler
             if name is not None and fnmatch.fnmatchcase(name, pattern):
                 return handler
@@ -163,9 +159,7 @@ class Handlers:
             found = self._functions.get(function_name(name_or_arn))
         if found is None:
             for pattern, handler in self._globs:
-                if fnmatch.fnmatchcase(name_or_arn, pattern) or fnmatch.fnmatchcase(
-                    function_name(name_or_arn), pattern
-                ):
+                if _fnmatch(name_or_arn, pattern) or _fnmatch(function_name(name_or_arn), pattern):
                     return handler
         return found
 
@@ -173,8 +167,18 @@ class Handlers:
         return len(self._states) + len(self._exact) + len(self._functions) + len(self._globs)
 
 
+def _fnmatch(name: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(name, pattern)
+
+
 def load_handlers(spec: str) -> Handlers:
     """Handlers from ``file.py`` (its ``TASKS`` dict or ``handlers`` object) or ``pkg.mod:attr``."""
+    import importlib
+    import importlib.util
+    from pathlib import Path as FsPath
+
     if spec.endswith(".py") or "/" in spec:
         path = FsPath(spec)
         if not path.is_file():

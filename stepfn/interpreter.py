@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 import random as _random
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-
-import anyio
 
 from . import errors
 from . import model as m
@@ -215,6 +212,7 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
     if isinstance(error, str) and (cause is None or isinstance(cause, str)):
         return error, cause
     import traceback
+    import uuid
 
     tb = exc.__traceback__
     # start at the handler's own frame: skip the interpreter and the worker-thread plumbing
@@ -434,6 +432,8 @@ class Run:
         frame = _Frame({})
         box: list[Any] = [None, True]
         failure: list[BaseException] = []
+        import anyio  # imported only by runs that need an event loop
+
         async with anyio.create_task_group() as tg:
 
             async def main() -> None:
@@ -826,6 +826,8 @@ class Run:
             if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
                 _blocking_sleep(clock, seconds)
                 return None
+            import anyio.from_thread
+
             try:
                 return anyio.from_thread.run(_released_sleep, clock, seconds)
             except RuntimeError:
@@ -854,6 +856,8 @@ class Run:
             try:
                 if is_async:
                     return await handler(payload, ctx)
+                import anyio.to_thread
+
                 with clock.hold():
                     return await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True)
             except StatesError:
@@ -864,6 +868,8 @@ class Run:
 
         if timeout is None:
             return await call()
+        import anyio
+
         box: list[Any] = [None, True]
         failure: list[BaseException] = []
         async with anyio.create_task_group() as tg:
@@ -1009,6 +1015,8 @@ class Run:
                     for i, branch in enumerate(state.branches):
                         await one(i, branch, stop)
                 else:
+                    import anyio
+
                     async with anyio.create_task_group() as tg:
                         for i, branch in enumerate(state.branches):
                             tg.start_soon(one, i, branch, tg.cancel_scope)
@@ -1119,6 +1127,8 @@ class Run:
                 if self.loop_free:
                     await worker(_Stop())
                 else:
+                    import anyio
+
                     async with anyio.create_task_group() as tg:
                         for _ in range(min(int(limit), n) if limit else n):
                             tg.start_soon(worker, tg.cancel_scope)

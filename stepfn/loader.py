@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path as FsPath
 from typing import Any, Callable, Mapping
 
 from . import model as m
@@ -144,6 +143,8 @@ def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[A
     """A definition from a dict, a path, or JSON/YAML text; returns (document, name)."""
     if isinstance(source, Mapping):
         return source, "StateMachine"
+    from pathlib import Path as FsPath
+
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))
                                           and "\n" not in source):
         path = FsPath(source)

@@ -159,6 +159,21 @@ class Path:
                 raise PathNotFound(text, key, 0)
 
             return get1
+        if root == ROOT_DATA and all(isinstance(step, str) for step in steps):
+            keys = steps
+            not_found = self._not_found
+
+            def get_keys(data: Any, env: Any) -> Any:
+                node = data
+                for key in keys:
+                    if type(node) is not dict:
+                        raise not_found(data)
+                    node = node.get(key, _MISSING)
+                    if node is _MISSING:
+                        raise not_found(data)
+                return node
+
+            return get_keys
         if root == ROOT_DATA:
             return lambda data, env: walk(data)
         return lambda data, env: walk(self._root(data, env))
@@ -205,6 +220,13 @@ class Path:
         """
         if not self.definite or self.root != ROOT_DATA:
             raise PathNotFound(self.text)
+        steps = self.steps
+        if len(steps) == 1 and type(data) is dict:  # the common "$.result" case
+            key = steps[0]
+            if type(key) is str:
+                copy = dict(data)
+                copy[key] = value
+                return copy
         return self._set(data, 0, value)
 
     def _set(self, node: Any, i: int, value: Any) -> Any:
