@@ -1,0 +1,403 @@
+"""The fast paths behave exactly like the general event-loop path.
+
+``stepfn.run`` picks the cheapest way to run a machine: a plain loop when every state is
+Pass/Choice/Succeed/Fail, a run without an event loop when nothing can wait (sync
+handlers inline), else the anyio run loop.  ``stepfn.execute`` always uses the run
+loop, so comparing the two on the same machine checks that the shortcuts change
+nothing a user can see: status, output, error, the states visited and the history.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import uuid
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+import stepfn
+from stepfn.interpreter import Run, uuid4
+
+ARN = "arn:aws:lambda:us-east-1:111111111111:function:{}"
+
+
+def task(fn: str, **extra: Any) -> dict[str, Any]:
+    return {"Type": "Task", "Resource": ARN.format(fn), **extra}
+
+
+def echo(payload: Any, ctx: Any) -> Any:
+    return payload
+
+
+def boom(payload: Any, ctx: Any) -> Any:
+    raise stepfn.TaskFailed("Custom.Boom", f"bad item {payload!r}")
+
+
+HANDLERS = {"echo": echo, "boom": boom}
+
+FALSY = [0, False, "", None]
+
+MACHINES: dict[str, tuple[dict[str, Any], Any]] = {
+    "pass-choice-succeed": (
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "Next": "C"},
+                "C": {
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.r.ok", "BooleanEquals": True, "Next": "S"}],
+                    "Default": "F",
+                },
+                "S": {"Type": "Succeed"},
+                "F": {"Type": "Fail", "Error": "Unexpected"},
+            },
+        },
+        {"a": 0},
+    ),
+    "fail-state": (
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": ""}}},
+        None,
+    ),
+    "root-paths": (
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Pass", "InputPath": "$", "ResultPath": "$", "OutputPath": "$", "End": True}
+            },
+        },
+        "",
+    ),
+    "missing-path": (
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.nope", "End": True}}},
+        {"x": False},
+    ),
+    "map-falsy-items": (
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemsPath": "$",
+                    "ItemProcessor": {
+                        "StartAt": "V",
+                        "States": {"V": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": True}},
+                    },
+                    "End": True,
+                }
+            },
+        },
+        FALSY,
+    ),
+    "map-of-tasks": (
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "MaxConcurrency": 2,
+                    "ItemProcessor": {"StartAt": "T", "States": {"T": task("echo", End=True)}},
+                    "ResultPath": "$.out",
+                    "End": True,
+                }
+            },
+        },
+        FALSY,
+    ),
+    "map-failure-caught": (
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "MaxConcurrency": 1,
+                    "ItemProcessor": {
+                        "StartAt": "C",
+                        "States": {
+                            "C": {
+                                "Type": "Choice",
+                                "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Bad"}],
+                                "Default": "Ok",
+                            },
+                            "Bad": task("boom", End=True),
+                            "Ok": task("echo", End=True),
+                        },
+                    },
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
+                    "End": True,
+                },
+                "Done": {"Type": "Pass", "End": True},
+            },
+        },
+        [0, 1, 2, 3, 4],
+    ),
+    "parallel-of-tasks": (
+        {
+            "StartAt": "Par",
+            "States": {
+                "Par": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": task("echo", End=True)}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": 0, "End": True}}},
+                    ],
+                    "End": True,
+                }
+            },
+        },
+        {"v": None},
+    ),
+    "parallel-failure": (
+        {
+            "StartAt": "Par",
+            "States": {
+                "Par": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": task("echo", End=True)}},
+                        {"StartAt": "B", "States": {"B": task("boom", End=True)}},
+                        {"StartAt": "C", "States": {"C": task("echo", End=True)}},
+                    ],
+                    "End": True,
+                }
+            },
+        },
+        {"v": ""},
+    ),
+    "distributed-tolerated": (
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ToleratedFailureCount": 1,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "C",
+                        "States": {
+                            "C": {
+                                "Type": "Choice",
+                                "Choices": [{"Variable": "$", "IsNull": True, "Next": "Bad"}],
+                                "Default": "Ok",
+                            },
+                            "Bad": task("boom", End=True),
+                            "Ok": task("echo", End=True),
+                        },
+                    },
+                    "End": True,
+                }
+            },
+        },
+        FALSY,
+    ),
+}
+
+
+def _seen(ex: stepfn.Execution) -> tuple[Any, ...]:
+    """Everything a user sees, except timestamps and random ids."""
+    history = []
+    for event in ex.events:
+        details = dict(event.details or {})
+        if event.type in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+            details.pop("cause", None)
+        history.append((event.id, event.previous_event_id, event.type, details))
+    return ex.status, ex.output, ex.error, ex.path, history
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_fast_paths_match_the_event_loop(name: str) -> None:
+    definition, data = MACHINES[name]
+    machine = stepfn.load(definition)
+    fast = stepfn.run(machine, data, handlers=HANDLERS, seed=1)
+    general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, seed=1))
+    assert _seen(fast) == _seen(general)
+
+
+@pytest.mark.parametrize(
+    ("name", "loop_free"),
+    [
+        ("pass-choice-succeed", True),
+        ("map-of-tasks", True),
+        ("parallel-of-tasks", True),
+        ("distributed-tolerated", True),
+    ],
+)
+def test_runs_with_sync_handlers_need_no_event_loop(name: str, loop_free: bool) -> None:
+    machine = stepfn.load(MACHINES[name][0])
+    assert Run(machine, stepfn.Handlers(HANDLERS)).can_run_loop_free is loop_free
+
+
+async def _async_echo(payload: Any, ctx: Any) -> Any:
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("task_fields", "machine_fields", "handlers"),
+    [
+        ({"Retry": [{"ErrorEquals": ["States.ALL"]}]}, {}, stepfn.Handlers({"echo": echo})),
+        ({"TimeoutSeconds": 5}, {}, stepfn.Handlers({"echo": echo})),
+        ({"HeartbeatSeconds": 5}, {}, stepfn.Handlers({"echo": echo})),
+        ({}, {"TimeoutSeconds": 60}, stepfn.Handlers({"echo": echo})),
+        ({}, {}, stepfn.Handlers({"echo": echo}, threads=True)),
+        ({}, {}, stepfn.Handlers({"echo": _async_echo})),
+    ],
+)
+def test_runs_that_may_wait_use_the_event_loop(
+    task_fields: dict[str, Any], machine_fields: dict[str, Any], handlers: stepfn.Handlers
+) -> None:
+    machine = stepfn.load(
+        {"StartAt": "T", "States": {"T": task("echo", End=True, **task_fields)}, **machine_fields}
+    )
+    assert not Run(machine, handlers).can_run_loop_free
+    assert stepfn.run(machine, {"v": 0}, handlers=handlers).output == {"v": 0}
+
+
+def _where(record: list[int]) -> Any:
+    def handler(payload: Any, ctx: Any) -> Any:
+        record.append(threading.get_ident())
+        return payload
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("task_fields", "threads", "per_handler", "inline"),
+    [
+        ({}, False, False, True),
+        ({"TimeoutSeconds": 30}, False, False, False),
+        ({"HeartbeatSeconds": 10, "TimeoutSeconds": 30}, False, False, False),
+        ({}, True, False, False),
+        ({}, False, True, False),
+    ],
+)
+def test_sync_handlers_run_inline_unless_something_may_interrupt_them(
+    task_fields: dict[str, Any], threads: bool, per_handler: bool, inline: bool
+) -> None:
+    record: list[int] = []
+    handlers = stepfn.Handlers(threads=threads)
+    handlers.add("work", _where(record), thread=per_handler)
+    machine = stepfn.load({"StartAt": "T", "States": {"T": task("work", End=True, **task_fields)}})
+    ex = stepfn.run(machine, {"n": 0}, handlers=handlers)
+    assert ex.output == {"n": 0}
+    assert (record == [threading.get_ident()]) is inline
+
+
+def _sleeper(payload: Any, ctx: Any) -> Any:
+    ctx.sleep(30)
+    return payload
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_ctx_sleep_moves_virtual_time_inline_as_in_a_thread(threads: bool) -> None:
+    machine = stepfn.load(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": task("sleeper", Next="After"),
+                "After": {"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "End": True},
+            },
+        }
+    )
+    handlers = stepfn.Handlers({"sleeper": _sleeper}, threads=threads)
+    clock = stepfn.VirtualClock("2024-01-01T00:00:00Z")
+    ex = stepfn.run(machine, {"x": None}, handlers=handlers, clock=clock)
+    assert ex.output == {"t": "2024-01-01T00:00:30.000Z"}
+
+
+def _map_machine(limit: int, n: int) -> tuple[Any, list[int]]:
+    items = list(range(n))
+    machine = stepfn.load(
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "MaxConcurrency": limit,
+                    "ItemProcessor": {"StartAt": "T", "States": {"T": task("work", End=True)}},
+                    "End": True,
+                }
+            },
+        }
+    )
+    return machine, items
+
+
+@pytest.mark.parametrize(("limit", "n", "peak"), [(1, 5, 1), (3, 10, 3), (0, 4, 4), (10, 2, 2), (3, 0, 0)])
+def test_map_runs_at_most_max_concurrency_iterations_at_once(limit: int, n: int, peak: int) -> None:
+    state = {"active": 0, "peak": 0}
+
+    async def work(payload: Any, ctx: Any) -> Any:
+        state["active"] += 1
+        state["peak"] = max(state["peak"], state["active"])
+        await anyio.lowlevel.checkpoint()
+        state["active"] -= 1
+        return {"v": payload}
+
+    machine, items = _map_machine(limit, n)
+    ex = stepfn.run(machine, items, handlers={"work": work})
+    assert ex.output == [{"v": i} for i in items]
+    assert state["peak"] == peak
+
+
+@pytest.mark.parametrize("kind", ["inline", "thread", "async"])
+def test_a_failed_map_iteration_starts_no_new_ones(kind: str) -> None:
+    called: list[Any] = []
+
+    def fail_on_two(payload: Any, ctx: Any) -> Any:
+        called.append(payload)
+        if payload == 2:
+            raise stepfn.TaskFailed("Item.Bad", "")
+        return payload
+
+    async def async_fail_on_two(payload: Any, ctx: Any) -> Any:
+        return fail_on_two(payload, ctx)
+
+    handlers = stepfn.Handlers(threads=kind == "thread")
+    handlers.add("work", async_fail_on_two if kind == "async" else fail_on_two)
+    machine, items = _map_machine(1, 6)
+    ex = stepfn.run(machine, items, handlers=handlers)
+    assert (ex.status, ex.error) == ("FAILED", "Item.Bad")
+    assert called == [0, 1, 2]
+
+
+def test_execution_repr_stays_short_for_a_long_history() -> None:
+    machine = stepfn.load(MACHINES["map-falsy-items"][0])
+    ex = stepfn.run(machine, list(range(2000)))
+    assert len(ex.events) > 8000
+    assert len(repr(ex)) < 200
+    assert "SUCCEEDED" in repr(ex)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2**31])
+def test_run_names_are_version_4_uuids_from_the_run_random(seed: int) -> None:
+    expected = str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4))
+    assert uuid4(random.Random(seed)) == expected
+
+
+def test_unseeded_runs_get_distinct_names() -> None:
+    machine = stepfn.load(MACHINES["fail-state"][0])
+    assert stepfn.run(machine).name != stepfn.run(machine).name
+
+
+def test_importing_stepfn_imports_neither_the_interpreter_nor_anyio() -> None:
+    code = (
+        "import sys, stepfn\n"
+        "print('stepfn.interpreter' in sys.modules, 'anyio' in sys.modules)\n"
+        "m = stepfn.load({'StartAt': 'P', 'States': {'P': {'Type': 'Pass', 'End': True}}})\n"
+        "print(stepfn.run(m, {'a': 0}).output, 'anyio' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["False False", "{'a': 0} False"]
+
+
+def test_load_and_validate_stay_functions_after_their_modules_are_imported() -> None:
+    import stepfn.load
+    import stepfn.validate
+
+    stepfn.load(MACHINES["fail-state"][0])
+    assert callable(stepfn.load) and callable(stepfn.validate)
+    assert stepfn.validate(MACHINES["fail-state"][0]) == []
