@@ -148,7 +148,7 @@ class Handlers:
         for pattern, handler in self._globs:
             if _fnmatch(resource, pattern):
                 return handler
-            if name is not None and fnmatch.fnmatchcase(name, pattern):
+            if name is not None and _fnmatch(name, pattern):
                 return handler
         return None
 

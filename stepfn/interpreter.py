@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random as _random
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -202,7 +203,13 @@ def _lambda_cause(cause: str | None) -> str | None:
     return cause
 
 
-_PLUMBING = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(anyio.__file__)))
+def _plumbing() -> tuple[str, ...]:
+    """Where the frames between a run and a handler live: here, and anyio if it is loaded."""
+    dirs = [os.path.dirname(os.path.abspath(__file__))]
+    anyio = sys.modules.get("anyio")  # never imported: none of its frames can be on the stack
+    if anyio is not None and anyio.__file__:
+        dirs.append(os.path.dirname(os.path.abspath(anyio.__file__)))
+    return tuple(dirs)
 
 
 def failure_of(exc: BaseException) -> tuple[str, str | None]:
@@ -215,8 +222,9 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
     import uuid
 
     tb = exc.__traceback__
+    plumbing = _plumbing()
     # start at the handler's own frame: skip the interpreter and the worker-thread plumbing
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PLUMBING):
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(plumbing):
         tb = tb.tb_next
     payload = {
         "errorMessage": str(exc),
