@@ -1009,8 +1009,6 @@ class Run:
                 failure: list[StatesError] = []
 
                 async def one(i: int, branch: m.Scope, stop: Any) -> None:
-                    if stop.cancel_called:  # a sibling failed before this branch began
-                        return
                     try:
                         results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
                     except StatesError as err:
@@ -1114,10 +1112,11 @@ class Run:
                 # MaxConcurrency workers pull the next index (one task per item when
                 # unlimited): no limiter, and no task parked per waiting item.
                 indices = iter(range(n))
+                slots = min(int(limit), n) if limit else n
 
                 async def worker(stop: Any) -> None:
                     for i in indices:
-                        if stop.cancel_called:  # an iteration failed: start nothing new
+                        if i >= slots and stop.cancel_called:  # it would wait for a slot: never starts
                             return
                         log.add("MapIterationStarted", {"name": state.name, "index": i})
                         try:
@@ -1138,7 +1137,7 @@ class Run:
                     import anyio
 
                     async with anyio.create_task_group() as tg:
-                        for _ in range(min(int(limit), n) if limit else n):
+                        for _ in range(slots):
                             tg.start_soon(worker, tg.cancel_scope)
                 if failures:
                     if not distributed:

@@ -364,6 +364,14 @@ def test_a_failed_map_iteration_starts_no_new_ones(kind: str) -> None:
     assert called == [0, 1, 2]
 
 
+@pytest.mark.parametrize("threads", [False, True])
+def test_every_parallel_branch_starts_even_when_one_fails(threads: bool) -> None:
+    machine = stepfn.load(MACHINES["parallel-failure"][0])
+    ex = stepfn.run(machine, {"v": ""}, handlers=stepfn.Handlers(HANDLERS, threads=threads))
+    assert (ex.status, ex.error) == ("FAILED", "Custom.Boom")
+    assert sorted(ex.path) == ["A", "B", "C", "Par"]
+
+
 def test_execution_repr_stays_short_for_a_long_history() -> None:
     machine = stepfn.load(MACHINES["map-falsy-items"][0])
     ex = stepfn.run(machine, list(range(2000)))
