@@ -21,6 +21,7 @@ it (marked ``ref``).  Figures only: nothing here asserts a time.
     python benchmarks/run.py                    # 3 repetitions, both peers
     python benchmarks/run.py --reps 5 --workloads tiny,loop
     python benchmarks/run.py --peers stepfn     # stepfn alone (ratios vs reference)
+    python benchmarks/run.py --compare ../main  # one more column: the stepfn of another checkout
 """
 
 from __future__ import annotations
@@ -62,18 +63,24 @@ ALS_REFERENCE = {
 }
 
 
-def peers_available() -> dict[str, list[str]]:
-    peers = {"stepfn": [sys.executable, os.path.join(ADAPTERS, "stepfn_adapter.py")]}
+Peer = tuple[list[str], str]  # driver command, directory put first on PYTHONPATH
+
+
+def peers_available(compare: str | None) -> dict[str, Peer]:
+    driver = [sys.executable, os.path.join(ADAPTERS, "stepfn_adapter.py")]
+    peers: dict[str, Peer] = {"stepfn": (driver, ROOT)}
+    if compare:
+        peers["compare"] = (driver, os.path.abspath(compare))
     node = NODE if os.path.exists(NODE) else shutil.which("node")
     if node and os.path.isdir(os.path.join(ALS_DIR, "node_modules", "aws-local-stepfunctions")):
-        peers["als"] = [node, os.path.join(ADAPTERS, "als_runner.mjs")]
+        peers["als"] = ([node, os.path.join(ADAPTERS, "als_runner.mjs")], ROOT)
     return peers
 
 
-def run_child(cmd: list[str], timeout: float) -> tuple[int, str, str, float, float]:
+def run_child(cmd: list[str], root: str, timeout: float) -> tuple[int, str, str, float, float]:
     """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS MiB)."""
     env = dict(os.environ, ALS_DIR=ALS_DIR)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
@@ -102,20 +109,12 @@ def run_child(cmd: list[str], timeout: float) -> tuple[int, str, str, float, flo
     return os.waitstatus_to_exitcode(status), out, err, wall, usage.ru_maxrss / 1024
 
 
-def measure(
-    cmd: list[str], name: str, spec: dict[str, Any], executions: int, timeout: float
-) -> dict[str, Any]:
-    args = [
-        "--definition",
-        os.path.join(WORKLOADS, spec["definition"]),
-        "--input",
-        os.path.join(WORKLOADS, spec["input"]),
-        "--executions",
-        str(executions),
-        "--timeout",
-        str(timeout),
-    ]
-    code, out, err, wall, rss = run_child(cmd + args, timeout + 30)
+def measure(peer: Peer, name: str, spec: dict[str, Any], executions: int, timeout: float) -> dict[str, Any]:
+    cmd, root = peer
+    args = ["--definition", os.path.join(WORKLOADS, spec["definition"])]
+    args += ["--input", os.path.join(WORKLOADS, spec["input"])]
+    args += ["--executions", str(executions), "--timeout", str(timeout)]
+    code, out, err, wall, rss = run_child(cmd + args, root, timeout + 30)
     record: dict[str, Any] = {"workload": name, "wall_s": wall, "rss_mib": rss, "ok": False}
     result = None
     for line in reversed(out.strip().splitlines()):
@@ -126,17 +125,15 @@ def measure(
             continue
     if result is None:
         record["error"] = f"no result line (exit {code}): {err.strip()[-300:]}"
-        return record
-    if not result.get("ok"):
+    elif not result.get("ok"):
         record["error"] = str(result.get("error"))[:300]
-        return record
-    if result.get("output") != spec["expect"]:
+    elif result.get("output") != spec["expect"]:
         record["error"] = (
             "output differs from the manifest's expect: " + json.dumps(result.get("output"))[:200]
         )
-        return record
-    record["ok"] = True
-    record["rate"] = spec["units_per_execution"] * result["executions"] / result["run_s"]
+    else:
+        record["ok"] = True
+        record["rate"] = spec["units_per_execution"] * result["executions"] / result["run_s"]
     return record
 
 
@@ -148,7 +145,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "—"
     if unit == "bytes":
-        return f"{value / 1e6:,.1f}"
+        value /= 1e6
     if value >= 100:
         return f"{value:,.0f}"
     if value >= 10:
@@ -163,25 +160,29 @@ def main() -> int:
         "--workloads", default=",".join(ORDER), help="comma-separated subset of " + ",".join(ORDER)
     )
     ap.add_argument("--peers", default=None, help="stepfn,als (default: every installed peer)")
+    ap.add_argument(
+        "--compare", metavar="DIR", help="also run the stepfn of another checkout (column 'compare')"
+    )
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per process")
     ap.add_argument("--json", dest="json_out", default=None, help="also write the raw records to this file")
     a = ap.parse_args()
 
     with open(os.path.join(WORKLOADS, "manifest.json"), encoding="utf-8") as fh:
         manifest = json.load(fh)["workloads"]
-    available = peers_available()
+    available = peers_available(a.compare)
     peers = a.peers.split(",") if a.peers else list(available)
+    if a.compare and "compare" not in peers:
+        peers.append("compare")
     for peer in peers:
         if peer not in available:
             print(f"peer {peer!r} is not installed (see the module docstring)", file=sys.stderr)
             return 2
     names = [w for w in a.workloads.split(",") if w]
-    runs = names + ["startup"]
     records: dict[tuple[str, str], list[dict[str, Any]]] = {}
     began = time.perf_counter()
     for rep in range(a.reps):
-        for name in runs:
-            order = peers[rep % len(peers) :] + peers[: rep % len(peers)]
+        for name in [*names, "startup"]:
+            order = peers[rep % len(peers) :] + peers[: rep % len(peers)]  # alternate who goes first
             spec = manifest["tiny" if name == "startup" else name]
             for peer in order:
                 executions = 1 if name == "startup" else spec["executions"]
@@ -199,61 +200,89 @@ def main() -> int:
     if a.json_out:
         with open(a.json_out, "w", encoding="utf-8") as fh:
             json.dump([r for rs in records.values() for r in rs], fh, indent=1)
-
-    def ok(peer: str, name: str) -> list[dict[str, Any]]:
-        return [r for r in records.get((peer, name), []) if r["ok"]]
-
-    live = "als" in peers
-    als_col = "als (Node)" if live else "als (ref)"
-    print()
-    print(f"stepfn {python_version()} vs aws-local-stepfunctions, {os.cpu_count()} CPUs, median of {a.reps}")
-    print()
-    print(f"| workload | unit | stepfn | {als_col} | ratio | target | peak RSS MiB | met |")
-    print("|---|---|---:|---:|---:|---|---:|---|")
-    failures = 0
-    all_met = True
-    peak = 0.0
-    for name in names:
-        spec = manifest[name]
-        mine = ok("stepfn", name)
-        rate = median([r["rate"] for r in mine])
-        rss = max((r["rss_mib"] for r in records.get(("stepfn", name), [])), default=None)
-        peak = max(peak, rss or 0.0)
-        theirs = median([r["rate"] for r in ok("als", name)]) if live else ALS_REFERENCE.get(name)
-        ratio = rate / theirs if rate and theirs else None
-        met = ratio is not None and ratio >= RATIO
-        all_met &= met
-        failures += len(records.get(("stepfn", name), [])) - len(mine)
-        unit = "MB/s" if spec["unit"] == "bytes" else spec["unit"] + "/s"
-        print(
-            f"| {name} | {unit} | {fmt(rate, spec['unit'])} | {fmt(theirs, spec['unit'])} | "
-            f"{'—' if ratio is None else f'{ratio:.2f}×'} | ≥ {RATIO:g}× als | {fmt(rss)} | {'yes' if met else 'NO'} |"
-        )
-    startup = median([r["wall_s"] for r in ok("stepfn", "startup")])
-    als_startup = median([r["wall_s"] for r in ok("als", "startup")]) if live else None
-    met = startup is not None and startup <= STARTUP_MAX_S
-    all_met &= met
-    print(
-        f"| startup | s | {fmt(startup)} | {fmt(als_startup)} | — | ≤ {STARTUP_MAX_S:g} s | "
-        f"{fmt(max((r['rss_mib'] for r in ok('stepfn', 'startup')), default=None))} | {'yes' if met else 'NO'} |"
-    )
-    als_peak = max((r["rss_mib"] for p, n in records if p == "als" for r in records[(p, n)]), default=None)
-    met = 0 < peak <= MEMORY_MAX_MIB
-    all_met &= met
-    print(
-        f"| peak memory | MiB | {fmt(peak)} | {fmt(als_peak)} | — | ≤ {MEMORY_MAX_MIB:g} MiB | {fmt(peak)} | "
-        f"{'yes' if met else 'NO'} |"
-    )
+    all_met = print_table(records, peers, names, manifest, a.reps)
     print()
     print("every target met" if all_met else "some targets NOT met")
     failed = [r for rs in records.values() for r in rs if not r["ok"]]
     for r in failed:
         print(f"failed: {r['peer']} {r['workload']}: {r.get('error')}", file=sys.stderr)
-    return 1 if failures else 0
+    return 1 if failed else 0
 
 
-def python_version() -> str:
-    return "on Python " + sys.version.split()[0]
+def print_table(
+    records: dict[tuple[str, str], list[dict[str, Any]]],
+    peers: list[str],
+    names: list[str],
+    manifest: dict[str, Any],
+    reps: int,
+) -> bool:
+    """Print the table; True when every target is met."""
+
+    def ok(peer: str, name: str) -> list[dict[str, Any]]:
+        return [r for r in records.get((peer, name), []) if r["ok"]]
+
+    def rate(peer: str, name: str) -> float | None:
+        return median([r["rate"] for r in ok(peer, name)])
+
+    def peak(peer: str, workloads: list[str]) -> float | None:
+        return max((r["rss_mib"] for n in workloads for r in records.get((peer, n), [])), default=None)
+
+    live = "als" in peers
+    compare = "compare" in peers
+    print()
+    print(f"stepfn on Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {reps}")
+    print()
+    extra = " compare | stepfn better by |" if compare else ""
+    print(
+        f"| workload | unit | stepfn | {'als (Node)' if live else 'als (ref)'} | ratio | target | met |{extra}"
+    )
+    print("|---|---|---:|---:|---:|---|---|" + ("---:|---:|" if compare else ""))
+    all_met = True
+
+    def row(cells: list[str], old: float | None, gain: float | None, unit: str = "") -> None:
+        """``old``: the compare column; ``gain``: how many times better stepfn is."""
+        tail = f" {fmt(old, unit)} | {'—' if gain is None else f'{gain:.2f}×'} |" if compare else ""
+        print("| " + " | ".join(cells) + " |" + tail)
+
+    def times(a: float | None, b: float | None) -> float | None:
+        return a / b if a and b else None
+
+    for name in names:
+        spec = manifest[name]
+        mine = rate("stepfn", name)
+        theirs = rate("als", name) if live else ALS_REFERENCE.get(name)
+        ratio = mine / theirs if mine and theirs else None
+        met = ratio is not None and ratio >= RATIO
+        all_met &= met
+        unit = "MB/s" if spec["unit"] == "bytes" else spec["unit"] + "/s"
+        cells = [name, unit, fmt(mine, spec["unit"]), fmt(theirs, spec["unit"])]
+        cells += ["—" if ratio is None else f"{ratio:.2f}×", f"≥ {RATIO:g}× als", "yes" if met else "NO"]
+        old = rate("compare", name)
+        row(cells, old, times(mine, old), spec["unit"])
+    startup = median([r["wall_s"] for r in ok("stepfn", "startup")])
+    met = startup is not None and startup <= STARTUP_MAX_S
+    all_met &= met
+    als_startup = median([r["wall_s"] for r in ok("als", "startup")])
+    old_startup = median([r["wall_s"] for r in ok("compare", "startup")])
+    cells = [
+        "startup",
+        "s",
+        fmt(startup),
+        fmt(als_startup),
+        "—",
+        f"≤ {STARTUP_MAX_S:g} s",
+        "yes" if met else "NO",
+    ]
+    row(cells, old_startup, times(old_startup, startup))
+    mem = peak("stepfn", names)
+    met = mem is not None and mem <= MEMORY_MAX_MIB
+    all_met &= met
+    cells = ["peak memory", "MiB", fmt(mem), fmt(peak("als", names)), "—", f"≤ {MEMORY_MAX_MIB:g} MiB"]
+    old_mem = peak("compare", names)
+    row([*cells, "yes" if met else "NO"], old_mem, times(old_mem, mem))
+    print()
+    print("peak RSS MiB per workload: " + ", ".join(f"{n} {fmt(peak('stepfn', [n]))}" for n in names))
+    return all_met
 
 
 if __name__ == "__main__":

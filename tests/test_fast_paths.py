@@ -9,6 +9,7 @@ nothing a user can see: status, output, error, the states visited and the histor
 
 from __future__ import annotations
 
+import gc
 import random
 import subprocess
 import sys
@@ -370,6 +371,35 @@ def test_every_parallel_branch_starts_even_when_one_fails(threads: bool) -> None
     ex = stepfn.run(machine, {"v": ""}, handlers=stepfn.Handlers(HANDLERS, threads=threads))
     assert (ex.status, ex.error) == ("FAILED", "Custom.Boom")
     assert sorted(ex.path) == ["A", "B", "C", "Par"]
+
+
+@pytest.mark.parametrize("name", ["pass-choice-succeed", "map-of-tasks", "fail-state"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was(name: str, enabled: bool) -> None:
+    definition, data = MACHINES[name]
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        stepfn.run(stepfn.load(definition), data, handlers=HANDLERS)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("on_event", [False, True])
+def test_handlers_run_with_the_garbage_collector_on(on_event: bool) -> None:
+    seen: list[bool] = []
+
+    def handler(payload: Any, ctx: Any) -> Any:
+        seen.append(gc.isenabled())
+        return payload
+
+    machine, _ = _map_machine(2, 2)
+    ex = stepfn.run(
+        machine, [0, None], handlers={"work": handler}, on_event=(lambda e: None) if on_event else None
+    )
+    assert ex.output == [0, None]
+    assert seen == [True, True]
 
 
 def test_execution_repr_stays_short_for_a_long_history() -> None:
