@@ -314,8 +314,8 @@ class _Layered(Handlers):
     """
 
     def __init__(self, layers: Sequence[Handlers], wrap: Callable[[Handler], Handler],
-                 missing: Handler | None = None) -> None:
-        super().__init__()
+                 missing: Handler | None = None, threads: bool = False) -> None:
+        super().__init__(threads=threads)
         self._layers = layers
         self._wrap = wrap
         self._missing = missing
@@ -686,7 +686,7 @@ class Harness:
         if extra is not None:
             layers.append(extra if isinstance(extra, Handlers) else Handlers(extra))
         layers.append(self.handlers)
-        return _Layered(layers, self._wrapper(clock), self._missing_handler())
+        return _Layered(layers, self._wrapper(clock), self._missing_handler(), threads=not self.inline_handlers)
 
     def _missing_handler(self) -> Handler:
         misses = self._misses

@@ -430,12 +430,3 @@ def test_importing_stepfn_imports_neither_the_interpreter_nor_anyio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["False False", "{'a': 0} False"]
-
-
-def test_load_and_validate_stay_functions_after_their_modules_are_imported() -> None:
-    import stepfn.load
-    import stepfn.validate
-
-    stepfn.load(MACHINES["fail-state"][0])
-    assert callable(stepfn.load) and callable(stepfn.validate)
-    assert stepfn.validate(MACHINES["fail-state"][0]) == []

@@ -55,13 +55,14 @@ def main() -> None:
     t = time.perf_counter()
     machine = stepfn.load(definition, machine_type="EXPRESS")
     handlers = stepfn.Handlers({"bench-inc": bench_inc, "bench-work": bench_work})
+    run = stepfn.run  # stepfn imports its parts on first use: not inside the timed loop
     res["setup_s"] = time.perf_counter() - t
 
     deadline = time.perf_counter() + a.timeout
     output = None
     t_run = time.perf_counter()
     for k in range(a.executions):
-        execution = stepfn.run(machine, json.loads(input_text), handlers=handlers, type="EXPRESS")
+        execution = run(machine, json.loads(input_text), handlers=handlers, type="EXPRESS")
         if execution.status != "SUCCEEDED":
             res["error"] = f"{execution.status}: {execution.error}: {execution.cause}"
             break
