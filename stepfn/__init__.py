@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .api import execute, run, validate
+from .api import execute, run, start, validate
+from .callbacks import PendingTask, TaskTokenError
 from .clock import Clock, RealClock, VirtualClock
 from .errors import (
     DefinitionError,
@@ -13,6 +14,7 @@ from .errors import (
     UsageError,
 )
 from .events import Event
+from .handle import ExecutionHandle
 from .handlers import Handlers, TaskContext
 from .interpreter import Execution
 from .load import load
@@ -23,19 +25,23 @@ __all__ = [
     "DefinitionError",
     "Event",
     "Execution",
+    "ExecutionHandle",
     "Handlers",
     "MissingHandlerError",
+    "PendingTask",
     "Problem",
     "RealClock",
     "StateMachine",
     "StepfnError",
     "TaskContext",
     "TaskFailed",
+    "TaskTokenError",
     "UsageError",
     "VirtualClock",
     "execute",
     "load",
     "run",
+    "start",
     "validate",
 ]
 
