@@ -93,16 +93,21 @@ class Callbacks:
         return base64.urlsafe_b64encode(rand.getrandbits(768).to_bytes(96, "big")).decode().rstrip("=")
 
     def open(self, task: PendingTask, *, activity: bool = False) -> _Waiter:
-        """Start waiting for ``task.token``; announce it to ``next_task`` or an activity queue."""
+        """Start waiting for ``task.token`` (an activity's task is queued for workers at once)."""
         waiter = _Waiter(task)
         with self._lock:
             self._waiters[task.token] = waiter
             if activity:
                 self._queues.setdefault(task.resource, deque()).append(waiter)
-            else:
-                self._issued.append(task)
-            self._lock.notify_all()
+                self._lock.notify_all()
         return waiter
+
+    def announce(self, waiter: _Waiter) -> None:
+        """Offer a callback Task's token to ``next_task`` once its message is out, if still open."""
+        with self._lock:
+            if waiter.outcome is None and waiter.task.token in self._waiters:
+                self._issued.append(waiter.task)
+                self._lock.notify_all()
 
     def close(self, waiter: _Waiter) -> None:
         """The Task is over: later reports for its token fail with ``TaskTimedOut``."""
@@ -139,10 +144,10 @@ class Callbacks:
                 outcome = waiter.outcome
                 beats, waiter.beats = waiter.beats, 0
                 started = waiter.started
-            if outcome is not None:
-                return outcome
             if until_started and started is not None:
                 return (STARTED, started)
+            if outcome is not None:
+                return outcome
             now = clock.now()
             if beats:
                 last = now

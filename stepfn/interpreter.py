@@ -500,19 +500,20 @@ class Run:
             sizes = self.sizes
             if state.has_result:
                 result = state.result
-                bound = sizes.constant(state.pointer, result)
+                bound = sizes.constant(state.name, state.pointer, result)
             elif state.parameters is not None:
                 result = state.parameters(effective, env)
-                bound = sizes.made(state.name, state.pointer, "Parameters", result, sizes.bound(data))
+                bound = sizes.made(state.name, state.pointer, "Parameters", result, data)
             else:
                 result = effective
                 bound = -1
             if state.assign is not None:
                 assign_jsonpath(state.assign, result, env)
-            out = apply_result_path(state.result_path, data, result)
+            result_path = state.result_path
+            out = apply_result_path(result_path, data, result)
             out = select_input(state.output_path, out, env)
-            if bound >= 0 or (state.result_path is not None and state.result_path.steps):
-                sizes.merged(state.name, state.result_path, data, bound if bound >= 0 else sizes.bound(data), out)
+            if result_path is not None and result_path.steps:  # a merge: the output may grow
+                sizes.merged(state.name, result_path, data, bound if bound >= 0 else sizes.bound(data), out)
             return out, state.next
         if kind == "Choice":
             assert isinstance(state, m.Choice)
@@ -595,20 +596,21 @@ class Run:
         effective = select_input(state.input_path, data, env)
         if state.parameters is not None:
             payload = state.parameters(effective, env)
-            sizes.made(state.name, state.pointer, "Parameters", payload, sizes.bound(data))
+            sizes.made(state.name, state.pointer, "Parameters", payload, data)
         else:
             payload = effective
         timeout = self._seconds(state.timeout, state.timeout_path, effective, env)
         heartbeat = self._seconds(state.heartbeat, state.heartbeat_path, effective, env)
         result = await self._invoke(state, payload, env, timeout, heartbeat)
-        bound = sizes.bound(result)
         if state.result_selector is not None:
             result = state.result_selector(result, env)
-            bound = sizes.made(state.name, state.pointer, "ResultSelector", result, bound)
+            sizes.made(state.name, state.pointer, "ResultSelector", result, None, sizes.bound(result))
         assign_jsonpath(state.assign, result, env)
-        out = apply_result_path(state.result_path, data, result)
+        result_path = state.result_path
+        out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
-        sizes.merged(state.name, state.result_path, data, bound, out)
+        if result_path is not None and result_path.steps:  # a merge: the output may grow
+            sizes.merged(state.name, result_path, data, sizes.bound(result), out)
         return out, state.next
 
     def _seconds(self, value: Any, path: Any, data: Any, env: Env) -> float | None:
@@ -679,6 +681,7 @@ class Run:
                 result = await self._call(handler, payload, state, env, timeout, resource)
             if waiter is not None:
                 log.add("TaskSubmitted", {**names, "output": result})
+                self.callbacks.announce(waiter)
                 result = await self._await_token(waiter, deadline, heartbeat)
             self._result_size(result, resource_type)
         except StatesError as err:
@@ -884,9 +887,11 @@ class Run:
         clock = self.clock
         payload = _copy(payload)
 
+        hold = _Hold(clock)
+
         def sleep(seconds: float) -> Any:
             try:
-                return anyio.from_thread.run(_released_sleep, clock, seconds)
+                return anyio.from_thread.run(hold.sleep, seconds)
             except RuntimeError:
                 return clock.sleep(seconds)
 
@@ -907,8 +912,11 @@ class Run:
             try:
                 if is_async:
                     return await handler(payload, ctx)
-                with clock.hold():
+                hold.take()
+                try:
                     return await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True)
+                finally:
+                    hold.end()
             except StatesError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
@@ -1018,7 +1026,7 @@ class Run:
             branch_input = effective
             if state.parameters is not None:
                 branch_input = state.parameters(effective, env)
-                sizes.made(state.name, state.pointer, "Parameters", branch_input, sizes.bound(data))
+                sizes.made(state.name, state.pointer, "Parameters", branch_input, data)
         log = self.log
         log.add("ParallelStateStarted")
         results: list[Any] = [None] * len(state.branches)
@@ -1060,11 +1068,13 @@ class Run:
             return out
         if state.result_selector is not None:
             result = state.result_selector(result, env)
-            bound = sizes.made(state.name, state.pointer, "ResultSelector", result, bound)
+            bound = sizes.made(state.name, state.pointer, "ResultSelector", result, None, bound)
         assign_jsonpath(state.assign, result, env)
-        out = apply_result_path(state.result_path, data, result)
+        result_path = state.result_path
+        out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
-        sizes.merged(state.name, state.result_path, data, bound, out)
+        if result_path is not None and result_path.steps:
+            sizes.merged(state.name, result_path, data, bound, out)
         return out
 
     # Map -------------------------------------------------------------------
@@ -1130,7 +1140,7 @@ class Run:
                 sizes.check(state.name, selected, payload_size(selected))
                 return selected
             selected = selector(effective, item_env)
-            sizes.made(state.name, state.pointer, "ItemSelector", selected, sizes.bound(data))
+            sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
             return selected
 
         def succeed(i: int, output: Any) -> None:
@@ -1240,13 +1250,41 @@ def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:
     return float(value)
 
 
-async def _released_sleep(clock: Clock, seconds: float) -> None:
-    """``ctx.sleep`` from a handler thread: let virtual time pass while it sleeps."""
-    clock.release()
-    try:
-        await clock.sleep(seconds)
-    finally:
-        clock.acquire()
+class _Hold:
+    """The clock hold of one handler running in a worker thread.
+
+    The thread holds virtual time still while it works, lets it pass while it sleeps
+    through ``ctx.sleep``, and releases it for good when the call ends (even when a
+    timeout abandons the thread mid-sleep).
+    """
+
+    __slots__ = ("clock", "held", "ended")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.held = False
+        self.ended = False
+
+    def take(self) -> None:
+        self.clock.acquire()
+        self.held = True
+
+    def end(self) -> None:
+        self.ended = True
+        if self.held:
+            self.held = False
+            self.clock.release()
+
+    async def sleep(self, seconds: float) -> None:
+        if self.held:
+            self.held = False
+            self.clock.release()
+        try:
+            await self.clock.sleep(seconds)
+        finally:
+            if not self.ended:
+                self.clock.acquire()
+                self.held = True
 
 
 def _is_async(fn: Any) -> bool:

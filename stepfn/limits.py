@@ -64,9 +64,7 @@ def template_shape(template: Any) -> Shape:
     measured: list[tuple[Any, ...]] = []
     _walk(template, (), const, refs, context, measured)
     steps = [s for _, s in refs]
-    disjoint = all(
-        a is b or (a[: len(b)] != b and b[: len(a)] != a) for i, a in enumerate(steps) for b in steps[i + 1 :]
-    )
+    disjoint = all(a[: len(b)] != b and b[: len(a)] != a for i, a in enumerate(steps) for b in steps[i + 1 :])
     return Shape(const[0], tuple(w for w, _ in refs), disjoint, tuple(context), tuple(measured))
 
 
@@ -174,9 +172,13 @@ class Sizes:
         t = type(value)
         if t is dict or t is list or t is str:
             recent = self._recent
-            if len(recent) >= _RECENT:
-                del recent[next(iter(recent))]
             recent[id(value)] = (value, size)
+            if len(recent) > 2 * _RECENT:
+                self._trim()
+
+    def _trim(self) -> None:
+        # keep the newest half: amortised O(1) per note, and the current data stays known
+        self._recent = dict(list(self._recent.items())[-_RECENT:])
 
     def bound(self, value: Any) -> int:
         """An upper bound of ``value``'s size (measured and remembered when unknown)."""
@@ -202,13 +204,20 @@ class Sizes:
             return min(self.bound(value), base)
         return _scalar_bound(value, t)
 
-    def constant(self, key: str, value: Any) -> int:
-        """The exact size of a value spelled out in the definition (a Pass ``Result``)."""
+    def constant(self, name: str, key: str, value: Any) -> int:
+        """Check a value spelled out in the definition (a Pass ``Result``); its exact size."""
         cache = self._cache
         size = cache.get(key)
         if size is None:
             size = cache[key] = payload_size(value)
-        self.note(value, size)
+        if size > MAX_PAYLOAD:
+            raise exceeded(name)
+        t = type(value)
+        if t is dict or t is list or t is str:
+            recent = self._recent
+            recent[id(value)] = (value, size)
+            if len(recent) > 2 * _RECENT:
+                self._trim()
         return size
 
     def check(self, name: str, value: Any, bound: int) -> int:
@@ -221,9 +230,10 @@ class Sizes:
         return bound
 
     def shape(self, pointer: str, field: str) -> Shape:
-        key = (pointer, field)
-        cache = self._cache
-        shape = cache.get(key)
+        shapes = self._cache.get(field)
+        if shapes is None:
+            shapes = self._cache[field] = {}
+        shape = shapes.get(pointer)
         if shape is None:
             try:
                 spec = _spec_at(self.definition, pointer)
@@ -233,25 +243,30 @@ class Sizes:
             except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 template = None
             shape = template_shape(template) if template is not None else Shape(0, (), True, (), ((),))
-            cache[key] = shape
+            shapes[pointer] = shape
         return shape
 
-    def made(self, name: str, pointer: str, field: str, value: Any, base: int) -> int:
+    def made(self, name: str, pointer: str, field: str, value: Any, data: Any, base: int = -1) -> int:
         """Check the output of the template ``field`` of the state at ``pointer``.
 
-        ``base`` bounds the value the template's paths read.  Returns a bound of the output.
-        First a bound from the shape alone; when that is over the limit, one that looks at
-        what each path picked; only then the exact size.
+        ``data`` is what the template's paths read (or pass ``base``, a bound of it).
+        Returns a bound of the output: first one from the shape alone; when that is over
+        the limit, one that looks at what each path picked; only then the exact size.
         """
-        shape = self._cache.get((pointer, field))
-        if shape is None:
-            shape = self.shape(pointer, field)
-        const, refs, disjoint, context, measured = shape
+        try:
+            const, refs, disjoint, context, measured = self._cache[field][pointer]
+        except KeyError:
+            const, refs, disjoint, context, measured = self.shape(pointer, field)
+        recent = self._recent
         bound = const
-        if refs:
-            bound += base if disjoint else len(refs) * base
-        if context:
-            bound += len(context) * (self.input_size + base + _CONTEXT)
+        if refs or context:
+            if base < 0:
+                hit = recent.get(id(data))
+                base = hit[1] if hit is not None and hit[0] is data else self.bound(data)
+            if refs:
+                bound += base if disjoint else len(refs) * base
+            if context:
+                bound += len(context) * (self.input_size + base + _CONTEXT)
         for where in measured:
             bound += payload_size(_get(value, where))
         if bound > MAX_PAYLOAD:
@@ -264,21 +279,29 @@ class Sizes:
                 bound = payload_size(value)
                 if bound > MAX_PAYLOAD:
                     raise exceeded(name)
-        recent = self._recent
-        if len(recent) >= _RECENT:
-            del recent[next(iter(recent))]
-        recent[id(value)] = (value, bound)
+        t = type(value)
+        if t is dict or t is list or t is str:
+            recent[id(value)] = (value, bound)
+            if len(recent) > 2 * _RECENT:
+                self._trim()
         return bound
 
     def merged(self, name: str, result_path: Any, raw: Any, result_bound: int, output: Any) -> None:
-        """Check a state's output: ``result`` placed into ``raw`` by ``result_path``, then OutputPath."""
-        if result_path is None:
-            return  # the output is (part of) the state's input
-        if not result_path.steps:
-            bound = result_bound
-        else:
-            bound = self.bound(raw) + result_bound + 2 * len(result_path.text) + 16
-        self.check(name, output, bound)
+        """Check a state's output: a result of ``result_bound`` placed into ``raw`` by a
+        ResultPath with steps, then OutputPath applied."""
+        recent = self._recent
+        hit = recent.get(id(raw))
+        raw_bound = hit[1] if hit is not None and hit[0] is raw else self.bound(raw)
+        bound = raw_bound + result_bound + 2 * len(result_path.text) + 16
+        if bound > MAX_PAYLOAD:
+            bound = payload_size(output)
+            if bound > MAX_PAYLOAD:
+                raise exceeded(name)
+        t = type(output)
+        if t is dict or t is list or t is str:
+            recent[id(output)] = (output, bound)
+            if len(recent) > 2 * _RECENT:
+                self._trim()
 
     def array(self, items: list[Any]) -> int:
         """A bound of a list built from values (Map and Parallel results)."""

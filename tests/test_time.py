@@ -425,3 +425,35 @@ def test_cli_express_refuses_what_aws_refuses(tmp_path: Path, resource: str) -> 
     assert proc.returncode == 2
     assert "express.unsupported" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_thread_handler_holds_virtual_time_even_after_an_abandoned_attempt() -> None:
+    virtual = clock()
+    seen: list[tuple[float, float]] = []
+
+    def work(payload: Any, ctx: stepfn.TaskContext) -> Any:
+        if ctx.retry_count == 0:
+            ctx.sleep(100)  # outlives TimeoutSeconds: the thread is abandoned mid-sleep
+            return "late"
+        before = (virtual.now() - START).total_seconds()
+        time.sleep(0.2)  # real work: a pending 1000 s Wait elsewhere must not advance meanwhile
+        seen.append((before, (virtual.now() - START).total_seconds()))
+        return "done"
+
+    doc = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    task_with(TimeoutSeconds=5, Retry=[{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1}]),
+                    {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 1000, "End": True}}},
+                ],
+                "End": True,
+            }
+        },
+    }
+    ex = stepfn.run(doc, {}, handlers={"work": work}, clock=virtual)
+    assert ex.status == "SUCCEEDED", ex.cause
+    assert seen == [(6, 6)]
+    assert at(ex.events[-1]) == 1000
