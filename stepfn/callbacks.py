@@ -16,6 +16,7 @@ loop, where a report wakes the waiting Task.
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class TaskTokenError(StepfnError):
         super().__init__(f"{code}: task token {token[:24]!r}... {what}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PendingTask:
     """A Task waiting for an outcome: its token, state, resource and the input it was sent."""
 
@@ -55,7 +56,7 @@ class PendingTask:
 
 
 class _Waiter:
-    __slots__ = ("event", "outcome", "beats", "started", "task")
+    __slots__ = ("beats", "event", "outcome", "started", "task")
 
     def __init__(self, task: PendingTask) -> None:
         self.event = anyio.Event()
@@ -118,10 +119,8 @@ class Callbacks:
             queue = self._queues.get(waiter.task.resource)
             if queue is not None and waiter in queue:
                 queue.remove(waiter)
-            try:
+            if waiter.task in self._issued:
                 self._issued.remove(waiter.task)
-            except ValueError:
-                pass
 
     async def wait(
         self,
@@ -183,10 +182,8 @@ class Callbacks:
         if threading.get_ident() == self._loop_thread:
             waiter.wake()
             return
-        try:
+        with contextlib.suppress(Exception):  # the execution's event loop may have finished
             anyio.from_thread.run_sync(waiter.wake, token=self._loop_token)
-        except Exception:  # noqa: BLE001 - the execution's event loop has finished
-            pass
 
     def notify(self) -> None:
         """Wake threads blocked in ``next_task`` / ``poll`` (their ``done`` may have changed)."""

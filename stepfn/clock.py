@@ -163,8 +163,7 @@ class VirtualClock(Clock):
                     self._wakeup = None
                     continue
                 deadline, _, event = heapq.heappop(sleepers)
-                if deadline > self._now:
-                    self._now = deadline
+                self._now = max(self._now, deadline)
                 event.set()
         finally:
             self._driving = False

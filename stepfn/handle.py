@@ -184,7 +184,7 @@ class ExecutionHandle:
             self._release()
         self._portal_cm.__exit__(None, None, None)
 
-    def __enter__(self) -> ExecutionHandle:
+    def __enter__(self) -> ExecutionHandle:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -783,7 +783,7 @@ class Run:
         elif action == "sendTaskFailure":
             outcome = (FAILURE, params.get("Error"), params.get("Cause"))
         try:
-            self.callbacks.send(token, outcome)  # type: ignore[arg-type]
+            self.callbacks.send(token, outcome)
         except TaskTokenError as exc:
             text = "Invalid Token: 'Invalid token'" if exc.code == "InvalidToken" else (
                 "Task Timed Out: 'Provided task does not exist anymore'"
@@ -1258,7 +1258,7 @@ class _Hold:
     timeout abandons the thread mid-sleep).
     """
 
-    __slots__ = ("clock", "held", "ended")
+    __slots__ = ("clock", "ended", "held")
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

@@ -21,7 +21,8 @@ once produced), which is how a state finds the bound of the input it was given.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from . import errors
 from .errors import StatesError
@@ -158,7 +159,7 @@ def _scalar_bound(value: Any, t: type) -> int:
 class Sizes:
     """Size bounds of one execution's values, and the limit checks that use them."""
 
-    __slots__ = ("definition", "input_size", "_recent", "_cache")
+    __slots__ = ("_cache", "_recent", "definition", "input_size")
 
     def __init__(self, machine: Any, input: Any) -> None:
         self.definition = getattr(machine, "definition", None) or {}
@@ -258,7 +259,7 @@ class Sizes:
         except KeyError:
             const, refs, disjoint, context, measured = self.shape(pointer, field)
         recent = self._recent
-        bound = const
+        bound: int = const
         if refs or context:
             if base < 0:
                 hit = recent.get(id(data))

@@ -455,7 +455,7 @@ def test_an_activity_served_by_a_polling_worker() -> None:
         run.send_task_success(task.token, {"approved": True})
         ex = run.result()
     assert (ex.status, ex.output) == ("SUCCEEDED", {"approved": True})
-    started = [e for e in ex.events if e.type == "ActivityStarted"][0]
+    started = next(e for e in ex.events if e.type == "ActivityStarted")
     assert started.details == {"workerName": "reviewer-1"}
 
 

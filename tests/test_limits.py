@@ -81,8 +81,9 @@ def test_a_bound_is_never_below_the_size() -> None:
 
 
 class _Env:
-    context = {"Execution": {"Id": "arn:aws:states:us-east-1:111111111111:execution:m:e"}}
-    variables: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.context = {"Execution": {"Id": "arn:aws:states:us-east-1:111111111111:execution:m:e"}}
+        self.variables: dict[str, Any] = {}
 
 
 # --------------------------------------------------------------------------- Pass

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ def flaky(payload: Any, ctx: stepfn.TaskContext) -> Any:
 def attempts(ex: stepfn.Execution) -> list[float]:
     """Seconds between the calls of a retried Task."""
     calls = [at(e) for e in ex.events if e.type == "LambdaFunctionScheduled"]
-    return [b - a for a, b in zip(calls, calls[1:])]
+    return [b - a for a, b in zip(calls, calls[1:])]  # noqa: RUF007 - itertools.pairwise is 3.10+ only
 
 
 @pytest.mark.parametrize(
@@ -365,7 +365,7 @@ def test_express_has_no_history_limit() -> None:
 
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*STEPFN, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*STEPFN, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture
@@ -457,3 +457,20 @@ def test_a_thread_handler_holds_virtual_time_even_after_an_abandoned_attempt() -
     assert ex.status == "SUCCEEDED", ex.cause
     assert seen == [(6, 6)]
     assert at(ex.events[-1]) == 1000
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [("{% $now() %}", "2024-05-01T12:00:30.000Z"), ("{% $states.context.State.EnteredTime %}", "2024-05-01T12:00:30.000Z")],
+)
+def test_jsonata_now_follows_virtual_time(expression: str, expected: str) -> None:
+    doc = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Nap",
+        "States": {
+            "Nap": {"Type": "Wait", "Seconds": 30, "Next": "Stamp"},
+            "Stamp": {"Type": "Pass", "Output": expression, "End": True},
+        },
+    }
+    ex = stepfn.run(doc, {}, clock=clock())
+    assert (ex.status, ex.output) == ("SUCCEEDED", expected)
