@@ -14,7 +14,8 @@ a setup error for the caller (``MissingHandlerError``), not a workflow failure.
 from __future__ import annotations
 
 import random as _random
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 from .callbacks import Callbacks
 from .clock import Clock
@@ -22,7 +23,7 @@ from .errors import MissingHandlerError, UsageError
 from .events import Event
 from .handlers import LAMBDA_INVOKE, Handlers
 from .interpreter import BUILTINS, EXPRESS, STANDARD, TOKEN, Execution, Run, is_activity_arn, split_resource
-from .load import load
+from .loader import load
 from .model import StateMachine
 from .nested import Machines
 
@@ -30,6 +31,21 @@ if TYPE_CHECKING:
     from .handle import ExecutionHandle
 
 _TYPES = (STANDARD, EXPRESS)
+
+
+class _NoInput:
+    """The default of ``input``: no input at all, which AWS runs as ``{}``."""
+
+    def __repr__(self) -> str:
+        return "<no input>"
+
+
+NO_INPUT: Any = _NoInput()
+
+
+def _input(value: Any) -> Any:
+    """``{}`` when the caller gave no input; any JSON value, ``None`` (null) included, as is."""
+    return {} if value is NO_INPUT else value
 
 
 def _machine(machine: StateMachine | Any, machine_type: str) -> StateMachine:
@@ -110,18 +126,17 @@ def prepare(
     )
 
 
-def _input(input: Any) -> Any:
-    return {} if input is None else input
-
-
-async def execute(machine: StateMachine | Any, input: Any = None, **options: Any) -> Execution:
-    """Run one execution inside the caller's event loop."""
+async def execute(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
+    """Run one execution inside the caller's event loop (no ``input`` means ``{}``; ``None`` is null)."""
     runner = prepare(machine, **options)
     return await runner.execute(_input(input))
 
 
-def run(machine: StateMachine | Any, input: Any = None, **options: Any) -> Execution:
-    """Run one execution to completion and return its :class:`Execution`."""
+def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
+    """Run one execution to completion and return its :class:`Execution`.
+
+    Leaving out ``input`` runs with ``{}`` as AWS does; ``None`` is the JSON value null.
+    """
     runner = prepare(machine, **options)
     data = _input(input)
     if runner.runs_sync:
@@ -131,7 +146,7 @@ def run(machine: StateMachine | Any, input: Any = None, **options: Any) -> Execu
     return anyio.run(runner.execute, data)
 
 
-def start(machine: StateMachine | Any, input: Any = None, **options: Any) -> ExecutionHandle:
+def start(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandle:
     """Start one execution in the background and return its :class:`~stepfn.ExecutionHandle`.
 
     Takes the options of :func:`run`; ``activities=[arn, ...]`` declares activities
@@ -145,6 +160,6 @@ def start(machine: StateMachine | Any, input: Any = None, **options: Any) -> Exe
 
 def validate(source: Any, *, machine_type: str = STANDARD) -> list[Any]:
     """Every problem with a definition (path, text or dict); never raises."""
-    from .load import validate as _validate
+    from .loader import validate as _validate
 
     return _validate(source, machine_type=machine_type)

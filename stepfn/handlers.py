@@ -26,14 +26,16 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
 def function_name(name_or_arn: str) -> str:
-    """The Lambda function name in a name, a partial ARN or a function ARN."""
+    """The Lambda function name in a name, a partial ARN or a function ARN.
+
+    Accepts what Lambda accepts as a FunctionName: ``fn``, ``fn:alias``,
+    ``123456789012:function:fn[:alias]`` and ``arn:aws:lambda:region:acct:function:fn[:alias]``.
+    """
     parts = name_or_arn.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[5] == "function":
-        return parts[6]
-    if len(parts) >= 3 and parts[-3] == "function":  # 123456789012:function:name
-        return parts[-2] if len(parts) > 3 else parts[-1]
-    if len(parts) == 2 and parts[0] == "function":
-        return parts[1]
+    if "function" in parts:
+        i = parts.index("function")
+        if i + 1 < len(parts) and (i > 0 or len(parts) == 2):
+            return parts[i + 1]
     if len(parts) == 2 and parts[0] != "arn":  # name:qualifier
         return parts[0]
     return name_or_arn
@@ -132,12 +134,16 @@ class Handlers:
         found = self._exact.get(resource)
         if found is not None:
             return found
-        if is_lambda_arn(resource) or not resource.startswith("arn:"):
-            found = self._functions.get(function_name(resource))
+        lambda_function = is_lambda_arn(resource) or not resource.startswith("arn:")
+        name = function_name(resource) if lambda_function else None
+        if name is not None:
+            found = self._functions.get(name)
             if found is not None:
                 return found
         for pattern, handler in self._globs:
             if fnmatch.fnmatchcase(resource, pattern):
+                return handler
+            if name is not None and fnmatch.fnmatchcase(name, pattern):
                 return handler
         return None
 
@@ -177,7 +183,9 @@ def load_handlers(spec: str) -> Handlers:
             raise UsageError(f"cannot import tasks file {spec}: {type(exc).__name__}: {exc}") from None
         finally:
             sys.path.pop(0)
-        obj: Any = getattr(module, "TASKS", None) or getattr(module, "handlers", None)
+        obj: Any = getattr(module, "TASKS", None)
+        if obj is None:  # an empty TASKS dict is fine: a machine may have no Task
+            obj = getattr(module, "handlers", None)
         where = spec
     else:
         mod_path, _, attr = spec.partition(":")

@@ -10,6 +10,7 @@ happen here.
 from __future__ import annotations
 
 import json
+import os
 import random as _random
 import uuid
 from dataclasses import dataclass, field
@@ -185,6 +186,9 @@ def _lambda_cause(cause: str | None) -> str | None:
     return cause
 
 
+_PLUMBING = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(anyio.__file__)))
+
+
 def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[str, str | None]:
     """(error, cause) for an exception raised by a handler (``rand`` draws the request id)."""
     error = getattr(exc, "error", None)
@@ -193,14 +197,17 @@ def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[
         return error, cause
     import traceback
 
-    frames = traceback.format_tb(exc.__traceback__)[1:]
+    tb = exc.__traceback__
+    # start at the handler's own frame: skip the interpreter and the worker-thread plumbing
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PLUMBING):
+        tb = tb.tb_next
     payload = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": str(uuid.uuid4() if rand is None else uuid.UUID(int=rand.getrandbits(128), version=4)),
-        "stackTrace": frames,
+        "stackTrace": traceback.format_tb(tb),
     }
-    return type(exc).__name__, json.dumps(payload, separators=(",", ":"))
+    return type(exc).__name__, json.dumps(payload)
 
 
 class Run:
@@ -221,7 +228,7 @@ class Run:
         machine_name: str | None = None,
     ) -> None:
         self.machine = machine
-        self.handlers = handlers or Handlers()
+        self.handlers = handlers if handlers is not None else Handlers()
         self.clock = clock or RealClock()
         self.random = rand or _random.Random()
         self.type = type
@@ -247,6 +254,9 @@ class Run:
         self.finished = False
         self._cancel: anyio.CancelScope | None = None
         self.spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
+        # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
+        # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
+        self.trace: Callable[[str, m.State, Any], None] | None = None
 
     @property
     def queries(self) -> Queries:
@@ -279,6 +289,8 @@ class Run:
         status, output, error, cause = "SUCCEEDED", None, None, None
         if isinstance(outcome, StatesError):
             status, error, cause = "FAILED", outcome.error, outcome.cause
+            if error == errors.TIMEOUT and cause == "":
+                cause = None  # a Catch sees "Cause": "", the execution records none
             details: dict[str, Any] = {"error": error}
             if cause is not None:
                 details["cause"] = cause
@@ -430,6 +442,8 @@ class Run:
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
                     raise err from None
+                if self.trace is not None:
+                    self.trace("catch", state, catcher)
                 env.pending = None
                 data = self._caught(catcher, data, err, env)
                 nxt = catcher.next
@@ -484,6 +498,8 @@ class Run:
                 if decision is None:
                     raise
                 index, retrier = decision
+                if self.trace is not None:
+                    self.trace("retry", state, retrier)
                 delay = retry_delay(retrier, counts[index], self.random)
                 counts[index] += 1
                 env.retry += 1
@@ -522,11 +538,15 @@ class Run:
             for rule in state.choices:
                 if rule.predicate(effective, env):
                     nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
                     assign_jsonpath(rule.assign, effective, env)
                     break
             else:
                 if state.default is None:
                     raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
             assign_jsonpath(state.assign, effective, env)
             return select_input(state.output_path, effective, env), nxt
         if kind == "Succeed":
@@ -554,6 +574,8 @@ class Run:
             for rule in state.choices:
                 if queries.condition(rule.predicate, env, states, rule.condition_text or ""):
                     nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
                     assign_jsonata(queries, rule.assign, env, states)
                     if rule.output is not None:
                         output_template = rule.output
@@ -561,6 +583,8 @@ class Run:
             if nxt is None:
                 if state.default is None:
                     raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
                 nxt = state.default
         assign_jsonata(queries, state.assign, env, states)
         if output_template is None:
@@ -622,6 +646,10 @@ class Run:
         if value is None:
             return None
         return float(value)
+
+    async def invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None = None) -> Any:
+        """One attempt of a Task: call its handler, record the task events, return the result."""
+        return await self._invoke(state, payload, env, timeout)
 
     async def _invoke(
         self, state: m.Task, payload: Any, env: Env, timeout: float | None, heartbeat: float | None = None
@@ -699,11 +727,15 @@ class Run:
     def _result_size(self, result: Any, name: str) -> None:
         """A task result over the limit fails the Task (catchable, as AWS records it)."""
         t = type(result)
-        if t is dict or t is list or t is str:
+        if t is int or t is float or t is bool or result is None:
+            return
+        try:
             size = payload_size(result)
-            if size > MAX_PAYLOAD:
-                raise exceeded(name)
-            self.sizes.note(result, size)
+        except (TypeError, ValueError) as exc:
+            raise StatesError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+        if size > MAX_PAYLOAD:
+            raise exceeded(name)
+        self.sizes.note(result, size)
 
     async def _await_token(self, waiter: Any, deadline: datetime | None, heartbeat: float | None) -> Any:
         outcome = await self.callbacks.wait(waiter, self.clock, deadline, heartbeat)
@@ -806,12 +838,15 @@ class Run:
         return await start_execution(self, params, pattern, names)
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
+        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
+        if handler is not None and getattr(handler, "whole_response", False):
+            # a mocked service response (AWS mock files): the whole Invoke response, unwrapped
+            return await self._call(handler, params, state, env, timeout, LAMBDA_INVOKE)
         if not isinstance(params, dict) or "FunctionName" not in params:
             raise StatesError(
                 errors.RUNTIME, "The Parameters of a lambda:invoke Task must contain a FunctionName"
             )
         name = str(params["FunctionName"])
-        handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
         if handler is None:
             handler = self.handlers.lookup_function(name)
         if handler is None:
@@ -1096,14 +1131,7 @@ class Run:
             elif state.items is not None:
                 items = state.items
         elif state.items_path is not None:
-            try:
-                items = state.items_path.get(effective, env)
-            except LookupError:
-                raise StatesError(
-                    errors.RUNTIME,
-                    f"Invalid path '{state.items_path.text}' : No results for path: "
-                    f"$['{state.items_path.text[2:]}']",
-                ) from None
+            items = select_input(state.items_path, effective, env)
         else:
             items = effective
         if not isinstance(items, list):

@@ -44,6 +44,9 @@ AWS's text *without* the per-state prefix ("An error occurred while executing th
 Runaway expressions are stopped after :data:`TIME_LIMIT_SECONDS`; user-function recursion
 is limited by the engine (100 nested calls); both fail the evaluation.
 
+A workflow variable named like a built-in (``count``) wins when read as a value
+(``$count + 1``), as in JSONata; a call (``$count(x)``) always reaches the built-in.
+
 Templates share their constant parts with the definition: never mutate a result in place.
 """
 

@@ -59,7 +59,7 @@ class Machines:
             if isinstance(source, StateMachine):
                 machine = source
             else:
-                from .load import load
+                from .loader import load
 
                 machine = load(source, name=name)
             self._loaded[key] = machine

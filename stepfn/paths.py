@@ -159,19 +159,33 @@ class Path:
                 raise PathNotFound(text, key, 0)
 
             return get1
+        if root == ROOT_DATA:
+            return lambda data, env: walk(data)
         return lambda data, env: walk(self._root(data, env))
 
     def _walk(self, node: Any) -> Any:
-        for i, step in enumerate(self.steps):
+        start = node
+        for step in self.steps:
             if isinstance(step, str):
                 if type(node) is not dict or step not in node:
-                    raise PathNotFound(self.text, step, i)
+                    raise self._not_found(start)
                 node = node[step]
             else:
                 if type(node) is not list or not -len(node) <= step < len(node):
-                    raise PathNotFound(self.text, str(step), i)
+                    raise self._not_found(start)
                 node = node[step]
         return node
+
+    def _not_found(self, node: Any) -> PathNotFound:
+        """The error for the first step that names nothing (off the hot path)."""
+        for i, step in enumerate(self.steps):
+            if isinstance(step, str):
+                if type(node) is not dict or step not in node:
+                    return PathNotFound(self.text, step, i)
+            elif type(node) is not list or not -len(node) <= step < len(node):
+                return PathNotFound(self.text, str(step), i)
+            node = node[step]
+        return PathNotFound(self.text)
 
     def _get_many(self, data: Any, env: Any) -> list[Any]:
         return [m.value for m in self._ng.find(self._root(data, env))]
@@ -238,10 +252,10 @@ _CACHE: dict[str, Path] = {}
 
 def compile_path(text: str) -> Path:
     """Compile ``text`` once; identical paths share one compiled object."""
+    if not isinstance(text, str):
+        raise ExpressionError("a path must be a string", str(text), None)
     path = _CACHE.get(text)
     if path is None:
-        if not isinstance(text, str):
-            raise ExpressionError("a path must be a string", str(text), None)
         path = _CACHE[text] = Path(text)
     return path
 

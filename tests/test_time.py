@@ -249,7 +249,7 @@ def test_task_timeout_is_virtual(fields: dict[str, Any], sleep: float, status: s
     assert time.perf_counter() - t0 < 2.0
     assert ex.status == status
     if status == "FAILED":
-        assert (ex.error, ex.cause) == ("States.Timeout", "")
+        assert (ex.error, ex.cause) == ("States.Timeout", None)  # a Catch would see ""
     assert at(ex.events[-1]) == pytest.approx(seconds, abs=0.01)
 
 

@@ -1,4 +1,4 @@
-"""Tests for stepfn.validate: one bad definition per problem code (pointer + code), valid
+"""Tests for stepfn.validation: one bad definition per problem code (pointer + code), valid
 definitions with falsy values and the root path, pointer escaping, the packaged schema, and
 every conformance definition (they all ran on AWS) validating cleanly."""
 
@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from stepfn.errors import Problem
-from stepfn.validate import escape_pointer_token, load_schema, validate_document
+from stepfn.validation import escape_pointer_token, load_schema, validate_document
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO.parent / "shared" / "conformance" / "cases"
