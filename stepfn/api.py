@@ -14,8 +14,8 @@ a setup error for the caller (``MissingHandlerError``), not a workflow failure.
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .callbacks import Callbacks
 from .clock import Clock

@@ -3,8 +3,9 @@
 Parallel branches and Map iterations recurse into the same loop under an anyio task
 group; a scope made only of Pass/Choice/Succeed/Fail states runs without awaiting.
 Decisions (data flow, Choice, retry, catch) are pure functions from ``dataflow`` and
-the compiled model; effects — calling handlers, sleeping on the clock, fan-out, events —
-happen here.
+the compiled model; effects — calling handlers, waiting for task tokens and activity
+workers, starting child executions, sleeping on the clock, fan-out, events, payload-size
+checks (``limits``) — happen here.
 """
 
 from __future__ import annotations
@@ -596,8 +597,8 @@ class Run:
     # Task ---------------------------------------------------------------
     async def _task(self, state: m.Task, data: Any, env: Env) -> tuple[Any, str | None]:
         if _waits_for_token(state.resource):
-            env.token = Callbacks.new_token(self.random)
-            env._context = None
+            env.token = None
+            self._token(env)  # a fresh token per attempt, visible to Parameters as $$.Task.Token
         sizes = self.sizes
         if state.query_language == m.JSONATA:
             queries = self.queries
@@ -695,8 +696,7 @@ class Run:
         deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
         waiter = None
         if pattern == TOKEN:
-            assert env.token is not None
-            waiter = self.callbacks.open(PendingTask(env.token, state.name, resource, payload))
+            waiter = self.callbacks.open(PendingTask(self._token(env), state.name, resource, payload))
         try:
             handler = None if base == LAMBDA_INVOKE else self.handlers.lookup(state.name, resource)
             if base == LAMBDA_INVOKE:
@@ -723,6 +723,13 @@ class Run:
                 self.callbacks.close(waiter)
         log.add("TaskSucceeded", {**names, "output": result})
         return result
+
+    def _token(self, env: Env) -> str:
+        """The attempt's task token (issued before Parameters by ``_task``; here for direct calls)."""
+        if env.token is None:
+            env.token = Callbacks.new_token(self.random)
+            env._context = None
+        return env.token
 
     def _result_size(self, result: Any, name: str) -> None:
         """A task result over the limit fails the Task (catchable, as AWS records it)."""
@@ -767,8 +774,8 @@ class Run:
                 log.add("ActivityStarted", {"workerName": "stepfn"})
                 result = await self._call(handler, payload, state, env, timeout, resource)
             else:
-                assert env.token is not None
-                waiter = self.callbacks.open(PendingTask(env.token, state.name, resource, payload), activity=True)
+                task = PendingTask(self._token(env), state.name, resource, payload)
+                waiter = self.callbacks.open(task, activity=True)
                 outcome = await self.callbacks.wait(waiter, self.clock, deadline, None, until_started=True)
                 if outcome[0] == STARTED:
                     log.add("ActivityStarted", {"workerName": outcome[1]})
