@@ -11,10 +11,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import execute, run, validate
+    from .api import execute, run, start, validate
+    from .callbacks import PendingTask, TaskTokenError
     from .clock import Clock, RealClock, VirtualClock
     from .errors import DefinitionError, MissingHandlerError, Problem, StepfnError, TaskFailed, UsageError
     from .events import Event
+    from .handle import ExecutionHandle
     from .handlers import Handlers, TaskContext
     from .interpreter import Execution
     from .loader import load
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "execute": "api",
     "run": "api",
+    "start": "api",
     "validate": "api",
     "Clock": "clock",
     "RealClock": "clock",
@@ -35,6 +38,9 @@ _LAZY = {
     "TaskFailed": "errors",
     "UsageError": "errors",
     "Event": "events",
+    "ExecutionHandle": "handle",
+    "PendingTask": "callbacks",
+    "TaskTokenError": "callbacks",
     "Handlers": "handlers",
     "TaskContext": "handlers",
     "Execution": "interpreter",
@@ -47,19 +53,23 @@ __all__ = [
     "DefinitionError",
     "Event",
     "Execution",
+    "ExecutionHandle",
     "Handlers",
     "MissingHandlerError",
+    "PendingTask",
     "Problem",
     "RealClock",
     "StateMachine",
     "StepfnError",
     "TaskContext",
     "TaskFailed",
+    "TaskTokenError",
     "UsageError",
     "VirtualClock",
     "execute",
     "load",
     "run",
+    "start",
     "validate",
 ]
 

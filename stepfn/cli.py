@@ -63,7 +63,11 @@ def main() -> None:
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True, help="Workflow type.")
 @click.option("--virtual-time", is_flag=True, help="Run Wait, back-off and timeouts on a virtual clock.")
+@click.option("--start-time", default=None, metavar="ISO",
+              help="With --virtual-time: the clock's start, e.g. 2024-01-01T00:00:00Z (default: now).")
 @click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
+@click.option("--machine", "machines", multiple=True, metavar="NAME=FILE",
+              help="A state machine states:startExecution may start, by name or ARN (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, output, error, cause, states.")
 @click.option("--mock-config", type=str, default=None,
               help="An AWS Step Functions Local mock file (default: $SFN_MOCK_CONFIG); needs --test-case.")
@@ -77,7 +81,9 @@ def run(
     tasks: tuple[str, ...],
     machine_type: str,
     virtual_time: bool,
+    start_time: str | None,
     seed: int | None,
+    machines: tuple[str, ...],
     as_json: bool,
     mock_config: str | None,
     test_case: str | None,
@@ -93,6 +99,18 @@ def run(
     if mock_config is not None and test_case is None:
         _fail("--mock-config needs --test-case NAME")
     handlers = Handlers()
+    registry: dict[str, str] = {}
+    for entry in machines:
+        key, sep, path = entry.partition("=")
+        if not sep or not key or not path:
+            _fail(f"--machine takes NAME=FILE, not {entry!r}")
+        registry[key] = path
+    if start_time is not None and not virtual_time:
+        _fail("--start-time needs --virtual-time")
+    try:
+        clock = VirtualClock(start_time) if virtual_time else None
+    except ValueError:
+        _fail(f"--start-time is not an ISO-8601 date-time: {start_time!r}")
     try:
         for spec in tasks:
             handlers.update(load_handlers(spec))
@@ -104,8 +122,9 @@ def run(
             data,
             handlers=handlers,
             type=machine_type.upper(),
-            clock=VirtualClock() if virtual_time else None,
+            clock=clock,
             seed=seed,
+            machines=registry or None,
         )
     except DefinitionError as exc:
         _print_problems(exc.problems)

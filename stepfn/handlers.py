@@ -4,7 +4,8 @@ A handler is any callable ``handler(payload, ctx)``, sync or async.  ``Handlers`
 the handler for a Task by, in order: the state's name, the exact resource ARN, the Lambda
 function name taken from a function ARN (with or without a qualifier), then glob
 patterns.  ``TaskContext`` is what a handler sees of the run: the state, the retry
-count, the execution, the task token, and ``sleep`` on the execution's clock.
+count, the execution, the task token, ``sleep`` on the execution's clock, and
+``send_task_success`` / ``send_task_failure`` / ``send_task_heartbeat`` for task tokens.
 """
 
 from __future__ import annotations
@@ -53,10 +54,23 @@ class TaskContext:
     task_token: str | None
     context: dict[str, Any]
     _sleep: Callable[[float], Any] = field(repr=False, default=lambda s: None)
+    _callbacks: Any = field(repr=False, default=None)
 
     def sleep(self, seconds: float) -> Any:
         """Sleep on the execution's clock (instant under a virtual clock)."""
         return self._sleep(seconds)
+
+    def send_task_success(self, token: str, output: Any = None) -> None:
+        """Complete the Task waiting on ``token`` with ``output`` (any JSON value)."""
+        self._callbacks.send(token, ("success", output))
+
+    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        """Fail the Task waiting on ``token`` with ``error`` and ``cause``."""
+        self._callbacks.send(token, ("failure", error, cause))
+
+    def send_task_heartbeat(self, token: str) -> None:
+        """Tell the Task waiting on ``token`` that work goes on (restarts HeartbeatSeconds)."""
+        self._callbacks.send(token, None)
 
 
 class Handlers:

@@ -3,8 +3,9 @@
 Parallel branches and Map iterations recurse into the same loop under an anyio task
 group; a scope made only of Pass/Choice/Succeed/Fail states runs without awaiting.
 Decisions (data flow, Choice, retry, catch) are pure functions from ``dataflow`` and
-the compiled model; effects — calling handlers, sleeping on the clock, fan-out, events —
-happen here.
+the compiled model; effects — calling handlers, waiting for task tokens and activity
+workers, starting child executions, sleeping on the clock, fan-out, events, payload-size
+checks (``limits``) — happen here.
 """
 
 from __future__ import annotations
@@ -14,17 +15,24 @@ import json
 import os
 import random as _random
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # anyio (and asyncio) load only for runs that need an event loop
+    import anyio
 
 from . import errors
 from . import model as m
+from .callbacks import FAILURE, STARTED, SUCCESS, TIMED_OUT, Callbacks, PendingTask, TaskTokenError
 from .clock import Clock, RealClock, iso
-from .dataflow import apply_result_path, decide_retry, match_catch, retry_delay, select_input
-from .errors import StatesError
+from .dataflow import apply_result_path, decide_retry, jayway_message, match_catch, retry_delay, select_input
+from .errors import StatesError, UsageError
 from .events import Event, EventLog, HistoryLimitExceeded
 from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
+from .limits import MAX_PAYLOAD, Sizes, exceeded, payload_size
+from .paths import PathNotFound
 from .queries import Queries, assign_jsonata, assign_jsonpath
 
 REGION = "us-east-1"
@@ -36,10 +44,47 @@ MAX_DURATION = {STANDARD: 365 * 24 * 3600.0, EXPRESS: 300.0}
 HISTORY_LIMIT = 25_000
 _RUNTIME_PREFIX = "An error occurred while executing the state"
 _PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
+HISTORY_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
 _TYPES = ("Pass", "Choice", "Succeed", "Fail", "Wait", "Task", "Parallel", "Map")
 _ENTERED = {t: t + "StateEntered" for t in _TYPES}
 _EXITED = {t: t + "StateExited" for t in _TYPES}
 _INSTANT = frozenset(("Pass", "Choice", "Succeed", "Fail"))  # states that never await
+
+# Service integration patterns (the resource's suffix).
+TOKEN, SYNC, SYNC2 = ".waitForTaskToken", ".sync", ".sync:2"
+START_EXECUTION = "arn:aws:states:::states:startExecution"
+# Resources stepfn serves itself when no handler is registered for them.
+BUILTINS = {
+    START_EXECUTION: "_start_execution",
+    "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess": "_send_task_outcome",
+    "arn:aws:states:::aws-sdk:sfn:sendTaskFailure": "_send_task_outcome",
+    "arn:aws:states:::aws-sdk:sfn:sendTaskHeartbeat": "_send_task_outcome",
+}
+
+
+def split_resource(resource: str) -> tuple[str, str]:
+    """A Task resource without its integration pattern, and the pattern ("" for request-response)."""
+    for pattern in (TOKEN, SYNC2, SYNC):
+        if resource.endswith(pattern):
+            return resource[: -len(pattern)], pattern
+    return resource, ""
+
+
+def is_activity_arn(resource: str) -> bool:
+    parts = resource.split(":")
+    return len(parts) == 7 and parts[0] == "arn" and parts[2] == "states" and parts[5] == "activity"
+
+
+def _waits_for_token(resource: str) -> bool:
+    return resource.endswith(TOKEN) or is_activity_arn(resource)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class Reported(StatesError):
+    """A failure reported with ``send_task_failure``: its error and cause may be null."""
 
 
 @dataclass
@@ -144,6 +189,10 @@ class Env:
         return ctx
 
 
+class _NeverRaised(BaseException):
+    """Matches no exception that is ever raised (see ``Run._cancelled``)."""
+
+
 class _Stop:
     """Stands in for a cancel scope when a run has no event loop (see ``Run.loop_free``)."""
 
@@ -213,14 +262,13 @@ def _plumbing() -> tuple[str, ...]:
     return tuple(dirs)
 
 
-def failure_of(exc: BaseException) -> tuple[str, str | None]:
-    """(error, cause) for an exception raised by a handler."""
+def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[str, str | None]:
+    """(error, cause) for an exception raised by a handler (``rand`` draws the request id)."""
     error = getattr(exc, "error", None)
     cause = getattr(exc, "cause", None)
     if isinstance(error, str) and (cause is None or isinstance(cause, str)):
         return error, cause
     import traceback
-    import uuid
 
     tb = exc.__traceback__
     plumbing = _plumbing()
@@ -230,7 +278,7 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
     payload = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "requestId": str(uuid.uuid4()),
+        "requestId": str(uuid.uuid4() if rand is None else uuid.UUID(int=rand.getrandbits(128), version=4)),
         "stackTrace": traceback.format_tb(tb),
     }
     return type(exc).__name__, json.dumps(payload)
@@ -249,6 +297,9 @@ class Run:
         type: str = STANDARD,
         name: str | None = None,
         on_event: Callable[[Event], Any] | None = None,
+        callbacks: Callbacks | None = None,
+        machines: Any = None,
+        machine_name: str | None = None,
     ) -> None:
         self.machine = machine
         self.handlers = handlers if handlers is not None else Handlers()
@@ -256,15 +307,17 @@ class Run:
         self.random = rand or shared_random()
         self.type = type
         self.name = name or uuid4(self.random)
-        self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT if type == STANDARD else None)
+        # A Standard history holds at most HISTORY_LIMIT events, the final one included.
+        self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
         self.path: list[str] = []
-        self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine.name}"
+        machine_name = machine_name or machine.name
+        self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name}"
         if type == STANDARD:
-            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine.name}:{self.name}"
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{self.name}"
         else:
             tail = uuid4(self.random)
-            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine.name}:{self.name}:{tail}"
-        self.context_machine = {"Id": self.machine_arn, "Name": machine.name}
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
+        self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
         self.context_execution: dict[str, Any] = {}
         self.started = self.clock.now()
         self._handlers: dict[tuple[str, str], Any] = {}
@@ -272,6 +325,13 @@ class Run:
         self.loop_free = False  # set while execute_loop_free drives the run
         self.gc_paused = False  # this run paused the cyclic GC (see _pause_gc)
         self._queries: Queries | None = None
+        self.callbacks = callbacks if callbacks is not None else Callbacks()
+        self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
+        self.sizes: Sizes = Sizes(None, None)
+        self.aborted: tuple[str | None, str | None] | None = None
+        self.finished = False
+        self._cancel: anyio.CancelScope | None = None
+        self.spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
         # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
         # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
         self.trace: Callable[[str, m.State, Any], None] | None = None
@@ -294,7 +354,10 @@ class Run:
             "RoleArn": ROLE_ARN,
         }
         self.context_execution["RedriveCount"] = 0
-        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN})
+        self.sizes = Sizes(self.machine, input)
+        if self.sizes.input_size > MAX_PAYLOAD:
+            raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
+        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN, "stateMachineType": self.type})
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
             limit = min(limit, float(self.machine.timeout_seconds))
@@ -311,17 +374,21 @@ class Run:
                 details["cause"] = cause
             self._add_final("ExecutionFailed", details)
         elif isinstance(outcome, HistoryLimitExceeded):
-            status, error = "FAILED", errors.RUNTIME
-            cause = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+            status, error, cause = "FAILED", errors.RUNTIME, HISTORY_CAUSE
             self._add_final("ExecutionFailed", {"error": error, "cause": cause})
         elif isinstance(outcome, BaseException):
             raise outcome
+        elif self.aborted is not None:
+            status, (error, cause) = "ABORTED", self.aborted
+            given = {"error": error, "cause": cause}
+            self._add_final("ExecutionAborted", {k: v for k, v in given.items() if v is not None})
         elif outcome[1]:
             status = "TIMED_OUT"
             self._add_final("ExecutionTimedOut", {})
         else:
             output = outcome[0]
             self.log.add("ExecutionSucceeded", {"output": output})
+        self.finished = True
         return Execution(
             status=status,
             output=output,
@@ -361,11 +428,11 @@ class Run:
 
         True when no state sleeps or races a timer (no Wait, no Retry, no Task
         TimeoutSeconds or HeartbeatSeconds, no machine TimeoutSeconds) and every Task
-        is served by a synchronous handler that runs inline (``_inline``), with no
-        callback pattern and no ``lambda:invoke`` (its function is known only at run
-        time).  Such a run never suspends; since no Map iteration or Parallel branch
-        could yield to another, running them one after the other is what the event
-        loop would do too.
+        is served by a synchronous handler that runs inline (``_inline``): no callback
+        pattern, activity, built-in resource or ``lambda:invoke`` (its function is
+        known only at run time).  Such a run never suspends; since no Map iteration or
+        Parallel branch could yield to another, running them one after the other is
+        what the event loop would do too.
         """
         return self.machine.timeout_seconds is None and self._loop_free_scope(self.machine.scope)
 
@@ -390,13 +457,14 @@ class Run:
 
     def _loop_free_task(self, task: m.Task) -> bool:
         resource = task.resource
-        if resource.startswith(LAMBDA_INVOKE) or ".waitForTaskToken" in resource or ".sync" in resource:
+        base, pattern = split_resource(resource)
+        if pattern or base == LAMBDA_INVOKE or is_activity_arn(resource):
             return False
         if task.timeout is not None or task.timeout_path is not None:
             return False
         handler = self._handler(task.name, resource)
         if handler is None:
-            return True  # fails at once, without waiting
+            return False  # a built-in resource, or a setup error: the general path handles both
         return not self._is_async_handler(handler) and self._inline(handler, task, None)
 
     def _is_async_handler(self, handler: Any) -> bool:
@@ -410,7 +478,7 @@ class Run:
 
         The async run loop is driven by hand: its coroutine completes at the first
         ``send`` because nothing in it suspends.  This spares the event loop's set-up
-        per run and, in a fresh process, importing asyncio at all.
+        per run.
         """
         self._begin(input)
         self.loop_free = True
@@ -433,6 +501,7 @@ class Run:
         return self._conclude(input, outcome)
 
     async def execute(self, input: Any) -> Execution:
+        self.callbacks.bind()
         limit = self._begin(input)
         outcome: tuple[Any, bool] | BaseException
         try:
@@ -440,6 +509,16 @@ class Run:
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         return self._conclude(input, outcome)
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> bool:
+        """Abort the running execution (on its event loop); False when it is already over."""
+        if self.finished or self.aborted is not None:
+            return False
+        self.aborted = (error, cause)
+        self.log.limit = None
+        if self._cancel is not None:
+            self._cancel.cancel()
+        return True
 
     def _add_final(self, type: str, details: dict[str, Any]) -> None:
         self.log.limit = None
@@ -450,7 +529,7 @@ class Run:
         frame = _Frame({})
         box: list[Any] = [None, True]
         failure: list[BaseException] = []
-        import anyio  # imported only by runs that need an event loop
+        import anyio
 
         async with anyio.create_task_group() as tg:
 
@@ -466,11 +545,17 @@ class Run:
                 await self.clock.sleep(limit)
                 tg.cancel_scope.cancel()
 
+            self._cancel = tg.cancel_scope
+            if self.spawn is None:
+                self.spawn = tg.start_soon
+            if self.aborted is not None:
+                tg.cancel_scope.cancel()
             tg.start_soon(main)
             tg.start_soon(deadline)
             drive = getattr(self.clock, "drive", None)
             if drive is not None:
                 tg.start_soon(drive)
+        self._cancel = None
         if failure:
             raise failure[0]
         return box[0], bool(box[1])
@@ -545,7 +630,7 @@ class Run:
 
     def _caught(self, catcher: m.Catcher, raw: Any, err: StatesError, env: Env) -> Any:
         error_output: dict[str, Any] = {"Error": err.error, "Cause": err.cause}
-        if err.cause is None:
+        if err.cause is None and type(err) is not Reported:
             error_output = {"Error": err.error}
         if catcher.query_language == m.JSONATA:
             states = {"input": raw, "errorOutput": error_output}
@@ -558,6 +643,14 @@ class Run:
         return apply_result_path(catcher.result_path, raw, error_output)
 
     async def _retrying(self, state: m.State, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
+        try:
+            return await self._attempts(state, data, env, frame)
+        except self._cancelled():
+            if self.aborted is not None:
+                self.log.add(state.type + "StateAborted")
+            raise
+
+    async def _attempts(self, state: m.State, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
         counts = frame.retries.get(state.name)
         env.retriable = state.type != "Wait"
         while True:
@@ -593,16 +686,24 @@ class Run:
         if kind == "Pass":
             assert isinstance(state, m.Pass)
             effective = select_input(state.input_path, data, env)
+            sizes = self.sizes
             if state.has_result:
                 result = state.result
+                bound = sizes.constant(state.name, state.pointer, result)
             elif state.parameters is not None:
                 result = state.parameters(effective, env)
+                bound = sizes.made(state.name, state.pointer, "Parameters", result, data)
             else:
                 result = effective
+                bound = -1
             if state.assign is not None:
                 assign_jsonpath(state.assign, result, env)
-            out = apply_result_path(state.result_path, data, result)
-            return select_input(state.output_path, out, env), state.next
+            result_path = state.result_path
+            out = apply_result_path(result_path, data, result)
+            out = select_input(state.output_path, out, env)
+            if result_path is not None and result_path.steps:  # a merge: the output may grow
+                sizes.merged(state.name, result_path, data, bound if bound >= 0 else sizes.bound(data), out)
+            return out, state.next
         if kind == "Choice":
             assert isinstance(state, m.Choice)
             effective = select_input(state.input_path, data, env)
@@ -659,39 +760,62 @@ class Run:
                     self.trace("choice", state, None)
                 nxt = state.default
         assign_jsonata(queries, state.assign, env, states)
-        out = data if output_template is None else queries.evaluate(output_template, env, states)
+        if output_template is None:
+            return data, nxt
+        out = queries.evaluate(output_template, env, states)
+        self.sizes.check(state.name, out, payload_size(out))
         return out, nxt
 
     # Task ---------------------------------------------------------------
     async def _task(self, state: m.Task, data: Any, env: Env) -> tuple[Any, str | None]:
+        if _waits_for_token(state.resource):
+            env.token = None
+            self._token(env)  # a fresh token per attempt, visible to Parameters as $$.Task.Token
+        sizes = self.sizes
         if state.query_language == m.JSONATA:
             queries = self.queries
             states: dict[str, Any] = {"input": data}
             payload = data if state.arguments is None else queries.evaluate(state.arguments, env, states)
+            if state.arguments is not None:
+                sizes.check(state.name, payload, payload_size(payload))
             timeout = queries.number(state.timeout, env, states, "TimeoutSeconds")
-            result = await self._invoke(state, payload, env, None if timeout is None else float(timeout))
+            heartbeat = queries.number(state.heartbeat, env, states, "HeartbeatSeconds")
+            result = await self._invoke(
+                state, payload, env, _float(timeout), _float(heartbeat)
+            )
             states["result"] = result
             assign_jsonata(queries, state.assign, env, states)
-            out = result if state.output is None else queries.evaluate(state.output, env, states)
+            if state.output is None:
+                return result, state.next
+            out = queries.evaluate(state.output, env, states)
+            sizes.check(state.name, out, payload_size(out))
             return out, state.next
         effective = select_input(state.input_path, data, env)
-        payload = state.parameters(effective, env) if state.parameters is not None else effective
-        timeout = self._seconds(state.timeout, state.timeout_path, effective, env, "TimeoutSecondsPath")
-        result = await self._invoke(state, payload, env, timeout)
+        if state.parameters is not None:
+            payload = state.parameters(effective, env)
+            sizes.made(state.name, state.pointer, "Parameters", payload, data)
+        else:
+            payload = effective
+        timeout = self._seconds(state.timeout, state.timeout_path, effective, env)
+        heartbeat = self._seconds(state.heartbeat, state.heartbeat_path, effective, env)
+        result = await self._invoke(state, payload, env, timeout, heartbeat)
         if state.result_selector is not None:
             result = state.result_selector(result, env)
+            sizes.made(state.name, state.pointer, "ResultSelector", result, None, sizes.bound(result))
         assign_jsonpath(state.assign, result, env)
-        out = apply_result_path(state.result_path, data, result)
-        return select_input(state.output_path, out, env), state.next
+        result_path = state.result_path
+        out = apply_result_path(result_path, data, result)
+        out = select_input(state.output_path, out, env)
+        if result_path is not None and result_path.steps:  # a merge: the output may grow
+            sizes.merged(state.name, result_path, data, sizes.bound(result), out)
+        return out, state.next
 
-    def _seconds(self, value: Any, path: Any, data: Any, env: Env, field_name: str) -> float | None:
+    def _seconds(self, value: Any, path: Any, data: Any, env: Env) -> float | None:
         if path is not None:
             try:
                 value = path.get(data, env)
-            except LookupError:
-                raise StatesError(
-                    errors.RUNTIME, f"The {field_name} parameter does not reference an input value: {path.text}"
-                ) from None
+            except PathNotFound as exc:
+                raise StatesError(errors.RUNTIME, jayway_message(path, exc)) from None
         if value is None:
             return None
         return float(value)
@@ -700,10 +824,11 @@ class Run:
         """One attempt of a Task: call its handler, record the task events, return the result."""
         return await self._invoke(state, payload, env, timeout)
 
-    async def _invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None) -> Any:
+    async def _invoke(
+        self, state: m.Task, payload: Any, env: Env, timeout: float | None, heartbeat: float | None = None
+    ) -> Any:
         resource = state.resource
         log = self.log
-        base = resource.split(".waitForTaskToken")[0].split(".sync")[0]
         if is_lambda_arn(resource):
             handler = self._handler(state.name, resource)
             sched: dict[str, Any] = {"resource": resource, "input": payload}
@@ -713,15 +838,18 @@ class Run:
             log.add("LambdaFunctionStarted")
             try:
                 result = await self._call(handler, payload, state, env, timeout, resource)
+                self._result_size(result, resource)
             except StatesError as err:
                 if err.error == errors.TIMEOUT:
                     log.add("LambdaFunctionTimedOut", {"error": err.error})
                 else:
                     log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause})
                 raise err from None
-            _check_size(result, resource)
             log.add("LambdaFunctionSucceeded", {"output": result})
             return result
+        if is_activity_arn(resource):
+            return await self._activity(state, payload, env, timeout, heartbeat)
+        base, pattern = split_resource(resource)
         service, _, action = base.rpartition(":")
         resource_type = service.rsplit(":", 1)[-1] if service else resource
         sched = {
@@ -732,26 +860,161 @@ class Run:
         }
         if timeout is not None:
             sched["timeoutInSeconds"] = int(timeout)
+        if heartbeat is not None and pattern == TOKEN:
+            sched["heartbeatInSeconds"] = int(heartbeat)
         log.add("TaskScheduled", sched)
         log.add("TaskStarted", {"resourceType": resource_type, "resource": action})
+        names = {"resourceType": resource_type, "resource": action}
+        deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
+        waiter = None
+        if pattern == TOKEN:
+            waiter = self.callbacks.open(PendingTask(self._token(env), state.name, resource, payload))
         try:
+            handler = None if base == LAMBDA_INVOKE else self._handler(state.name, resource)
             if base == LAMBDA_INVOKE:
                 result = await self._lambda_invoke(state, payload, env, timeout)
+            elif handler is None and base in BUILTINS:
+                result = await getattr(self, BUILTINS[base])(state, payload, env, pattern, names)
+            elif handler is None and waiter is not None:
+                result = {}  # nobody to notify: the token is answered through the execution handle
             else:
-                handler = self._handler(state.name, resource)
                 result = await self._call(handler, payload, state, env, timeout, resource)
-            _check_size(result, resource_type)
+            if waiter is not None:
+                log.add("TaskSubmitted", {**names, "output": result})
+                self.callbacks.announce(waiter)
+                result = await self._await_token(waiter, deadline, heartbeat)
+            self._result_size(result, resource_type)
         except StatesError as err:
             if err.error == errors.TIMEOUT:
-                log.add("TaskTimedOut", {"resourceType": resource_type, "resource": action, "error": err.error})
+                log.add("TaskTimedOut", {**names, "error": err.error, "cause": err.cause or ""})
             else:
-                log.add(
-                    "TaskFailed",
-                    {"resourceType": resource_type, "resource": action, "error": err.error, "cause": err.cause},
-                )
+                log.add("TaskFailed", {**names, "error": err.error, "cause": err.cause})
             raise
-        log.add("TaskSucceeded", {"resourceType": resource_type, "resource": action, "output": result})
+        finally:
+            if waiter is not None:
+                self.callbacks.close(waiter)
+        log.add("TaskSucceeded", {**names, "output": result})
         return result
+
+    def _token(self, env: Env) -> str:
+        """The attempt's task token (issued before Parameters by ``_task``; here for direct calls)."""
+        if env.token is None:
+            env.token = Callbacks.new_token(self.random)
+            env._context = None
+        return env.token
+
+    def _result_size(self, result: Any, name: str) -> None:
+        """A task result over the limit fails the Task (catchable, as AWS records it)."""
+        t = type(result)
+        if t is int or t is float or t is bool or result is None:
+            return
+        try:
+            size = payload_size(result)
+        except (TypeError, ValueError) as exc:
+            raise StatesError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+        if size > MAX_PAYLOAD:
+            raise exceeded(name)
+        self.sizes.note(result, size)
+
+    async def _await_token(self, waiter: Any, deadline: datetime | None, heartbeat: float | None) -> Any:
+        outcome = await self.callbacks.wait(waiter, self.clock, deadline, heartbeat)
+        if outcome[0] == SUCCESS:
+            return outcome[1]
+        if outcome[0] == FAILURE:
+            raise Reported(outcome[1], outcome[2])
+        raise StatesError(errors.TIMEOUT, "")
+
+    # Activities -----------------------------------------------------------
+    async def _activity(
+        self, state: m.Task, payload: Any, env: Env, timeout: float | None, heartbeat: float | None
+    ) -> Any:
+        resource = state.resource
+        log = self.log
+        handler = self.handlers.lookup(state.name, resource)
+        if handler is None and resource not in self.callbacks.activities:
+            raise StatesError(errors.RUNTIME, f"The activity {resource} does not exist.")
+        sched: dict[str, Any] = {"resource": resource, "input": payload}
+        if timeout is not None:
+            sched["timeoutInSeconds"] = int(timeout)
+        if heartbeat is not None:
+            sched["heartbeatInSeconds"] = int(heartbeat)
+        log.add("ActivityScheduled", sched)
+        deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
+        waiter = None
+        try:
+            if handler is not None:
+                log.add("ActivityStarted", {"workerName": "stepfn"})
+                result = await self._call(handler, payload, state, env, timeout, resource)
+            else:
+                task = PendingTask(self._token(env), state.name, resource, payload)
+                waiter = self.callbacks.open(task, activity=True)
+                outcome = await self.callbacks.wait(waiter, self.clock, deadline, None, until_started=True)
+                if outcome[0] == STARTED:
+                    log.add("ActivityStarted", {"workerName": outcome[1]})
+                    result = await self._await_token(waiter, deadline, heartbeat)
+                elif outcome[0] == TIMED_OUT:
+                    raise StatesError(errors.TIMEOUT, "")
+                else:  # answered before any worker took it
+                    log.add("ActivityStarted", {"workerName": "stepfn"})
+                    result = await self._await_token(waiter, deadline, heartbeat)
+            self._result_size(result, resource)
+        except StatesError as err:
+            if err.error == errors.TIMEOUT:
+                log.add("ActivityTimedOut", {"error": err.error, "cause": err.cause or ""})
+            else:
+                log.add("ActivityFailed", {"error": err.error, "cause": err.cause})
+            raise
+        finally:
+            if waiter is not None:
+                self.callbacks.close(waiter)
+        log.add("ActivitySucceeded", {"output": result})
+        return result
+
+    # Built-in integrations -------------------------------------------------
+    async def _send_task_outcome(
+        self, state: m.Task, params: Any, env: Env, pattern: str, names: dict[str, str]
+    ) -> Any:
+        """``aws-sdk:sfn:sendTaskSuccess`` / ``sendTaskFailure`` / ``sendTaskHeartbeat``."""
+        params = params if isinstance(params, dict) else {}
+        action = names["resource"]
+        token = params.get("TaskToken")
+        outcome: tuple[Any, ...] | None = None
+        if action == "sendTaskSuccess":
+            output = params.get("Output")
+            if isinstance(output, str):
+                try:
+                    output = json.loads(output)
+                except ValueError:
+                    raise StatesError(
+                        "Sfn.InvalidOutputException",
+                        f"Invalid Output: 'Invalid JSON' (Service: Sfn, Status Code: 400, "
+                        f"Request ID: {self._request_id()}) (SDK Attempt Count: 1)",
+                    ) from None
+            outcome = (SUCCESS, output)
+        elif action == "sendTaskFailure":
+            outcome = (FAILURE, params.get("Error"), params.get("Cause"))
+        try:
+            self.callbacks.send(token, outcome)
+        except TaskTokenError as exc:
+            text = "Invalid Token: 'Invalid token'" if exc.code == "InvalidToken" else (
+                "Task Timed Out: 'Provided task does not exist anymore'"
+            )
+            raise StatesError(
+                f"Sfn.{exc.code}Exception",
+                f"{text} (Service: Sfn, Status Code: 400, Request ID: {self._request_id()}) (SDK Attempt Count: 1)",
+            ) from None
+        return {}
+
+    def _request_id(self) -> str:
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    async def _start_execution(
+        self, state: m.Task, params: Any, env: Env, pattern: str, names: dict[str, str]
+    ) -> Any:
+        """``states:startExecution`` (and ``.sync``, ``.sync:2``): run a registered machine."""
+        from .nested import start_execution
+
+        return await start_execution(self, params, pattern, names)
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
         handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
@@ -771,7 +1034,7 @@ class Run:
                 "Lambda.ResourceNotFoundException",
                 f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}:$LATEST "
                 f"(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; "
-                f"Request ID: {uuid4(self.random)}; Proxy: null)",
+                f"Request ID: {uuid.UUID(int=self.random.getrandbits(128), version=4)}; Proxy: null)",
             )
         payload = params.get("Payload")
         if payload is None:
@@ -788,7 +1051,7 @@ class Run:
                 raise
             raise StatesError(err.error, _lambda_cause(err.cause)) from None
         length = len(json.dumps(result).encode())
-        request_id = uuid4(self.random)
+        request_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
         date = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
         response: dict[str, Any] = {
             "ExecutedVersion": "$LATEST",
@@ -840,6 +1103,8 @@ class Run:
         is_async = self._is_async_handler(handler)
         inline = not is_async and self._inline(handler, state, timeout)
 
+        hold = _Hold(clock)
+
         def sleep(seconds: float) -> Any:
             if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
                 _blocking_sleep(clock, seconds)
@@ -847,7 +1112,7 @@ class Run:
             import anyio.from_thread
 
             try:
-                return anyio.from_thread.run(_released_sleep, clock, seconds)
+                return anyio.from_thread.run(hold.sleep, seconds)
             except RuntimeError:
                 return clock.sleep(seconds)
 
@@ -860,6 +1125,7 @@ class Run:
             task_token=env.token,
             context=env.context,
             _sleep=sleep,
+            _callbacks=self.callbacks,
         )
         if inline:
             resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
@@ -870,7 +1136,7 @@ class Run:
             except StatesError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                error, cause = failure_of(exc)
+                error, cause = failure_of(exc, self.random)
                 raise StatesError(error, cause) from None
             finally:
                 if resume_gc:
@@ -882,12 +1148,15 @@ class Run:
                     return await handler(payload, ctx)
                 import anyio.to_thread
 
-                with clock.hold():
+                hold.take()
+                try:
                     return await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True)
+                finally:
+                    hold.end()
             except StatesError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                error, cause = failure_of(exc)
+                error, cause = failure_of(exc, self.random)
                 raise StatesError(error, cause) from None
 
         if timeout is None:
@@ -917,6 +1186,14 @@ class Run:
         if box[1]:
             raise StatesError(errors.TIMEOUT, "")
         return box[0]
+
+    def _cancelled(self) -> type[BaseException]:
+        """The exception that cancels a task (nothing can, in a run without an event loop)."""
+        if self.loop_free:
+            return _NeverRaised
+        import anyio
+
+        return anyio.get_cancelled_exc_class()
 
     def _handler(self, state_name: str, resource: str) -> Any:
         """The handler of a Task, looked up once per run."""
@@ -1009,11 +1286,17 @@ class Run:
     async def _parallel(self, state: m.Parallel, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
         jsonata = state.query_language == m.JSONATA
         states: dict[str, Any] = {"input": data}
+        sizes = self.sizes
         if jsonata:
             branch_input = data if state.arguments is None else self.queries.evaluate(state.arguments, env, states)
+            if state.arguments is not None:
+                sizes.check(state.name, branch_input, payload_size(branch_input))
         else:
             effective = select_input(state.input_path, data, env)
-            branch_input = state.parameters(effective, env) if state.parameters is not None else effective
+            branch_input = effective
+            if state.parameters is not None:
+                branch_input = state.parameters(effective, env)
+                sizes.made(state.name, state.pointer, "Parameters", branch_input, data)
         log = self.log
         log.add("ParallelStateStarted")
         results: list[Any] = [None] * len(state.branches)
@@ -1022,12 +1305,12 @@ class Run:
                 for i, branch in enumerate(state.branches):
                     results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables)))
             else:
-                failure: list[StatesError] = []
+                failure: list[Exception] = []
 
                 async def one(i: int, branch: m.Scope, stop: Any) -> None:
                     try:
                         results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
-                    except StatesError as err:
+                    except (StatesError, HistoryLimitExceeded) as err:
                         if not failure:
                             failure.append(err)
                         stop.cancel()
@@ -1048,14 +1331,28 @@ class Run:
             log.add("ParallelStateFailed", {"error": err.error, "cause": err.cause})
             raise
         log.add("ParallelStateSucceeded")
+        return self._combined(state, data, env, states if jsonata else None, results), state.next
+
+    def _combined(self, state: m.State, data: Any, env: Env, states: dict[str, Any] | None, results: list[Any]) -> Any:
+        """A Parallel or Map state's output from its branches' / iterations' outputs."""
+        sizes = self.sizes
+        bound = sizes.check(state.name, results, sizes.array(results))
         result: Any = results
-        if jsonata:
-            return self._jsonata_result(state, env, states, result), state.next
+        if states is not None:
+            out = self._jsonata_result(state, env, states, result)
+            if out is not result:
+                sizes.check(state.name, out, payload_size(out))
+            return out
         if state.result_selector is not None:
             result = state.result_selector(result, env)
+            bound = sizes.made(state.name, state.pointer, "ResultSelector", result, None, bound)
         assign_jsonpath(state.assign, result, env)
-        out = apply_result_path(state.result_path, data, result)
-        return select_input(state.output_path, out, env), state.next
+        result_path = state.result_path
+        out = apply_result_path(result_path, data, result)
+        out = select_input(state.output_path, out, env)
+        if result_path is not None and result_path.steps:
+            sizes.merged(state.name, result_path, data, bound, out)
+        return out
 
     # Map -------------------------------------------------------------------
     async def _map(self, state: m.Map, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
@@ -1100,15 +1397,21 @@ class Run:
         distributed = state.mode == "DISTRIBUTED"
         tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
         failures: list[StatesError] = []
+        fatal: list[HistoryLimitExceeded] = []
 
         def item_input(i: int) -> Any:
             value = items[i]
             if selector is None:
                 return value
             item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
+            sizes = self.sizes
             if jsonata:
-                return self.queries.evaluate(selector, item_env, {"input": data})
-            return selector(effective, item_env)
+                selected = self.queries.evaluate(selector, item_env, {"input": data})
+                sizes.check(state.name, selected, payload_size(selected))
+                return selected
+            selected = selector(effective, item_env)
+            sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
+            return selected
 
         def succeed(i: int, output: Any) -> None:
             results[i] = output
@@ -1131,21 +1434,29 @@ class Run:
                 slots = min(int(limit), n) if limit else n
 
                 async def worker(stop: Any) -> None:
-                    for i in indices:
-                        if i >= slots and stop.cancel_called:  # it would wait for a slot: never starts
-                            return
-                        log.add("MapIterationStarted", {"name": state.name, "index": i})
-                        try:
-                            out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
-                        except StatesError as err:
-                            log.add("MapIterationFailed", {"name": state.name, "index": i})
-                            failures.append(err)
-                            results[i] = {"Error": err.error, "Cause": err.cause}
-                            if not distributed or len(failures) > tolerated:
-                                stop.cancel()
+                    try:
+                        for i in indices:
+                            if i >= slots and stop.cancel_called:  # it would wait for a slot: never starts
                                 return
-                            continue
-                        succeed(i, out)
+                            log.add("MapIterationStarted", {"name": state.name, "index": i})
+                            try:
+                                out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
+                            except self._cancelled():
+                                if self.aborted is not None:
+                                    log.add("MapIterationAborted", {"name": state.name, "index": i})
+                                raise
+                            except StatesError as err:
+                                log.add("MapIterationFailed", {"name": state.name, "index": i})
+                                failures.append(err)
+                                results[i] = {"Error": err.error, "Cause": err.cause}
+                                if not distributed or len(failures) > tolerated:
+                                    stop.cancel()
+                                    return
+                                continue
+                            succeed(i, out)
+                    except HistoryLimitExceeded as exc:
+                        fatal.append(exc)
+                        stop.cancel()
 
                 if self.loop_free:
                     await worker(_Stop())
@@ -1155,6 +1466,8 @@ class Run:
                     async with anyio.create_task_group() as tg:
                         for _ in range(slots):
                             tg.start_soon(worker, tg.cancel_scope)
+                if fatal:
+                    raise fatal[0]
                 if failures:
                     if not distributed:
                         raise failures[0]
@@ -1167,14 +1480,7 @@ class Run:
             log.add("MapStateFailed")
             raise err
         log.add("MapStateSucceeded")
-        result: Any = results
-        if jsonata:
-            return self._jsonata_result(state, env, states, result), state.next
-        if state.result_selector is not None:
-            result = state.result_selector(result, env)
-        assign_jsonpath(state.assign, result, env)
-        out = apply_result_path(state.result_path, data, result)
-        return select_input(state.output_path, out, env), state.next
+        return self._combined(state, data, env, states if jsonata else None, results), state.next
 
     def _jsonata_result(self, state: m.State, env: Env, states: dict[str, Any], result: Any) -> Any:
         states["result"] = result
@@ -1248,16 +1554,41 @@ def _blocking_sleep(clock: Clock, seconds: float) -> None:
         time.sleep(seconds)
 
 
-async def _released_sleep(clock: Clock, seconds: float) -> None:
-    busy = getattr(clock, "_busy", None)
-    if busy is None:
-        await clock.sleep(seconds)
-        return
-    clock._busy -= 1  # type: ignore[attr-defined]
-    try:
-        await clock.sleep(seconds)
-    finally:
-        clock._busy += 1  # type: ignore[attr-defined]
+class _Hold:
+    """The clock hold of one handler running in a worker thread.
+
+    The thread holds virtual time still while it works, lets it pass while it sleeps
+    through ``ctx.sleep``, and releases it for good when the call ends (even when a
+    timeout abandons the thread mid-sleep).
+    """
+
+    __slots__ = ("clock", "ended", "held")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.held = False
+        self.ended = False
+
+    def take(self) -> None:
+        self.clock.acquire()
+        self.held = True
+
+    def end(self) -> None:
+        self.ended = True
+        if self.held:
+            self.held = False
+            self.clock.release()
+
+    async def sleep(self, seconds: float) -> None:
+        if self.held:
+            self.held = False
+            self.clock.release()
+        try:
+            await self.clock.sleep(seconds)
+        finally:
+            if not self.ended:
+                self.clock.acquire()
+                self.held = True
 
 
 def _is_async(fn: Any) -> bool:
@@ -1274,30 +1605,6 @@ def _copy(value: Any) -> Any:
     if t is list:
         return [_copy(v) for v in value]
     return value
-
-
-MAX_PAYLOAD = 262_144
-_SCALARS = (int, float, bool, type(None))
-
-
-def payload_size(value: Any) -> int:
-    """Bytes of a JSON value as UTF-8 text (what AWS's 256 KiB limit counts)."""
-    if type(value) is str:
-        return len(value.encode()) + 2
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def _check_size(result: Any, resource: str) -> None:
-    try:
-        size = 0 if type(result) in _SCALARS else payload_size(result)
-    except (TypeError, ValueError) as exc:
-        raise StatesError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
-    if size > MAX_PAYLOAD:
-        raise StatesError(
-            errors.DATA_LIMIT_EXCEEDED,
-            f"The state/task '{resource}' returned a result with a size exceeding "
-            "the maximum number of bytes service limit.",
-        )
 
 
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z")

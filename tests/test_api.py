@@ -35,6 +35,10 @@ DOCUMENTED: dict[str, str] = {
     "MissingHandlerError": "a Task with no handler: a setup error",
     "UsageError": "bad usage",
     "render": "stepfn.render(machine, events, path)",
+    "start": "background execution: returns an ExecutionHandle (docs/time-and-limits.md)",
+    "ExecutionHandle": "answer task tokens, serve activities, stop, await (docs/time-and-limits.md)",
+    "PendingTask": "a task token or activity task waiting for an answer",
+    "TaskTokenError": "a report for a token nobody waits on (InvalidToken / TaskTimedOut)",
 }
 NOT_YET_MERGED = {"render"}  # written on the render branch
 
