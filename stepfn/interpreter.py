@@ -227,10 +227,13 @@ def shared_random() -> _random.Random:
     return _SHARED_RANDOM[0]
 
 
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
 def uuid4(rand: _random.Random) -> str:
     """``str(uuid.UUID(int=rand.getrandbits(128), version=4))``, without building a UUID."""
-    n = rand.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (4 << 76) | (0x8000 << 48)
-    h = f"{n:032x}"
+    h = (rand.getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -702,7 +705,9 @@ class Run:
             out = apply_result_path(result_path, data, result)
             out = select_input(state.output_path, out, env)
             if result_path is not None and result_path.steps:  # a merge: the output may grow
-                sizes.merged(state.name, result_path, data, bound if bound >= 0 else sizes.bound(data), out)
+                sizes.merged(
+                    state.name, result_path, data, bound if bound >= 0 else sizes.bound(data), out, state.output_path
+                )
             return out, state.next
         if kind == "Choice":
             assert isinstance(state, m.Choice)
@@ -807,7 +812,7 @@ class Run:
         out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
         if result_path is not None and result_path.steps:  # a merge: the output may grow
-            sizes.merged(state.name, result_path, data, sizes.bound(result), out)
+            sizes.merged(state.name, result_path, data, sizes.bound(result), out, state.output_path)
         return out, state.next
 
     def _seconds(self, value: Any, path: Any, data: Any, env: Env) -> float | None:
@@ -1300,16 +1305,19 @@ class Run:
         log = self.log
         log.add("ParallelStateStarted")
         results: list[Any] = [None] * len(state.branches)
+        bounds = [0] * len(state.branches)  # of each branch's output, taken while it is still remembered
         try:
             if all(b.sync for b in state.branches):
                 for i, branch in enumerate(state.branches):
                     results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables)))
+                    bounds[i] = sizes.bound(results[i])
             else:
                 failure: list[Exception] = []
 
                 async def one(i: int, branch: m.Scope, stop: Any) -> None:
                     try:
                         results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
+                        bounds[i] = sizes.bound(results[i])
                     except (StatesError, HistoryLimitExceeded) as err:
                         if not failure:
                             failure.append(err)
@@ -1331,12 +1339,16 @@ class Run:
             log.add("ParallelStateFailed", {"error": err.error, "cause": err.cause})
             raise
         log.add("ParallelStateSucceeded")
-        return self._combined(state, data, env, states if jsonata else None, results), state.next
+        bound = 2 + len(results) + sum(bounds)
+        return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
 
-    def _combined(self, state: m.State, data: Any, env: Env, states: dict[str, Any] | None, results: list[Any]) -> Any:
-        """A Parallel or Map state's output from its branches' / iterations' outputs."""
+    def _combined(
+        self, state: m.State, data: Any, env: Env, states: dict[str, Any] | None, results: list[Any], bound: int = -1
+    ) -> Any:
+        """A Parallel or Map state's output from its branches' / iterations' outputs
+        (``bound``: of ``results``, when the caller summed its elements' bounds)."""
         sizes = self.sizes
-        bound = sizes.check(state.name, results, sizes.array(results))
+        bound = sizes.check(state.name, results, sizes.array(results) if bound < 0 else bound)
         result: Any = results
         if states is not None:
             out = self._jsonata_result(state, env, states, result)
@@ -1351,7 +1363,7 @@ class Run:
         out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
         if result_path is not None and result_path.steps:
-            sizes.merged(state.name, result_path, data, bound, out)
+            sizes.merged(state.name, result_path, data, bound, out, state.output_path)
         return out
 
     # Map -------------------------------------------------------------------
@@ -1399,12 +1411,16 @@ class Run:
         failures: list[StatesError] = []
         fatal: list[HistoryLimitExceeded] = []
 
+        sizes = self.sizes
+        items_bound = sizes.bound(items) if jsonata else sizes.part(items, data)  # a part of the input
+        bounds = [0] * n  # of each iteration's output, taken while it is still remembered
+
         def item_input(i: int) -> Any:
             value = items[i]
             if selector is None:
+                sizes.note(value, items_bound)
                 return value
             item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
-            sizes = self.sizes
             if jsonata:
                 selected = self.queries.evaluate(selector, item_env, {"input": data})
                 sizes.check(state.name, selected, payload_size(selected))
@@ -1415,6 +1431,7 @@ class Run:
 
         def succeed(i: int, output: Any) -> None:
             results[i] = output
+            bounds[i] = sizes.bound(output)
             log.add("MapIterationSucceeded", {"name": state.name, "index": i})
 
         try:
@@ -1449,6 +1466,7 @@ class Run:
                                 log.add("MapIterationFailed", {"name": state.name, "index": i})
                                 failures.append(err)
                                 results[i] = {"Error": err.error, "Cause": err.cause}
+                                bounds[i] = sizes.bound(results[i])
                                 if not distributed or len(failures) > tolerated:
                                     stop.cancel()
                                     return
@@ -1480,7 +1498,8 @@ class Run:
             log.add("MapStateFailed")
             raise err
         log.add("MapStateSucceeded")
-        return self._combined(state, data, env, states if jsonata else None, results), state.next
+        bound = 2 + n + sum(bounds)
+        return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
 
     def _jsonata_result(self, state: m.State, env: Env, states: dict[str, Any], result: Any) -> Any:
         states["result"] = result

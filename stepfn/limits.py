@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from . import errors
 from .errors import StatesError
+from .paths import ROOT_DATA
 
 MAX_PAYLOAD = 262_144
 _CONTEXT = 4096  # ids, names, timestamps and a task token in the context object
@@ -33,9 +34,14 @@ _RECENT = 32  # how many recent values keep their bound
 _SCALAR = 32  # no number, boolean or null is longer than this as JSON
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: json.dumps
+# with options builds one per call
+
+
 def payload_size(value: Any) -> int:
     """Bytes of a JSON value as compact UTF-8 text (what AWS's 256 KiB limit counts)."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    text = _ENCODER.encode(value)
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def exceeded(name: str) -> StatesError:
@@ -165,7 +171,7 @@ class Sizes:
         self.definition = getattr(machine, "definition", None) or {}
         self._cache = _machine_cache(machine) if machine is not None else {}
         self._recent: dict[int, tuple[Any, int]] = {}
-        self.input_size = payload_size(input)
+        self.input_size = 4 if input is None else payload_size(input)
         self.note(input, self.input_size)
 
     def note(self, value: Any, size: int) -> None:
@@ -192,6 +198,13 @@ class Sizes:
             self.note(value, size)
             return size
         return _SCALAR
+
+    def part(self, value: Any, container: Any) -> int:
+        """A bound of ``value``, a part of ``container``, without measuring either when
+        ``container``'s bound is known."""
+        hit = self._recent.get(id(container))
+        base = hit[1] if hit is not None and hit[0] is container else self.bound(container)
+        return self._within(value, base)
 
     def _within(self, value: Any, base: int) -> int:
         """A bound of a sub-value of something ``base`` bounds, without measuring it."""
@@ -287,13 +300,17 @@ class Sizes:
                 self._trim()
         return bound
 
-    def merged(self, name: str, result_path: Any, raw: Any, result_bound: int, output: Any) -> None:
+    def merged(
+        self, name: str, result_path: Any, raw: Any, result_bound: int, output: Any, output_path: Any = None
+    ) -> None:
         """Check a state's output: a result of ``result_bound`` placed into ``raw`` by a
-        ResultPath with steps, then OutputPath applied."""
+        ResultPath with steps, then ``output_path`` (None: ``$``) applied."""
         recent = self._recent
         hit = recent.get(id(raw))
         raw_bound = hit[1] if hit is not None and hit[0] is raw else self.bound(raw)
         bound = raw_bound + result_bound + 2 * len(result_path.text) + 16
+        if bound > MAX_PAYLOAD and output_path is not None:
+            bound = min(bound, self._kept(result_path, output_path, raw, raw_bound, result_bound))
         if bound > MAX_PAYLOAD:
             bound = payload_size(output)
             if bound > MAX_PAYLOAD:
@@ -303,6 +320,24 @@ class Sizes:
             recent[id(output)] = (output, bound)
             if len(recent) > 2 * _RECENT:
                 self._trim()
+
+    def _kept(self, result_path: Any, output_path: Any, raw: Any, raw_bound: int, result_bound: int) -> int:
+        """A bound of the part of a ResultPath merge that a narrower OutputPath keeps."""
+        out_steps = output_path.steps
+        if not out_steps or not output_path.definite or output_path.root != ROOT_DATA:
+            return MAX_PAYLOAD + 1  # no narrowing to take into account
+        steps = result_path.steps
+        if steps[: len(out_steps)] == out_steps:  # the result lands inside what is kept
+            if len(steps) == len(out_steps):
+                return result_bound
+            try:
+                kept = output_path.get(raw, None)
+            except LookupError:  # created by the merge: holds the result alone
+                return result_bound + 2 * len(result_path.text) + 16
+            return self._within(kept, raw_bound) + result_bound + 2 * len(result_path.text) + 16
+        if out_steps[: len(steps)] == steps:  # part of the result is kept
+            return result_bound
+        return raw_bound  # part of the input the merge did not touch
 
     def array(self, items: list[Any]) -> int:
         """A bound of a list built from values (Map and Parallel results)."""

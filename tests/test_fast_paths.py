@@ -10,6 +10,7 @@ nothing a user can see: status, output, error, the states visited and the histor
 from __future__ import annotations
 
 import gc
+import json
 import random
 import subprocess
 import sys
@@ -430,3 +431,105 @@ def test_importing_stepfn_imports_neither_the_interpreter_nor_anyio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["False False", "{'a': 0} False"]
+
+
+# --------------------------------------------------------------------------- payload limits stay cheap
+
+KIB = 1024
+
+
+def _nested_doc(size: int) -> dict[str, Any]:
+    return {"doc": {"text": "a" * size, "n": 0, "ok": False, "none": None, "empty": ""}}
+
+
+@pytest.mark.parametrize(
+    ("result_path", "output_path", "status"),
+    [
+        ("$.inner.doc", "$.inner", "SUCCEEDED"),  # the result lands inside what is kept
+        ("$.inner.doc", "$.inner.doc", "SUCCEEDED"),  # only the result is kept
+        ("$.inner", "$.inner.text", "SUCCEEDED"),  # part of the result is kept
+        ("$.inner.doc", "$.doc", "SUCCEEDED"),  # part of the input the merge did not touch
+        ("$.inner.doc", "$", "FAILED"),  # input and result together: over 256 KiB
+    ],
+)
+def test_output_path_narrows_a_merge_without_changing_the_limit(
+    result_path: str, output_path: str, status: str
+) -> None:
+    machine = stepfn.load(
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {
+                    "Type": "Pass",
+                    "InputPath": "$.doc",
+                    "ResultPath": result_path,
+                    "OutputPath": output_path,
+                    "End": True,
+                }
+            },
+        }
+    )
+    ex = stepfn.run(machine, _nested_doc(150 * KIB))
+    assert ex.status == status
+    if status == "FAILED":
+        assert ex.error == "States.DataLimitExceeded"
+
+
+def test_passing_a_large_document_along_measures_only_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepfn import limits
+
+    calls: list[int] = []
+    real = limits.payload_size
+
+    def counting(value: Any) -> int:
+        size = real(value)
+        calls.append(size)
+        return size
+
+    monkeypatch.setattr(limits, "payload_size", counting)
+    states = {
+        f"S{k}": {
+            "Type": "Pass",
+            "InputPath": "$.doc",
+            "ResultPath": "$.inner.doc",
+            "OutputPath": "$.inner",
+            "Next": f"S{k + 1}",
+        }
+        for k in range(20)
+    }
+    states["S20"] = {"Type": "Succeed"}
+    ex = stepfn.run(stepfn.load({"StartAt": "S0", "States": states}), _nested_doc(200 * KIB))
+    assert ex.succeeded
+    assert [size for size in calls if size > KIB] == [
+        len(json.dumps(_nested_doc(200 * KIB), separators=(",", ":")))
+    ]
+
+
+@pytest.mark.parametrize(("items", "status"), [(1, "SUCCEEDED"), (2, "FAILED")])
+def test_map_outputs_still_add_up_when_items_are_not_measured(items: int, status: str) -> None:
+    machine = stepfn.load(
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemProcessor": {
+                        "StartAt": "Twice",
+                        "States": {
+                            "Twice": {
+                                "Type": "Pass",
+                                "Parameters": {"a.$": "$.t", "b.$": "$.t", "v.$": "$.v"},
+                                "End": True,
+                            }
+                        },
+                    },
+                    "End": True,
+                }
+            },
+        }
+    )
+    data = [{"t": "a" * (100 * KIB), "v": v} for v in [0, None][:items]]
+    ex = stepfn.run(machine, data)
+    assert ex.status == status
+    if status == "FAILED":
+        assert ex.error == "States.DataLimitExceeded"
