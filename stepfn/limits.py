@@ -281,8 +281,10 @@ class Sizes:
                 bound += base if disjoint else len(refs) * base
             if context:
                 bound += len(context) * (self.input_size + base + _CONTEXT)
-        for where in measured:
-            bound += payload_size(_get(value, where))
+        for where in measured:  # a bound for scalars (an intrinsic's number), the size of the rest
+            part = _get(value, where)
+            t = type(part)
+            bound += payload_size(part) if t is dict or t is list else _scalar_bound(part, t)
         if bound > MAX_PAYLOAD:
             bound = const + sum(payload_size(_get(value, where)) for where in measured)
             picked = sum(self._within(_get(value, where), base) for where in refs)
