@@ -121,7 +121,7 @@ def prepare(
         type=type,
         name=name,
         on_event=on_event,
-        callbacks=Callbacks(activities),
+        callbacks=Callbacks(activities) if activities or external else None,  # else made when needed
         machines=machines,
     )
 

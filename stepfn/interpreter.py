@@ -321,14 +321,15 @@ class Run:
             tail = uuid4(self.random)
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
         self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
-        self.context_execution: dict[str, Any] = {}
+        self._context_execution: dict[str, Any] | None = None
+        self._input: Any = None
         self.started = self.clock.now()
         self._handlers: dict[tuple[str, str], Any] = {}
         self._async: dict[int, bool] = {}
         self.loop_free = False  # set while execute_loop_free drives the run
         self.gc_paused = False  # this run paused the cyclic GC (see _pause_gc)
         self._queries: Queries | None = None
-        self.callbacks = callbacks if callbacks is not None else Callbacks()
+        self._callbacks = callbacks
         self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
         self.sizes: Sizes = Sizes(None, None)
         self.aborted: tuple[str | None, str | None] | None = None
@@ -346,17 +347,38 @@ class Run:
             self._queries = Queries(self.clock.now, self.random)
         return self._queries
 
+    @property
+    def callbacks(self) -> Callbacks:
+        """The run's task tokens and activities, created on first use."""
+        found = self._callbacks
+        if found is None:
+            found = self._callbacks = Callbacks()
+        return found
+
+    @property
+    def context_execution(self) -> dict[str, Any]:
+        """``$$.Execution``, built the first time an expression or a handler reads it."""
+        ctx = self._context_execution
+        if ctx is None:
+            ctx = self._context_execution = {
+                "Id": self.arn,
+                "Input": self._input,
+                "StartTime": iso(self.started),
+                "Name": self.name,
+                "RoleArn": ROLE_ARN,
+                "RedriveCount": 0,
+            }
+        return ctx
+
+    @context_execution.setter
+    def context_execution(self, value: dict[str, Any]) -> None:
+        self._context_execution = value
+
     # ------------------------------------------------------------------ top level
     def _begin(self, input: Any) -> float:
-        self.started = started = self.clock.now()
-        self.context_execution = {
-            "Id": self.arn,
-            "Input": input,
-            "StartTime": iso(started),
-            "Name": self.name,
-            "RoleArn": ROLE_ARN,
-        }
-        self.context_execution["RedriveCount"] = 0
+        self.started = self.clock.now()
+        self._input = input
+        self._context_execution = None
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
             raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")

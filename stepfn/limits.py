@@ -34,13 +34,23 @@ _RECENT = 32  # how many recent values keep their bound
 _SCALAR = 32  # no number, boolean or null is longer than this as JSON
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: json.dumps
-# with options builds one per call
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with options builds an encoder per call; this one is built once (values here
+# are trees, so the circular-reference check is left out).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_CHUNKS = (
+    None if _c_make_encoder is None
+    else _c_make_encoder(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+)
 
 
 def payload_size(value: Any) -> int:
     """Bytes of a JSON value as compact UTF-8 text (what AWS's 256 KiB limit counts)."""
-    text = _ENCODER.encode(value)
+    text = _ENCODER.encode(value) if _CHUNKS is None else "".join(_CHUNKS(value, 0))
     return len(text) if text.isascii() else len(text.encode())
 
 
