@@ -23,7 +23,7 @@ from . import model as m
 from .clock import Clock, RealClock, iso
 from .dataflow import apply_result_path, decide_retry, match_catch, retry_delay, select_input
 from .errors import StatesError
-from .events import Event, EventLog, HistoryLimitExceeded
+from .events import Cursor, Event, EventLog, HistoryLimitExceeded
 from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
 
 REGION = "us-east-1"
@@ -71,10 +71,18 @@ class Execution:
 class Env:
     """What expressions of one state see: ``$$`` (built lazily), variables, randomness."""
 
-    __slots__ = ("run", "name", "entered", "retry", "retriable", "item", "token", "variables", "_context")
+    __slots__ = (
+        "run", "name", "entered", "retry", "retriable", "item", "token", "variables", "cursor", "_context"
+    )
 
     def __init__(
-        self, run: "Run", name: str, entered: datetime, variables: dict[str, Any], item: Any = None
+        self,
+        run: "Run",
+        name: str,
+        entered: datetime,
+        variables: dict[str, Any],
+        item: Any = None,
+        cursor: Cursor | None = None,
     ) -> None:
         self.run = run
         self.name = name
@@ -84,6 +92,7 @@ class Env:
         self.item = item
         self.token: str | None = None
         self.variables = variables
+        self.cursor = cursor
         self._context: dict[str, Any] | None = None
 
     @property
@@ -112,13 +121,15 @@ class Env:
 
 
 class _Frame:
-    """One activation of a scope: retrier counters persist across visits of a state."""
+    """One activation of a scope: retrier counters persist across visits of a state;
+    ``cursor`` links the scope's events (a branch or iteration has its own)."""
 
-    __slots__ = ("variables", "retries")
+    __slots__ = ("variables", "retries", "cursor")
 
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: dict[str, Any], cursor: Cursor | None = None) -> None:
         self.variables = variables
         self.retries: dict[str, list[int]] = {}
+        self.cursor = cursor if cursor is not None else Cursor()
 
 
 def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
@@ -180,6 +191,8 @@ class Run:
         self.name = name or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
         self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT if type == STANDARD else None)
         self.path: list[str] = []
+        self.root = Cursor()
+        self.stopping = False  # the whole execution is ending: cancelled states are not "aborted"
         self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine.name}"
         if type == STANDARD:
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine.name}:{self.name}"
@@ -201,7 +214,7 @@ class Run:
             "RoleArn": ROLE_ARN,
         }
         self.context_execution["RedriveCount"] = 0
-        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN})
+        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
             limit = min(limit, float(self.machine.timeout_seconds))
@@ -226,7 +239,7 @@ class Run:
             self._add_final("ExecutionTimedOut", {})
         else:
             output = outcome[0]
-            self.log.add("ExecutionSucceeded", {"output": output})
+            self.log.add("ExecutionSucceeded", {"output": output}, self.root)
         return Execution(
             status=status,
             output=output,
@@ -251,7 +264,7 @@ class Run:
         self._begin(input)
         outcome: tuple[Any, bool] | BaseException
         try:
-            outcome = (self._run_sync(self.machine.scope, input, _Frame({})), False)
+            outcome = (self._run_sync(self.machine.scope, input, _Frame({}, self.root)), False)
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         return self._conclude(input, outcome)
@@ -267,11 +280,11 @@ class Run:
 
     def _add_final(self, type: str, details: dict[str, Any]) -> None:
         self.log.limit = None
-        self.log.add(type, details)
+        self.log.add(type, details, self.root)
 
     async def _with_deadline(self, limit: float) -> tuple[Any, bool]:
         scope = self.machine.scope
-        frame = _Frame({})
+        frame = _Frame({}, self.root)
         box: list[Any] = [None, True]
         failure: list[BaseException] = []
         async with anyio.create_task_group() as tg:
@@ -286,6 +299,7 @@ class Run:
 
             async def deadline() -> None:
                 await self.clock.sleep(limit)
+                self.stopping = True
                 tg.cancel_scope.cancel()
 
             tg.start_soon(main)
@@ -298,26 +312,39 @@ class Run:
         return box[0], bool(box[1])
 
     # ------------------------------------------------------------------ scopes
-    def _enter(self, state: m.State, data: Any) -> int:
+    def _enter(self, state: m.State, data: Any, cursor: Cursor) -> int:
         self.path.append(state.name)
-        return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data})
+        return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
 
-    def _exit(self, state: m.State, data: Any) -> None:
-        self.log.add(state.type + "StateExited", {"name": state.name, "output": data})
+    def _exit(self, state: m.State, data: Any, cursor: Cursor) -> None:
+        self.log.add(state.type + "StateExited", {"name": state.name, "output": data}, cursor)
+
+    def _unhandled(self, state: m.State, entered_id: int, err: StatesError, cursor: Cursor) -> None:
+        """AWS records an expression that failed to evaluate before the failure spreads."""
+        if err.error == errors.QUERY_EVALUATION_ERROR and not getattr(err, "recorded", False):
+            err.recorded = True  # type: ignore[attr-defined]
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            # AWS links it to the event before the state was entered
+            before = Cursor(self.log.events[entered_id - 1].previous_event_id)
+            eid = self.log.add("EvaluationFailed", details, before)
+            cursor.source = cursor.last = eid
 
     def _run_sync(self, scope: m.Scope, data: Any, frame: _Frame) -> Any:
         """A scope of Pass/Choice/Succeed/Fail states: no awaiting at all."""
         states = scope.states
         state = states[scope.start_at]
+        cursor = frame.cursor
         while True:
-            entered_id = self._enter(state, data)
-            env = Env(self, state.name, self.clock.now(), frame.variables)
+            entered_id = self._enter(state, data, cursor)
+            env = Env(self, state.name, self.clock.now(), frame.variables, None, cursor)
             try:
                 data, nxt = self._sync_step(state, data, env)
             except StatesError as err:
-                raise _runtime(state, entered_id, err) from None
+                err = _runtime(state, entered_id, err)
+                self._unhandled(state, entered_id, err, cursor)
+                raise err from None
             if state.type != "Fail":
-                self._exit(state, data)
+                self._exit(state, data, cursor)
             if nxt is None:
                 return data
             state = states[nxt]
@@ -325,9 +352,10 @@ class Run:
     async def run_scope(self, scope: m.Scope, data: Any, frame: _Frame) -> Any:
         states = scope.states
         state = states[scope.start_at]
+        cursor = frame.cursor
         while True:
-            entered_id = self._enter(state, data)
-            env = Env(self, state.name, self.clock.now(), frame.variables)
+            entered_id = self._enter(state, data, cursor)
+            env = Env(self, state.name, self.clock.now(), frame.variables, None, cursor)
             kind = state.type
             try:
                 if kind in ("Pass", "Choice", "Succeed", "Fail"):
@@ -338,11 +366,16 @@ class Run:
                 err = _runtime(state, entered_id, err)
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
+                    self._unhandled(state, entered_id, err, cursor)
                     raise err from None
                 data = self._caught(state, catcher, data, err)
                 nxt = catcher.next
+            except anyio.get_cancelled_exc_class():
+                if not self.stopping:  # a sibling branch or iteration failed
+                    self.log.add(kind + "StateAborted", None, cursor)
+                raise
             if kind != "Fail":
-                self._exit(state, data)
+                self._exit(state, data, cursor)
             if nxt is None:
                 return data
             state = states[nxt]
@@ -436,24 +469,25 @@ class Run:
     async def _invoke(self, state: m.Task, payload: Any, env: Env, timeout: float | None) -> Any:
         resource = state.resource
         log = self.log
+        cursor = env.cursor
         base = resource.split(".waitForTaskToken")[0].split(".sync")[0]
         if is_lambda_arn(resource):
             handler = self.handlers.lookup(state.name, resource)
             sched: dict[str, Any] = {"resource": resource, "input": payload}
             if timeout is not None:
                 sched["timeoutInSeconds"] = int(timeout)
-            log.add("LambdaFunctionScheduled", sched)
-            log.add("LambdaFunctionStarted")
+            log.add("LambdaFunctionScheduled", sched, cursor)
+            log.add("LambdaFunctionStarted", None, cursor)
             try:
                 result = await self._call(handler, payload, state, env, timeout, resource)
             except StatesError as err:
                 if err.error == errors.TIMEOUT:
-                    log.add("LambdaFunctionTimedOut", {"error": err.error})
+                    log.add("LambdaFunctionTimedOut", {"error": err.error}, cursor)
                 else:
-                    log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause})
+                    log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause}, cursor)
                 raise err from None
             _check_size(result, resource)
-            log.add("LambdaFunctionSucceeded", {"output": result})
+            log.add("LambdaFunctionSucceeded", {"output": result}, cursor)
             return result
         service, _, action = base.rpartition(":")
         resource_type = service.rsplit(":", 1)[-1] if service else resource
@@ -465,8 +499,8 @@ class Run:
         }
         if timeout is not None:
             sched["timeoutInSeconds"] = int(timeout)
-        log.add("TaskScheduled", sched)
-        log.add("TaskStarted", {"resourceType": resource_type, "resource": action})
+        log.add("TaskScheduled", sched, cursor)
+        log.add("TaskStarted", {"resourceType": resource_type, "resource": action}, cursor)
         try:
             if base == LAMBDA_INVOKE:
                 result = await self._lambda_invoke(state, payload, env, timeout)
@@ -475,15 +509,15 @@ class Run:
                 result = await self._call(handler, payload, state, env, timeout, resource)
             _check_size(result, resource_type)
         except StatesError as err:
+            details: dict[str, Any] = {"resourceType": resource_type, "resource": action, "error": err.error}
             if err.error == errors.TIMEOUT:
-                log.add("TaskTimedOut", {"resourceType": resource_type, "resource": action, "error": err.error})
+                log.add("TaskTimedOut", details, cursor)
             else:
-                log.add(
-                    "TaskFailed",
-                    {"resourceType": resource_type, "resource": action, "error": err.error, "cause": err.cause},
-                )
+                details["cause"] = err.cause
+                log.add("TaskFailed", details, cursor)
             raise
-        log.add("TaskSucceeded", {"resourceType": resource_type, "resource": action, "output": result})
+        succeeded = {"resourceType": resource_type, "resource": action, "output": result}
+        log.add("TaskSucceeded", succeeded, cursor)
         return result
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
@@ -677,19 +711,24 @@ class Run:
         effective = select_input(state.input_path, data, env)
         branch_input = state.parameters(effective, env) if state.parameters is not None else effective
         log = self.log
-        log.add("ParallelStateStarted")
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("ParallelStateStarted", None, cursor)
         results: list[Any] = [None] * len(state.branches)
+        forks = [cursor.fork() for _ in state.branches]  # each branch links its own events
         try:
             if all(b.sync for b in state.branches) and not self.clock.virtual:
                 for i, branch in enumerate(state.branches):
-                    results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables)))
+                    results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables), forks[i]))
             else:
                 failure: list[StatesError] = []
                 async with anyio.create_task_group() as tg:
 
                     async def one(i: int, branch: m.Scope) -> None:
                         try:
-                            results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
+                            results[i] = await self.run_scope(
+                                branch, branch_input, _Frame(dict(frame.variables), forks[i])
+                            )
                         except StatesError as err:
                             if not failure:
                                 failure.append(err)
@@ -699,10 +738,12 @@ class Run:
                         tg.start_soon(one, i, branch)
                 if failure:
                     raise failure[0]
-        except StatesError as err:
-            log.add("ParallelStateFailed", {"error": err.error, "cause": err.cause})
+        except StatesError:
+            _join(cursor, [f.source for f in forks])
+            log.add("ParallelStateFailed", None, cursor)
             raise
-        log.add("ParallelStateSucceeded")
+        _join(cursor, [f.source for f in forks])
+        log.add("ParallelStateSucceeded", None, cursor)
         result: Any = results
         if state.result_selector is not None:
             result = state.result_selector(result, env)
@@ -730,7 +771,9 @@ class Run:
                 f"resolved to {json.dumps(items)}",
             )
         log = self.log
-        log.add("MapStateStarted", {"length": len(items)})
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("MapStateStarted", {"length": len(items)}, cursor)
         processor = state.processor
         assert processor is not None
         selector = state.item_selector
@@ -742,6 +785,13 @@ class Run:
         distributed = state.mode == "DISTRIBUTED"
         tolerated = self._tolerance(state, effective, env, n) if distributed else 0
         failures: list[StatesError] = []
+        # AWS runs iterations on min(MaxConcurrency, n) workers; a worker's events form one chain
+        lanes = [cursor.fork() for _ in range(min(limit, n) if limit else n)]
+        lane_ok = [True] * len(lanes)  # did the lane's last iteration succeed
+        free = list(range(len(lanes) - 1, -1, -1))
+
+        def tails() -> list[int]:
+            return [lane.last if lane_ok[j] else lane.source for j, lane in enumerate(lanes)]
 
         def item_input(i: int) -> Any:
             value = items[i]
@@ -750,37 +800,54 @@ class Run:
             item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
             return selector(effective, item_env)
 
-        def succeed(i: int, output: Any) -> None:
+        def succeed(i: int, output: Any, j: int) -> None:
             results[i] = output
-            log.add("MapIterationSucceeded", {"name": state.name, "index": i})
+            log.add("MapIterationSucceeded", {"name": state.name, "index": i}, lanes[j], False)
 
         try:
             if processor.sync and not self.clock.virtual and not distributed:
                 for i in range(n):
-                    log.add("MapIterationStarted", {"name": state.name, "index": i})
+                    j = i % len(lanes)
+                    lane = lanes[j]
+                    log.add("MapIterationStarted", {"name": state.name, "index": i}, lane)
                     try:
-                        out = self._run_sync(processor, item_input(i), _Frame(dict(frame.variables)))
+                        out = self._run_sync(processor, item_input(i), _Frame(dict(frame.variables), lane))
                     except StatesError as err:
-                        log.add("MapIterationFailed", {"name": state.name, "index": i})
+                        lane_ok[j] = False
+                        log.add("MapIterationFailed", {"name": state.name, "index": i}, lane, False)
                         raise err
-                    succeed(i, out)
+                    succeed(i, out, j)
             else:
                 limiter = anyio.CapacityLimiter(limit) if limit else None
                 async with anyio.create_task_group() as tg:
 
                     async def one(i: int) -> None:
                         async def body() -> None:
-                            log.add("MapIterationStarted", {"name": state.name, "index": i})
+                            j = free.pop()
+                            lane = lanes[j]
+                            details = {"name": state.name, "index": i}
+                            log.add("MapIterationStarted", details, lane)
                             try:
-                                out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
+                                out = await self.run_scope(
+                                    processor, item_input(i), _Frame(dict(frame.variables), lane)
+                                )
                             except StatesError as err:
-                                log.add("MapIterationFailed", {"name": state.name, "index": i})
+                                lane_ok[j] = False
+                                log.add("MapIterationFailed", details, lane, False)
                                 failures.append(err)
                                 if not distributed or len(failures) > tolerated:
                                     tg.cancel_scope.cancel()
                                 results[i] = {"Error": err.error, "Cause": err.cause}
                                 return
-                            succeed(i, out)
+                            except anyio.get_cancelled_exc_class():
+                                lane_ok[j] = False
+                                if not self.stopping:
+                                    log.add("MapIterationAborted", details, lane, False)
+                                raise
+                            finally:
+                                free.append(j)
+                            lane_ok[j] = True
+                            succeed(i, out, j)
 
                         if limiter is None:
                             await body()
@@ -799,9 +866,11 @@ class Run:
                             "The specified tolerated failure threshold was exceeded",
                         )
         except StatesError as err:
-            log.add("MapStateFailed")
+            _join(cursor, tails())
+            log.add("MapStateFailed", None, cursor)
             raise err
-        log.add("MapStateSucceeded")
+        _join(cursor, tails())
+        log.add("MapStateSucceeded", None, cursor, False)
         result: Any = results
         if state.result_selector is not None:
             result = state.result_selector(result, env)
@@ -821,6 +890,15 @@ class Run:
         if pct is not None:
             allowed = max(allowed, int(n * float(pct) / 100.0))
         return allowed
+
+
+def _join(cursor: Cursor, tails: list[int]) -> None:
+    """Branches or iterations are done: the state's next event links to the latest of them."""
+    for tail in tails:
+        if tail > cursor.source:
+            cursor.source = tail
+    if cursor.source > cursor.last:
+        cursor.last = cursor.source
 
 
 async def _released_sleep(clock: Clock, seconds: float) -> None:
