@@ -17,6 +17,7 @@ from .handlers import Handlers, TaskContext
 from .interpreter import Execution
 from .load import load
 from .model import StateMachine
+from .rendering import render
 
 __all__ = [
     "Clock",
@@ -35,6 +36,7 @@ __all__ = [
     "VirtualClock",
     "execute",
     "load",
+    "render",
     "run",
     "validate",
 ]
