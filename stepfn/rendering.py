@@ -104,6 +104,7 @@ class _Graph:
     nodes: list[_Node] = field(default_factory=list)
     edges: list[_Edge] = field(default_factory=list)
     scopes: dict[str | None, dict[str, _Node]] = field(default_factory=dict)  # container id -> name -> node
+    depth: int = 0  # ranks from Start to the deepest state, once laid out
     branches: dict[str, int] = field(default_factory=dict)  # container id -> number of branches
 
     def node(self, container: _Node | None, name: str) -> _Node | None:
@@ -111,6 +112,10 @@ class _Graph:
         if found is None:  # a history from another definition: match the name anywhere
             found = next((n for n in self.nodes if n.name == name), None)
         return found
+
+
+def _group(container: _Node | None, branch: int) -> str:
+    return f"{container.id}b{branch}" if container is not None else "root"
 
 
 def _start_of(container: _Node | None) -> str:
@@ -542,7 +547,6 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
             "bgcolor": "white",
             "labelloc": "t",
             "labeljust": "l",
-            "newrank": "true",
         },
         node_attr={
             "fontname": FONT,
@@ -589,6 +593,7 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
             attrs["color"] = COLORS[h.SUCCEEDED][1]
         if outcome in (h.FAILED, h.CAUGHT, h.RUNNING):
             attrs["penwidth"] = "2"
+        attrs["group"] = _group(node.container, node.branch)  # keeps a scope's main line straight
         attrs["class"] = f"state {node.kind.lower()}" + (f" {outcome.replace('-', '_')}" if outcome else "")
         if links:
             attrs["URL"] = f"#state-{node.id}"
@@ -599,6 +604,32 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
     for node in graph.nodes:
         children.setdefault(node.container.id if node.container else None, []).append(node)
 
+    proxies = _long_edges(graph)
+    by_id = {n.id: n for n in graph.nodes}
+
+    def add_proxies(target: Any, src: str) -> None:
+        """Far-away targets of ``src``'s edges drawn as a small stand-in next to it."""
+        for index, proxy in proxies.items():
+            edge = graph.edges[index]
+            if edge.src != src:
+                continue
+            dst = by_id.get(edge.dst)
+            name = dst.name if dst is not None else "End"
+            fill, border, text = colors(outcome_of(dst.id) if dst is not None else None)
+            attrs = {
+                "shape": "box",
+                "style": "rounded,dashed,filled",
+                "fillcolor": fill,
+                "color": border,
+                "fontcolor": text,
+                "fontsize": "9",
+                "margin": "0.08,0.03",
+                "tooltip": _tooltip([f"continues at {name}"]),
+            }
+            if links and dst is not None:
+                attrs["URL"] = f"#state-{dst.id}"
+            target.node(proxy, f"<&#8594; {_esc(name)}>", **attrs)
+
     def add_scope(target: Any, container: _Node | None, branch: int | None = None) -> None:
         for node in children.get(container.id if container else None, []):
             if branch is not None and node.branch != branch:
@@ -607,6 +638,7 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
                 add_cluster(target, node)
             else:
                 add_node(target, node)
+            add_proxies(target, node.out)
 
     def add_cluster(target: Any, node: _Node) -> None:
         outcome = outcome_of(node.id)
@@ -647,6 +679,7 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
                 "fillcolor": border if outcome not in (None, h.NOT_RUN) else "#879596",
                 "color": border,
                 "tooltip": _tooltip([f"end of {node.name}"]),
+                "group": _group(node.container, node.branch),
             }
             cluster.node(node.id + "_end", **join)
 
@@ -677,15 +710,72 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
         fixedsize="true",
         fontsize="9",
     )
-    for edge in graph.edges:
-        _add_edge(dot, edge, overlay)
+    for index, edge in enumerate(graph.edges):
+        _add_edge(dot, edge, overlay, proxies.get(index))
     if overlay is not None:
         dot.node("__legend", _legend(), shape="plaintext", margin="0")
         dot.edge("__end", "__legend", style="invis")
     return dot.source
 
 
-def _add_edge(dot: Any, edge: _Edge, overlay: _Overlay | None) -> None:
+# Graphviz lays out a long edge as a chain of virtual nodes, one per rank it crosses; past a
+# few thousand of them (say, every Task catching into one handler at the bottom of a long
+# machine) the layout takes minutes.  Then the longest edges point at a stand-in instead.
+_SPAN_BUDGET = 1500
+_SPAN_KEEP = 4
+
+
+def _long_edges(graph: _Graph) -> dict[int, str]:
+    """Edge index -> stand-in node id, for the edges too long to draw in a large graph."""
+    adjacency: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        adjacency.setdefault(edge.src, []).append(edge.dst)
+    rank = _ranks(adjacency)
+    graph.depth = max(rank.values(), default=0)
+    spans = [(abs(rank.get(e.dst, 0) - rank.get(e.src, 0)), i) for i, e in enumerate(graph.edges)]
+    if sum(span for span, _ in spans) <= _SPAN_BUDGET:
+        return {}
+    return {
+        index: f"p{index}"
+        for span, index in spans
+        if span > _SPAN_KEEP and graph.edges[index].kind not in ("start", "branch")
+    }
+
+
+def _ranks(adjacency: dict[str, list[str]]) -> dict[str, int]:
+    """Longest-path depth from Start, ignoring edges that close a loop: roughly dot's ranks."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    back: set[tuple[str, str]] = set()
+    roots = ["__start", *adjacency]
+    for root in roots:
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        while stack:
+            node, i = stack.pop()
+            targets = adjacency.get(node, [])
+            if i < len(targets):
+                stack.append((node, i + 1))
+                nxt = targets[i]
+                if state.get(nxt) == 1:
+                    back.add((node, nxt))
+                elif nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                order.append(node)
+    rank: dict[str, int] = dict.fromkeys(order, 0)
+    for node in reversed(order):
+        for nxt in adjacency.get(node, []):
+            if (node, nxt) not in back and rank[nxt] < rank[node] + 1:
+                rank[nxt] = rank[node] + 1
+    return rank
+
+
+def _add_edge(dot: Any, edge: _Edge, overlay: _Overlay | None, proxy: str | None = None) -> None:
     attrs: dict[str, str] = {}
     label = edge.label
     if edge.kind == "default":
@@ -711,7 +801,7 @@ def _add_edge(dot: Any, edge: _Edge, overlay: _Overlay | None) -> None:
             attrs["fontcolor"] = "#b0927a" if edge.kind == "catch" else "#9aa5b1"
     if label:
         attrs["label"] = label
-    dot.edge(edge.src, edge.dst, **attrs)
+    dot.edge(edge.src, proxy or edge.dst, **attrs)
 
 
 def _title(graph: _Graph, overlay: _Overlay | None) -> str:
@@ -782,12 +872,12 @@ def find_renderer() -> str:
     )
 
 
-def layout(source: str, fmt: str) -> bytes:
-    """Run Graphviz on DOT ``source``; ``fmt`` is ``svg`` or ``png``."""
+def layout(source: str, fmt: str, dpi: int = 144) -> bytes:
+    """Run Graphviz on DOT ``source``; ``fmt`` is ``svg`` or ``png`` (at ``dpi``)."""
     program = find_renderer()
     args = [program, f"-T{fmt}"]
     if fmt == "png":
-        args.append("-Gdpi=144")
+        args.append(f"-Gdpi={dpi}")
     try:
         proc = subprocess.run(
             args, input=source.encode("utf-8"), capture_output=True, timeout=300, check=False
@@ -837,7 +927,8 @@ def render(machine: Any, events: Any = None, path_or_format: str | os.PathLike[s
     elif fmt == "svg":
         content = layout(_dot(graph, overlay), "svg").decode("utf-8")
     else:
-        content = layout(_dot(graph, overlay), "png")
+        source = _dot(graph, overlay)  # a very deep graph gets fewer pixels per inch, not a 30000px PNG
+        content = layout(source, "png", 144 if graph.depth <= 50 else max(54, 144 * 50 // graph.depth))
     if path is None:
         return content
     if isinstance(content, str):

@@ -35,7 +35,10 @@ def flaky(failures: int, error: str = "Transient") -> Any:
 
 @pytest.mark.parametrize("value", [0, False, "", None, {"a": 1}, [1, 2]])
 def test_pass_events_carry_input_and_output_as_json_text(value: Any) -> None:
-    machine = {"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.v", "OutputPath": "$", "End": True}}}
+    machine = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "InputPath": "$.v", "OutputPath": "$", "End": True}},
+    }
     ex = stepfn.run(machine, {"v": value})
     assert chain(ex) == [
         (1, 0, "ExecutionStarted"),
@@ -51,8 +54,16 @@ def test_pass_events_carry_input_and_output_as_json_text(value: Any) -> None:
         "inputDetails": {"truncated": False},
         "roleArn": started["executionStartedEventDetails"]["roleArn"],
     }
-    assert entered["stateEnteredEventDetails"] == {"name": "P", "input": given, "inputDetails": {"truncated": False}}
-    assert exited["stateExitedEventDetails"] == {"name": "P", "output": text, "outputDetails": {"truncated": False}}
+    assert entered["stateEnteredEventDetails"] == {
+        "name": "P",
+        "input": given,
+        "inputDetails": {"truncated": False},
+    }
+    assert exited["stateExitedEventDetails"] == {
+        "name": "P",
+        "output": text,
+        "outputDetails": {"truncated": False},
+    }
     assert succeeded["executionSucceededEventDetails"]["output"] == text
     assert set(started) == {"timestamp", "type", "id", "previousEventId", "executionStartedEventDetails"}
 
@@ -114,7 +125,12 @@ def test_retries_schedule_again_without_entering_again() -> None:
     assert scheduled["resourceType"] == "lambda" and scheduled["resource"] == "invoke"
     assert json.loads(scheduled["parameters"]) == {"FunctionName": "flaky", "Payload": {"n": 0}}
     failed = ex.events[4].to_aws()["taskFailedEventDetails"]
-    assert failed == {"resourceType": "lambda", "resource": "invoke", "error": "Transient", "cause": "attempt 1"}
+    assert failed == {
+        "resourceType": "lambda",
+        "resource": "invoke",
+        "error": "Transient",
+        "cause": "attempt 1",
+    }
     assert (ex.events[5].timestamp - ex.events[4].timestamp).total_seconds() == 1.0
 
 
@@ -183,7 +199,10 @@ def test_sequential_map_links_iterations_like_aws() -> None:
 
 def test_concurrent_map_iterations_each_link_to_map_state_started() -> None:
     ex = stepfn.run(
-        _map_machine(0), {"items": [0, False, ""]}, handlers={"raise": fail_with("E")}, clock=stepfn.VirtualClock()
+        _map_machine(0),
+        {"items": [0, False, ""]},
+        handlers={"raise": fail_with("E")},
+        clock=stepfn.VirtualClock(),
     )
     started = [e for e in ex.events if e.type == "MapIterationStarted"]
     assert [e.previous_event_id for e in started] == [3, 3, 3]
@@ -219,7 +238,10 @@ def test_parallel_branches_link_to_parallel_state_started() -> None:
                 "Type": "Parallel",
                 "Branches": [
                     {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
-                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "C"}, "C": {"Type": "Pass", "End": True}}},
+                    {
+                        "StartAt": "B",
+                        "States": {"B": {"Type": "Pass", "Next": "C"}, "C": {"Type": "Pass", "End": True}},
+                    },
                 ],
                 "End": True,
             }
@@ -256,13 +278,21 @@ def test_failing_branch_aborts_its_siblings() -> None:
     ex = stepfn.run(machine, {}, handlers={"boom": fail_with("Boom")}, clock=stepfn.VirtualClock())
     types = [e.type for e in ex.events]
     assert "WaitStateAborted" in types
-    assert types.index("WaitStateAborted") < types.index("ParallelStateFailed") < types.index("ParallelStateExited")
+    assert (
+        types.index("WaitStateAborted")
+        < types.index("ParallelStateFailed")
+        < types.index("ParallelStateExited")
+    )
     aborted = ex.events[types.index("WaitStateAborted")]
     assert ex.events[aborted.previous_event_id - 1].type == "WaitStateEntered"
 
 
 def test_execution_timeout_records_no_aborted_states() -> None:
-    machine = {"TimeoutSeconds": 5, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    machine = {
+        "TimeoutSeconds": 5,
+        "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}},
+    }
     ex = stepfn.run(machine, {}, clock=stepfn.VirtualClock())
     assert ex.status == "TIMED_OUT"
     assert [e.type for e in ex.events] == ["ExecutionStarted", "WaitStateEntered", "ExecutionTimedOut"]

@@ -112,7 +112,11 @@ def test_reads_aws_cli_history_json(tmp_path: Any) -> None:
                 "type": "ExecutionStarted",
                 "id": 1,
                 "previousEventId": 0,
-                "executionStartedEventDetails": {"input": "0", "inputDetails": {"truncated": False}, "roleArn": "r"},
+                "executionStartedEventDetails": {
+                    "input": "0",
+                    "inputDetails": {"truncated": False},
+                    "roleArn": "r",
+                },
             },
             {
                 "timestamp": "2024-05-01T12:00:00.250000+02:00",
@@ -126,7 +130,11 @@ def test_reads_aws_cli_history_json(tmp_path: Any) -> None:
                 "type": "PassStateExited",
                 "id": 3,
                 "previousEventId": 2,
-                "stateExitedEventDetails": {"name": "P", "output": "false", "outputDetails": {"truncated": False}},
+                "stateExitedEventDetails": {
+                    "name": "P",
+                    "output": "false",
+                    "outputDetails": {"truncated": False},
+                },
             },
             {
                 "timestamp": 1714557600.75,
@@ -163,8 +171,11 @@ def test_table_lists_every_event_with_its_state() -> None:
     machine = {
         "StartAt": "Check",
         "States": {
-            "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Zero"}],
-                      "Default": "Other"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Zero"}],
+                "Default": "Other",
+            },
             "Zero": {"Type": "Succeed"},
             "Other": {"Type": "Fail", "Error": "NotZero", "Cause": "input was not 0"},
         },
@@ -173,7 +184,11 @@ def test_table_lists_every_event_with_its_state() -> None:
     lines = table.splitlines()
     assert lines[0].split() == ["id", "time", "type", "state", "details"]
     assert [line.split()[3] for line in lines[1:-1]] == [
-        "ExecutionStarted", "ChoiceStateEntered", "ChoiceStateExited", "FailStateEntered", "ExecutionFailed",
+        "ExecutionStarted",
+        "ChoiceStateEntered",
+        "ChoiceStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
     ]
     assert "Check" in lines[2] and "Other" in lines[4]
     assert lines[-1] == "status: FAILED  error: NotZero  cause: input was not 0"

@@ -73,7 +73,9 @@ def test_demo_execution_golden_dot(demo: stepfn.Execution) -> None:
     _golden("render-demo.run.dot", to_dot(DEMO_MACHINE, demo))
 
 
-def test_dot_does_not_depend_on_graphviz_being_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dot_does_not_depend_on_graphviz_being_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("stepfn.rendering._scripts_dirs", lambda: [])
     monkeypatch.delenv("STEPFN_DOT", raising=False)
@@ -100,12 +102,26 @@ def test_dot_does_not_depend_on_graphviz_being_installed(monkeypatch: pytest.Mon
         ({"Variable": "$.s", "StringMatches": "log-*"}, '$.s matches "log-*"'),
         ({"Variable": "$.v", "IsNumeric": True}, "$.v is a number"),
         (
-            {"And": [{"Variable": "$.a", "NumericLessThan": 1}, {"Not": {"Variable": "$.b", "StringEquals": "x"}}]},
+            {
+                "And": [
+                    {"Variable": "$.a", "NumericLessThan": 1},
+                    {"Not": {"Variable": "$.b", "StringEquals": "x"}},
+                ]
+            },
             '$.a < 1 and not $.b == "x"',
         ),
         (
-            {"Or": [{"And": [{"Variable": "$.a", "NumericEquals": 1}, {"Variable": "$.b", "NumericEquals": 2}]},
-                    {"Variable": "$.c", "NumericLessThanEquals": 3}]},
+            {
+                "Or": [
+                    {
+                        "And": [
+                            {"Variable": "$.a", "NumericEquals": 1},
+                            {"Variable": "$.b", "NumericEquals": 2},
+                        ]
+                    },
+                    {"Variable": "$.c", "NumericLessThanEquals": 3},
+                ]
+            },
             "($.a == 1 and $.b == 2) or $.c <= 3",
         ),
         ({"Condition": "{% $states.input.x > 1 %}"}, "$states.input.x > 1"),
@@ -121,7 +137,9 @@ def test_rule_text(rule: dict[str, Any], text: str) -> None:
 def _svg_nodes(svg: str) -> dict[str, tuple[str, str]]:
     """DOT node id -> (class, first fill colour) from Graphviz's SVG."""
     nodes = {}
-    for match in re.finditer(r'<g id="node\d+" class="([^"]*)">\s*<title>([^<]*)</title>(.*?)</g>', svg, re.S):
+    for match in re.finditer(
+        r'<g id="node\d+" class="([^"]*)">\s*<title>([^<]*)</title>(.*?)</g>', svg, re.S
+    ):
         fill = re.search(r'fill="(#[0-9a-f]{6})"', match.group(3))
         nodes[match.group(2)] = (match.group(1), fill.group(1) if fill else "")
     return nodes
@@ -199,7 +217,10 @@ def test_html_page_is_self_contained(demo: stepfn.Execution, tmp_path: Path) -> 
     page = stepfn.render(DEMO_MACHINE, demo, "html")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert not re.search(r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(", page)
-    assert set(re.findall(r"https?://[^\"'\s<>]+", page)) <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert set(re.findall(r"https?://[^\"'\s<>]+", page)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
     for event in demo.events:  # the event table
         assert f'<tr id="event-{event.id}"' in page
     for name in EXPECTED:
@@ -256,7 +277,9 @@ def _graphviz_pure() -> str:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="PATH manipulation with a shell script")
-def test_renders_with_no_dot_on_path(demo: stepfn.Execution, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_renders_with_no_dot_on_path(
+    demo: stepfn.Execution, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # neither dot nor graphviz-pure is on PATH
     monkeypatch.delenv("STEPFN_DOT", raising=False)
     program = find_renderer()
@@ -295,19 +318,39 @@ def _cli(*args: str) -> Any:
 def test_cli_run_writes_events_and_picture_then_history_and_render(tmp_path: Path) -> None:
     events, picture = tmp_path / "run.jsonl", tmp_path / "run.svg"
     result = _cli(
-        "run", str(DEMO_MACHINE), "--input-file", str(DEMO / "input.json"), "--tasks", str(DEMO / "handlers.py"),
-        "--virtual-time", "--events", str(events), "--render", str(picture), "--json",
+        "run",
+        str(DEMO_MACHINE),
+        "--input-file",
+        str(DEMO / "input.json"),
+        "--tasks",
+        str(DEMO / "handlers.py"),
+        "--virtual-time",
+        "--events",
+        str(events),
+        "--render",
+        str(picture),
+        "--json",
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["status"] == "SUCCEEDED"
     lines = events.read_text().splitlines()
-    assert json.loads(lines[0])["type"] == "ExecutionStarted" and json.loads(lines[-1])["type"] == "ExecutionSucceeded"
+    assert (
+        json.loads(lines[0])["type"] == "ExecutionStarted"
+        and json.loads(lines[-1])["type"] == "ExecutionSucceeded"
+    )
     assert "<svg" in picture.read_text()
 
     table = _cli("history", str(events))
     assert table.exit_code == 0
-    for needle in ("LambdaFunctionFailed", "Inventory.Busy", "MapIterationFailed", "Payment.Declined",
-                   "TaskStateExited", "RefundCharges", "status: SUCCEEDED"):
+    for needle in (
+        "LambdaFunctionFailed",
+        "Inventory.Busy",
+        "MapIterationFailed",
+        "Payment.Declined",
+        "TaskStateExited",
+        "RefundCharges",
+        "status: SUCCEEDED",
+    ):
         assert needle in table.output
 
     for suffix in ("png", "html", "dot"):
