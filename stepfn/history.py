@@ -227,7 +227,7 @@ def read_history_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         ) from None
     if not all(isinstance(item, dict) and "type" in item for item in items):
         raise UsageError(f"{path} is not an event history: every event needs a 'type'")
-    return items
+    return list(items)
 
 
 def normalize(source: Any) -> list[HistoryEvent]:
@@ -381,8 +381,10 @@ def analyse(source: Any) -> History:
             v.outcome = ABORTED
         elif _has_failed_child(v, visits):
             v.outcome = FAILED  # a branch or iteration failed and took this state down
-        else:
+        else:  # running when the execution failed or timed out
             v.outcome = FAILED if status in ("FAILED", "TIMED_OUT") else ABORTED
+            if status == "TIMED_OUT":
+                v.error = "States.Timeout"
     return History(events, visits, status, error, cause, ex_input, ex_output)
 
 

@@ -358,12 +358,12 @@ def _overlay(graph: _Graph, hist: h.History, compiled: Mapping[str, Any] | None 
     # a transition the definition draws in the other group (say, a caught error whose Catch
     # leads where Next also leads) still marks the edge that exists
     drawn = {(e.src, e.dst, e.group) for e in graph.edges}
-    for (src, dst, group), n in list(taken.items()):
-        if (src, dst, group) in drawn:
+    for key, n in list(taken.items()):
+        if key in drawn:
             continue
-        others = [k for k in drawn if k[0] == src and k[1] == dst]
-        if len(others) == 1 or (others and group in ("flow", "catch")):
-            del taken[(src, dst, group)]
+        others = [k for k in drawn if k[0] == key[0] and k[1] == key[1]]
+        if len(others) == 1 or (others and key[2] in ("flow", "catch")):
+            del taken[key]
             for other in others:  # a Choice whose rule could not be replayed marks every edge there
                 taken[other] = taken.get(other, 0) + n
     return _Overlay(hist, stats, taken, nodes)
@@ -715,7 +715,7 @@ def _dot(graph: _Graph, overlay: _Overlay | None, links: bool = False) -> str:
     if overlay is not None:
         dot.node("__legend", _legend(), shape="plaintext", margin="0")
         dot.edge("__end", "__legend", style="invis")
-    return dot.source
+    return str(dot.source)
 
 
 # Graphviz lays out a long edge as a chain of virtual nodes, one per rank it crosses; past a

@@ -9,6 +9,7 @@ import pytest
 
 import stepfn
 from stepfn.errors import UsageError
+from stepfn import history as h
 from stepfn.history import ABORTED, CAUGHT, FAILED, SUCCEEDED, analyse, format_table
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:"
@@ -192,3 +193,21 @@ def test_table_lists_every_event_with_its_state() -> None:
     ]
     assert "Check" in lines[2] and "Other" in lines[4]
     assert lines[-1] == "status: FAILED  error: NotZero  cause: input was not 0"
+
+
+def test_partial_history_is_in_progress_and_timeouts_fail_the_running_state() -> None:
+    machine = {
+        "TimeoutSeconds": 1,
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 5, "End": True}},
+    }
+    ex = stepfn.run(machine, {"x": None}, clock=stepfn.VirtualClock())
+    assert ex.status == "TIMED_OUT"
+    hist = analyse(ex)
+    assert [(v.name, v.outcome, v.error) for v in hist.visits] == [
+        ("P", SUCCEEDED, None),
+        ("W", FAILED, "States.Timeout"),
+    ]
+    partial = analyse(ex.events[:-1])  # a history still being written
+    assert partial.status == "RUNNING"
+    assert [v.outcome for v in partial.visits] == [SUCCEEDED, h.RUNNING]

@@ -386,3 +386,16 @@ def test_cli_history_rejects_a_non_history(tmp_path: Path) -> None:
     bad.write_text('{"no": "type"}\n')
     result = CliRunner().invoke(main, ["history", str(bad)])
     assert result.exit_code == 2 and "not an event history" in result.output
+
+
+def test_running_execution_is_drawn_in_progress() -> None:
+    machine = {
+        "TimeoutSeconds": 1,
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 5, "End": True}},
+    }
+    ex = stepfn.run(machine, {}, clock=stepfn.VirtualClock())
+    dot = to_dot(machine, ex.events[:-1])
+    assert 'class="state wait running"' in dot and "RUNNING" in dot
+    dot = to_dot(machine, ex)
+    assert 'class="state wait failed"' in dot and "failed: States.Timeout" in dot and "TIMED_OUT" in dot
