@@ -22,7 +22,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_input(input_text: str | None, input_file: str | None) -> Any:
-    from .load import parse_document
+    from .loader import parse_document
 
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both")
@@ -63,8 +63,17 @@ def main() -> None:
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True, help="Workflow type.")
 @click.option("--virtual-time", is_flag=True, help="Run Wait, back-off and timeouts on a virtual clock.")
+@click.option("--start-time", default=None, metavar="ISO",
+              help="With --virtual-time: the clock's start, e.g. 2024-01-01T00:00:00Z (default: now).")
 @click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
+@click.option("--machine", "machines", multiple=True, metavar="NAME=FILE",
+              help="A state machine states:startExecution may start, by name or ARN (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, output, error, cause, states.")
+@click.option("--mock-config", type=str, default=None,
+              help="An AWS Step Functions Local mock file (default: $SFN_MOCK_CONFIG); needs --test-case.")
+@click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
+@click.option("--state-machine", type=str, default=None,
+              help="The mock file's state machine (default: MACHINE's file name, or the file's only one).")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False, writable=True),
               help="Write the execution history (AWS's event shapes) to FILE as JSON Lines.")
 @click.option("--render", "render_file", type=click.Path(dir_okay=False, writable=True),
@@ -76,8 +85,13 @@ def run(
     tasks: tuple[str, ...],
     machine_type: str,
     virtual_time: bool,
+    start_time: str | None,
     seed: int | None,
+    machines: tuple[str, ...],
     as_json: bool,
+    mock_config: str | None,
+    test_case: str | None,
+    state_machine: str | None,
     events_file: str | None,
     render_file: str | None,
 ) -> None:
@@ -88,17 +102,35 @@ def run(
     from .handlers import Handlers, load_handlers
 
     data = _read_input(input_text, input_file)
+    if mock_config is not None and test_case is None:
+        _fail("--mock-config needs --test-case NAME")
     handlers = Handlers()
+    registry: dict[str, str] = {}
+    for entry in machines:
+        key, sep, path = entry.partition("=")
+        if not sep or not key or not path:
+            _fail(f"--machine takes NAME=FILE, not {entry!r}")
+        registry[key] = path
+    if start_time is not None and not virtual_time:
+        _fail("--start-time needs --virtual-time")
+    try:
+        clock = VirtualClock(start_time) if virtual_time else None
+    except ValueError:
+        _fail(f"--start-time is not an ISO-8601 date-time: {start_time!r}")
     try:
         for spec in tasks:
             handlers.update(load_handlers(spec))
+        if test_case is not None:
+            machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
+                                                  state_machine)
         execution = run_machine(
             machine,
             data,
             handlers=handlers,
             type=machine_type.upper(),
-            clock=VirtualClock() if virtual_time else None,
+            clock=clock,
             seed=seed,
+            machines=registry or None,
         )
     except DefinitionError as exc:
         _print_problems(exc.problems)
@@ -119,6 +151,27 @@ def run(
     sys.exit(EXIT_OK if execution.status == "SUCCEEDED" else EXIT_FAILED)
 
 
+def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,
+                      state_machine: str | None) -> tuple[Any, Any]:
+    """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them."""
+    import os
+
+    from .handlers import Handlers
+    from .loader import load
+    from .mockconfig import ENV_VAR
+    from .testing import mock_config_handlers
+
+    path = mock_config or os.environ.get(ENV_VAR)
+    if not path:
+        _fail(f"--test-case needs --mock-config FILE (or {ENV_VAR})")
+    compiled = load(machine, machine_type=machine_type)
+    mocked = mock_config_handlers(compiled, path, test_case=test_case, state_machine=state_machine)
+    merged = Handlers()
+    merged.update(handlers)
+    merged.update(mocked)  # mocks are keyed by state name: looked up before any resource handler
+    return compiled, merged
+
+
 @main.command()
 @click.argument("machine", type=click.Path(dir_okay=False))
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
@@ -132,6 +185,69 @@ def validate(machine: str, machine_type: str) -> None:
         _print_problems(problems)
         sys.exit(EXIT_USAGE)
     click.echo(f"{machine}: valid")
+
+
+@main.command("test-state")
+@click.argument("machine", type=click.Path(dir_okay=False))
+@click.option("--state", "state_name", help="The state to test (optional when MACHINE is one state's definition).")
+@click.option("--input", "input_text", help="The state's input as JSON text.")
+@click.option("--input-file", type=str, help="Read the state's input from FILE (- for stdin).")
+@click.option("--inspection", type=click.Choice(["INFO", "DEBUG", "TRACE"], case_sensitive=False), default="INFO",
+              show_default=True, help="DEBUG adds the data after each step (AWS's inspectionData).")
+@click.option("--mock", "mock_text", help='AWS MockInput as JSON: {"result": "<JSON>"} or {"errorOutput": {...}}.')
+@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
+@click.option("--retrier-retry-count", type=int, default=0, show_default=True,
+              help="Retries the matching retrier has already made.")
+@click.option("--context", "context_text", help="Context object ($$) fields to set, as JSON.")
+@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+              default="STANDARD", show_default=True)
+def test_state_command(
+    machine: str,
+    state_name: str | None,
+    input_text: str | None,
+    input_file: str | None,
+    inspection: str,
+    mock_text: str | None,
+    tasks: tuple[str, ...],
+    retrier_retry_count: int,
+    context_text: str | None,
+    machine_type: str,
+) -> None:
+    """Run one state of MACHINE alone, like AWS's TestState API; print its result as JSON.
+
+    Exit 0 when the state SUCCEEDED, 1 when it FAILED, is RETRIABLE or CAUGHT_ERROR.
+    """
+    from .errors import DefinitionError, StepfnError
+    from .loader import read_document
+    from .testing import Harness
+
+    data = _read_input(input_text, input_file)
+    mock = _json_option("--mock", mock_text)
+    context = _json_option("--context", context_text)
+    harness = Harness()
+    try:
+        for spec in tasks:
+            harness.use(spec)
+        source, _ = read_document(machine)
+        outcome = harness.test_state(source, state_name, data, mock=mock, inspection=inspection,
+                                     retrier_retry_count=retrier_retry_count, context=context,
+                                     type=machine_type.upper())
+    except DefinitionError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_USAGE)
+    except StepfnError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(outcome.to_dict(), indent=2, ensure_ascii=False))
+    sys.exit(EXIT_OK if outcome.status == "SUCCEEDED" else EXIT_FAILED)
+
+
+def _json_option(name: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        _fail(f"{name} is not valid JSON: {exc}")
 
 
 def _write_outputs(machine: str, execution: Any, events_file: str | None, render_file: str | None) -> None:

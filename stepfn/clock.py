@@ -5,11 +5,13 @@ fixed instant and never sleeps: a sleeper is parked until every task of the run 
 blocked, then the clock jumps to the earliest deadline and wakes it.  So Wait states,
 retry back-off and timeouts are instant and deterministic, and concurrent sleepers still
 wake in deadline order.  Handlers running in worker threads hold the clock (``busy``),
-so virtual time never overtakes real work.
+so virtual time never overtakes real work.  ``wait_event`` waits for an event or a
+deadline on either clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import time
@@ -41,6 +43,12 @@ class Clock:
         """Context manager marking real work in progress (a no-op on real clocks)."""
         return _NULL
 
+    def acquire(self) -> None:
+        """Keep time from advancing (virtual clocks only; call on the event loop's thread)."""
+
+    def release(self) -> None:
+        """Undo one :meth:`acquire`."""
+
 
 class _Null:
     def __enter__(self) -> None:
@@ -69,6 +77,10 @@ class VirtualClock(Clock):
 
     It starts at ``start`` (default: the wall-clock time when it is created, so that
     timestamps in inputs stay meaningful); pass a fixed ``start`` for repeatable runs.
+    While anything *holds* the clock (a handler running in a worker thread, an
+    :class:`~stepfn.ExecutionHandle` whose caller is not waiting for the result) time
+    stands still, however long the real work takes.  One clock serves one event loop
+    at a time; nested executions share their parent's clock.
     """
 
     virtual = True
@@ -85,7 +97,9 @@ class VirtualClock(Clock):
         self._sleepers: list[list[Any]] = []
         self._seq = itertools.count()
         self._wakeup: anyio.Event | None = None
+        self._idle: anyio.Event | None = None
         self._busy = 0
+        self._driving = False
 
     def now(self) -> datetime:
         return self._now
@@ -108,35 +122,123 @@ class VirtualClock(Clock):
         finally:
             entry[2] = None  # a cancelled sleeper no longer moves time
 
-    async def drive(self) -> None:
-        """Run beside an execution: whenever every task is blocked, wake the next sleeper."""
-        while True:
-            await anyio.wait_all_tasks_blocked()
-            if self._busy:
-                await anyio.sleep(0.0005)
-                continue
-            while self._sleepers and self._sleepers[0][2] is None:
-                heapq.heappop(self._sleepers)
-            if not self._sleepers:
-                self._wakeup = anyio.Event()
-                await self._wakeup.wait()
-                continue
-            deadline, _, event = heapq.heappop(self._sleepers)
-            if deadline > self._now:
-                self._now = deadline
-            event.set()
+    # -- holding: called on the event loop's thread only
+    def acquire(self) -> None:
+        """Stop time from advancing until the matching :meth:`release`."""
+        self._busy += 1
+
+    def release(self) -> None:
+        self._busy -= 1
+        if self._busy <= 0 and self._idle is not None:
+            self._idle.set()
 
     def hold(self) -> Any:
-        clock = self
+        """Context manager: :meth:`acquire` on entry, :meth:`release` on exit."""
+        return _Hold(self)
 
-        class _Hold:
-            def __enter__(self) -> None:
-                clock._busy += 1
+    async def drive(self) -> None:
+        """Run beside an execution: whenever every task is blocked, wake the next sleeper.
 
-            def __exit__(self, *exc: object) -> None:
-                clock._busy -= 1
+        Returns at once when another ``drive`` already runs this clock (a nested
+        execution inside its parent).
+        """
+        if self._driving:
+            return
+        self._driving = True
+        try:
+            while True:
+                await _all_blocked()
+                if self._busy > 0:
+                    self._idle = anyio.Event()
+                    if self._busy > 0:
+                        await self._idle.wait()
+                    self._idle = None
+                    continue
+                sleepers = self._sleepers
+                while sleepers and sleepers[0][2] is None:
+                    heapq.heappop(sleepers)
+                if not sleepers:
+                    self._wakeup = anyio.Event()
+                    await self._wakeup.wait()
+                    self._wakeup = None
+                    continue
+                deadline, _, event = heapq.heappop(sleepers)
+                self._now = max(self._now, deadline)
+                event.set()
+        finally:
+            self._driving = False
 
-        return _Hold()
+
+class _Hold:
+    __slots__ = ("clock",)
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+
+    def __enter__(self) -> None:
+        self.clock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.clock.release()
+
+
+async def _all_blocked() -> None:
+    """Return once every other task of the event loop is blocked and no callback is due.
+
+    On asyncio this yields while a task is runnable or a callback (a cancellation being
+    delivered, a thread's result arriving) is queued — anyio's version sleeps 0.1 s of
+    real time whenever a task is ready and cannot see queued callbacks; elsewhere
+    anyio's version is used.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task(loop)
+    except RuntimeError:
+        await anyio.wait_all_tasks_blocked()
+        return
+    ready = getattr(loop, "_ready", None)
+    quiet = 0
+    while True:
+        await asyncio.sleep(0)
+        if ready:
+            quiet = 0
+            continue
+        for task in asyncio.all_tasks(loop):
+            if task is me:
+                continue
+            waiter = getattr(task, "_fut_waiter", None)
+            if waiter is None or waiter.done():
+                quiet = 0
+                break
+        else:
+            quiet += 1
+            if ready is not None or quiet >= 3:
+                return
+
+
+async def wait_event(clock: Clock, event: anyio.Event, seconds: float | None) -> bool:
+    """Wait until ``event`` is set (True) or ``seconds`` pass on ``clock`` (False)."""
+    if event.is_set():
+        return True
+    if seconds is None:
+        await event.wait()
+        return True
+    if seconds <= 0:
+        await anyio.lowlevel.checkpoint()
+        return event.is_set()
+    expired = False
+    async with anyio.create_task_group() as tg:
+
+        async def timer() -> None:
+            nonlocal expired
+            await clock.sleep(seconds)
+            expired = True
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(timer)
+        await event.wait()
+        tg.cancel_scope.cancel()
+    return event.is_set() or not expired
 
 
 def monotonic() -> float:

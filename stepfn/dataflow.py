@@ -15,16 +15,21 @@ from .model import Catcher, Retrier
 from .paths import Path, PathNotFound
 
 
+def _bracketed(steps: Any) -> str:
+    return "".join(f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in steps)
+
+
 def jayway_message(path: Path, exc: PathNotFound) -> str:
-    """AWS's text for a definite path that finds nothing."""
+    """AWS's text for a definite path that finds nothing.
+
+    A missing step before the last is a "Missing property" (named up to that step);
+    a missing last step is "No results" for the whole path.
+    """
     steps = path.steps
-    missing = exc.missing
-    bracket = "".join(f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in steps)
-    for i, step in enumerate(steps):
-        if str(step) == missing and i < len(steps) - 1:
-            prefix = "".join(f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in steps[: i + 1])
-            return f"Invalid path '{path.text}' : Missing property in path $" + prefix
-    return f"Invalid path '{path.text}' : No results for path: $" + bracket
+    index = exc.index
+    if 0 <= index < len(steps) - 1:
+        return f"Invalid path '{path.text}' : Missing property in path ${_bracketed(steps[: index + 1])}"
+    return f"Invalid path '{path.text}' : No results for path: ${_bracketed(steps)}"
 
 
 def select_input(path: Path | None, data: Any, env: Any) -> Any:

@@ -4,7 +4,8 @@ A handler is any callable ``handler(payload, ctx)``, sync or async.  ``Handlers`
 the handler for a Task by, in order: the state's name, the exact resource ARN, the Lambda
 function name taken from a function ARN (with or without a qualifier), then glob
 patterns.  ``TaskContext`` is what a handler sees of the run: the state, the retry
-count, the execution, the task token, and ``sleep`` on the execution's clock.
+count, the execution, the task token, ``sleep`` on the execution's clock, and
+``send_task_success`` / ``send_task_failure`` / ``send_task_heartbeat`` for task tokens.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
 def function_name(name_or_arn: str) -> str:
-    """The Lambda function name in a name, a partial ARN or a function ARN."""
+    """The Lambda function name in a name, a partial ARN or a function ARN.
+
+    Accepts what Lambda accepts as a FunctionName: ``fn``, ``fn:alias``,
+    ``123456789012:function:fn[:alias]`` and ``arn:aws:lambda:region:acct:function:fn[:alias]``.
+    """
     parts = name_or_arn.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[5] == "function":
-        return parts[6]
-    if len(parts) >= 3 and parts[-3] == "function":  # 123456789012:function:name
-        return parts[-2] if len(parts) > 3 else parts[-1]
-    if len(parts) == 2 and parts[0] == "function":
-        return parts[1]
+    if "function" in parts:
+        i = parts.index("function")
+        if i + 1 < len(parts) and (i > 0 or len(parts) == 2):
+            return parts[i + 1]
     if len(parts) == 2 and parts[0] != "arn":  # name:qualifier
         return parts[0]
     return name_or_arn
@@ -55,10 +58,23 @@ class TaskContext:
     task_token: str | None
     context: dict[str, Any]
     _sleep: Callable[[float], Any] = field(repr=False, default=lambda s: None)
+    _callbacks: Any = field(repr=False, default=None)
 
     def sleep(self, seconds: float) -> Any:
         """Sleep on the execution's clock (instant under a virtual clock)."""
         return self._sleep(seconds)
+
+    def send_task_success(self, token: str, output: Any = None) -> None:
+        """Complete the Task waiting on ``token`` with ``output`` (any JSON value)."""
+        self._callbacks.send(token, ("success", output))
+
+    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        """Fail the Task waiting on ``token`` with ``error`` and ``cause``."""
+        self._callbacks.send(token, ("failure", error, cause))
+
+    def send_task_heartbeat(self, token: str) -> None:
+        """Tell the Task waiting on ``token`` that work goes on (restarts HeartbeatSeconds)."""
+        self._callbacks.send(token, None)
 
 
 class Handlers:
@@ -118,12 +134,16 @@ class Handlers:
         found = self._exact.get(resource)
         if found is not None:
             return found
-        if is_lambda_arn(resource) or not resource.startswith("arn:"):
-            found = self._functions.get(function_name(resource))
+        lambda_function = is_lambda_arn(resource) or not resource.startswith("arn:")
+        name = function_name(resource) if lambda_function else None
+        if name is not None:
+            found = self._functions.get(name)
             if found is not None:
                 return found
         for pattern, handler in self._globs:
             if fnmatch.fnmatchcase(resource, pattern):
+                return handler
+            if name is not None and fnmatch.fnmatchcase(name, pattern):
                 return handler
         return None
 
@@ -163,7 +183,9 @@ def load_handlers(spec: str) -> Handlers:
             raise UsageError(f"cannot import tasks file {spec}: {type(exc).__name__}: {exc}") from None
         finally:
             sys.path.pop(0)
-        obj: Any = getattr(module, "TASKS", None) or getattr(module, "handlers", None)
+        obj: Any = getattr(module, "TASKS", None)
+        if obj is None:  # an empty TASKS dict is fine: a machine may have no Task
+            obj = getattr(module, "handlers", None)
         where = spec
     else:
         mod_path, _, attr = spec.partition(":")

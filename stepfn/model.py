@@ -36,6 +36,7 @@ class Catcher:
     assign: Any = None
     output: Any = None
     pointer: str = ""
+    query_language: str = JSONPATH
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +91,7 @@ class ChoiceRule:
     assign: Any = None
     output: Any = None
     pointer: str = ""
+    condition_text: str | None = None  # JSONata rules: the Condition's text, for errors
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

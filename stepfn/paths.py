@@ -28,12 +28,32 @@ _INT_RE = re.compile(r"-?\d+")
 
 
 class PathNotFound(LookupError):
-    """A definite path names nothing in the data.  ``missing`` is the first absent step."""
+    """A definite path names nothing in the data.
 
-    def __init__(self, path: str, missing: str = "") -> None:
+    ``missing`` is the first absent step (as text) and ``index`` its position in
+    ``Path.steps`` (-1 when unknown, e.g. an undefined variable).
+    """
+
+    def __init__(self, path: str, missing: str = "", index: int = -1) -> None:
         super().__init__(path)
         self.path = path
         self.missing = missing
+        self.index = index
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    """The string literal opening at ``text[i]`` (a quote) and the offset after it."""
+    quote, n = text[i], len(text)
+    out: list[str] = []
+    k = i + 1
+    while k < n and text[k] != quote:
+        if text[k] == "\\" and text.startswith(quote, k + 1):
+            k += 1  # only an escaped delimiter is unescaped; other backslashes are literal
+        out.append(text[k])
+        k += 1
+    if k >= n:
+        raise ExpressionError("unclosed string", text, i)
+    return "".join(out), k + 1
 
 
 def _parse_steps(text: str, start: int) -> list[str | int] | None:
@@ -51,19 +71,26 @@ def _parse_steps(text: str, start: int) -> list[str | int] | None:
             steps.append(m.group())
             i = m.end()
         elif c == "[":
+            k = i + 1
+            while k < n and text[k] == " ":
+                k += 1
+            if k < n and text[k] in "'\"":
+                # a quoted key may hold '.', ']' or an escaped quote
+                key, k = _quoted(text, k)
+                while k < n and text[k] == " ":
+                    k += 1
+                if k >= n:
+                    raise ExpressionError("unclosed '['", text, i)
+                if text[k] != "]":
+                    return None  # a union such as ['a','b']: jsonpath-ng's job
+                steps.append(key)
+                i = k + 1
+                continue
             j = text.find("]", i)
             if j < 0:
                 raise ExpressionError("unclosed '['", text, i)
             inner = text[i + 1 : j].strip()
-            if len(inner) >= 2 and inner[0] in "'\"" and inner[-1] == inner[0]:
-                body = inner[1:-1]
-                if inner[0] in body.replace("\\" + inner[0], ""):
-                    return None
-                steps.append(body.replace("\\" + inner[0], inner[0]))
-                # a quoted key may contain ']' ; re-scan for the matching one
-                close = text.find(inner[0] + "]", i + 2)
-                j = close + 1 if close >= 0 else j
-            elif _INT_RE.fullmatch(inner):
+            if _INT_RE.fullmatch(inner):
                 steps.append(int(inner))
             else:
                 return None
@@ -129,22 +156,36 @@ class Path:
                     v = data.get(key, _MISSING)
                     if v is not _MISSING:
                         return v
-                raise PathNotFound(text, key)
+                raise PathNotFound(text, key, 0)
 
             return get1
+        if root == ROOT_DATA:
+            return lambda data, env: walk(data)
         return lambda data, env: walk(self._root(data, env))
 
     def _walk(self, node: Any) -> Any:
+        start = node
         for step in self.steps:
             if isinstance(step, str):
                 if type(node) is not dict or step not in node:
-                    raise PathNotFound(self.text, step)
+                    raise self._not_found(start)
                 node = node[step]
             else:
                 if type(node) is not list or not -len(node) <= step < len(node):
-                    raise PathNotFound(self.text, str(step))
+                    raise self._not_found(start)
                 node = node[step]
         return node
+
+    def _not_found(self, node: Any) -> PathNotFound:
+        """The error for the first step that names nothing (off the hot path)."""
+        for i, step in enumerate(self.steps):
+            if isinstance(step, str):
+                if type(node) is not dict or step not in node:
+                    return PathNotFound(self.text, step, i)
+            elif type(node) is not list or not -len(node) <= step < len(node):
+                return PathNotFound(self.text, str(step), i)
+            node = node[step]
+        return PathNotFound(self.text)
 
     def _get_many(self, data: Any, env: Any) -> list[Any]:
         return [m.value for m in self._ng.find(self._root(data, env))]
@@ -172,12 +213,12 @@ class Path:
         step = self.steps[i]
         if isinstance(step, int):
             if type(node) is not list or not -len(node) <= step < len(node):
-                raise PathNotFound(self.text, str(step))
+                raise PathNotFound(self.text, str(step), i)
             copy_list = list(node)
             copy_list[step] = self._set(node[step], i + 1, value)
             return copy_list
         if type(node) is not dict:
-            raise PathNotFound(self.text, step)
+            raise PathNotFound(self.text, step, i)
         copy = dict(node)
         copy[step] = self._set(node.get(step, {}), i + 1, value)
         return copy
@@ -190,7 +231,20 @@ def _compile_ng(text: str, start: int) -> Any:
     try:
         return parse("$" + text[start:])
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001
-        raise ExpressionError(f"invalid JSONPath: {exc}", text, None) from None
+        raise ExpressionError(f"invalid JSONPath: {exc}", text, _ng_position(str(exc), text, start)) from None
+
+
+_NG_AT = re.compile(r"(?:at 1:|line 1, col )(\d+)")
+
+
+def _ng_position(message: str, text: str, start: int) -> int | None:
+    """Where in ``text`` jsonpath-ng's error points (it parsed ``'$' + text[start:]``)."""
+    if "end of string" in message:
+        return len(text)
+    m = _NG_AT.search(message)
+    if m is None:
+        return None
+    return min(len(text), int(m.group(1)) + start - 1)
 
 
 _CACHE: dict[str, Path] = {}
@@ -198,10 +252,10 @@ _CACHE: dict[str, Path] = {}
 
 def compile_path(text: str) -> Path:
     """Compile ``text`` once; identical paths share one compiled object."""
+    if not isinstance(text, str):
+        raise ExpressionError("a path must be a string", str(text), None)
     path = _CACHE.get(text)
     if path is None:
-        if not isinstance(text, str):
-            raise ExpressionError("a path must be a string", str(text), None)
         path = _CACHE[text] = Path(text)
     return path
 

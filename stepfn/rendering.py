@@ -507,7 +507,7 @@ def _prepare(machine: Any, events: Any) -> tuple[_Graph, _Overlay | None]:
     from .model import StateMachine
 
     if not isinstance(machine, StateMachine):
-        from .load import load
+        from .loader import load
 
         machine = load(machine)
     graph = _build(machine.definition, machine.name)

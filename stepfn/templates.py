@@ -8,7 +8,6 @@ built once and shared between calls (values are never mutated in place).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from . import errors
@@ -19,8 +18,13 @@ Evaluator = Callable[[Any, Any], Any]
 
 
 def dumps(value: Any) -> str:
-    """JSON text the way AWS quotes values in messages: compact, unescaped unicode."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON text the way AWS quotes values in messages: compact, raw unicode, Java doubles.
+
+    The same text as intrinsic-function messages use, so one input prints one way.
+    """
+    from .intrinsics import json_text
+
+    return json_text(value)
 
 
 def _path_field(field: str, text: str) -> Evaluator:

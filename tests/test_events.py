@@ -320,3 +320,56 @@ def test_jsonl_round_trip(tmp_path: Any) -> None:
     lines = path.read_text().splitlines()
     assert len(lines) == 4
     assert read_jsonl(str(path)) == [e.to_aws() for e in ex.events]
+
+
+def test_expression_failure_in_an_iteration_matches_aws_history() -> None:
+    """The ids and links AWS recorded when a JSONata Output fails inside a Map iteration."""
+    pytest.importorskip("jsonata2py")
+    machine = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "ProcessItems",
+        "States": {
+            "ProcessItems": {
+                "Type": "Map",
+                "Items": "{% $states.input.items %}",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "ProcessItem",
+                    "States": {
+                        "ProcessItem": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::lambda:invoke",
+                            "Arguments": {"FunctionName": "raise", "Payload": {"foo": "foobar"}},
+                            "Retry": [
+                                {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}
+                            ],
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Fallback"}],
+                            "End": True,
+                        },
+                        "Fallback": {
+                            "Type": "Pass",
+                            "Output": {"error": "{% $undefinedVariable %}"},
+                            "End": True,
+                        },
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    ex = stepfn.run(
+        machine, {"items": [1, 2, 3]}, handlers={"raise": fail_with("Exception")}, clock=stepfn.VirtualClock()
+    )
+    assert chain(ex)[10:] == [
+        (11, 10, "TaskFailed"),
+        (12, 11, "TaskStateExited"),
+        (13, 12, "PassStateEntered"),
+        (14, 12, "EvaluationFailed"),  # linked to the event before the failing state was entered
+        (15, 14, "MapIterationFailed"),
+        (16, 14, "MapStateFailed"),
+        (17, 16, "ExecutionFailed"),
+    ]
+    details = ex.events[13].to_aws()["evaluationFailedEventDetails"]
+    assert details["state"] == "Fallback" and details["location"] == "Output/error"
+    assert "(entered at the event id #13)" in details["cause"]

@@ -66,11 +66,11 @@ def demo() -> stepfn.Execution:
 
 @pytest.mark.parametrize("machine", _machines(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_example_definition_golden_dot(machine: Path) -> None:
-    _golden(f"{machine.parent.name}.dot", to_dot(machine))
+    _golden(f"{machine.parent.name}.{machine.name.split('.')[0]}.dot", to_dot(machine))
 
 
 def test_demo_execution_golden_dot(demo: stepfn.Execution) -> None:
-    _golden("render-demo.run.dot", to_dot(DEMO_MACHINE, demo))
+    _golden("render-demo.order-pipeline.run.dot", to_dot(DEMO_MACHINE, demo))
 
 
 def test_dot_does_not_depend_on_graphviz_being_installed(

@@ -40,6 +40,10 @@ class _Duplicate(ValueError):
         self.key = key
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
@@ -85,14 +89,16 @@ def parse_document(text: str, source: str = "<definition>", yaml: bool | None = 
     if yaml:
         return _parse_yaml(text, source)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _Duplicate as dup:
         where = _duplicate_position(text, dup.key)
         at = f"line {where[0]}, column {where[1]}: " if where else ""
         raise DefinitionError(
             [Problem("", "json.duplicate-key", f"{source}: {at}duplicate key {dup.key!r}")]
         ) from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise DefinitionError([Problem("", "json.syntax", f"{source}: {exc}")]) from None
         raise DefinitionError(
             [Problem("", "json.syntax", f"{source}: line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
@@ -121,6 +127,11 @@ def _parse_yaml(text: str, source: str) -> Any:
         return out
 
     _Loader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    # timestamps stay strings (JSON has no dates)
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
     try:
         return pyyaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except pyyaml.MarkedYAMLError as exc:
@@ -162,7 +173,7 @@ def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
 
 
 def _structural(doc: Any, machine_type: str) -> list[Problem]:
-    from .validate import validate_document
+    from .validation import validate_document
 
     return list(validate_document(doc, machine_type=machine_type))
 
@@ -205,9 +216,15 @@ class _Compiler:
     def jsonata(self, spec: Mapping[str, Any], key: str, pointer: str) -> Any:
         if key not in spec:
             return None
-        from .jsonata import compile_template as compile_jsonata
-
-        return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key]))
+        try:
+            from .jsonata import compile_template as compile_jsonata
+        except ImportError:
+            self.problems.append(Problem(
+                f"{pointer}/{key}", "jsonata.unavailable",
+                "JSONata needs the jsonata2py engine (Python 3.11 or later): pip install jsonata2py",
+            ))
+            return None
+        return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key], key))
 
     def assign(self, spec: Mapping[str, Any], pointer: str, language: str) -> Any:
         if "Assign" not in spec:
@@ -309,6 +326,7 @@ class _Compiler:
                 assign=self.assign(spec, pointer, language),
                 output=self.jsonata(spec, "Output", pointer),
                 pointer=pointer,
+                query_language=m.JSONATA,
             )
         return m.Catcher(
             errors=frozenset(spec.get("ErrorEquals", ())),
@@ -342,9 +360,12 @@ class _Compiler:
         rules = []
         for i, rule in enumerate(spec.get("Choices", [])):
             rp = f"{pointer}/Choices/{i}"
+            condition_text = None
             if language == m.JSONATA:
-                pred = self.jsonata_condition(rule, rp)
+                pred = self.jsonata(rule, "Condition", rp)
                 output = self.jsonata(rule, "Output", rp)
+                condition = rule.get("Condition")
+                condition_text = condition[2:-2].strip() if isinstance(condition, str) else str(condition)
             else:
                 pred = self.guard(rp, lambda rule=rule, rp=rp: _compile_rule(rule, rp))
                 output = None
@@ -355,13 +376,10 @@ class _Compiler:
                     assign=self.assign(rule, rp, language),
                     output=output,
                     pointer=rp,
+                    condition_text=condition_text,
                 )
             )
         return m.Choice(**common, choices=tuple(rules), default=spec.get("Default"))
-
-    def jsonata_condition(self, rule: Mapping[str, Any], pointer: str) -> Any:
-        compiled = self.jsonata(rule, "Condition", pointer)
-        return compiled
 
     def state_Wait(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
         seconds = self.number_or_expr(spec, "Seconds", pointer, language)
@@ -403,7 +421,13 @@ class _Compiler:
         if language == m.JSONATA:
             selector = self.jsonata(spec, "ItemSelector", pointer)
             items_path = None
-            items = self.number_or_expr(spec, "Items", pointer, language)
+            items = spec.get("Items")
+            if isinstance(items, list):
+                items = self.jsonata(spec, "Items", pointer)
+            elif isinstance(items, str):
+                from .jsonata import compile_expression
+
+                items = self.guard(f"{pointer}/Items", lambda: compile_expression(spec["Items"], "Items"))
         else:
             sel_key = "ItemSelector" if "ItemSelector" in spec else "Parameters"
             selector = self.template(spec, sel_key, pointer)

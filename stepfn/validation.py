@@ -16,14 +16,14 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from stepfn.errors import ALL, Problem
 
-__all__ = ["validate_document", "load_schema", "escape_pointer_token"]
+__all__ = ["escape_pointer_token", "load_schema", "validate_document"]
 
 SCHEMA_RESOURCE = "asl.schema.json"
 MACHINE_TYPES = ("STANDARD", "EXPRESS")
@@ -37,16 +37,32 @@ _KNOWN_TYPES = _TERMINAL_TYPES | _FLOW_TYPES | {"Choice"}
 
 # Fields that only one query language allows (state level).
 _JSONPATH_ONLY = (
-    "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result",
-    "ItemsPath", "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath",
-    "ErrorPath", "CausePath", "MaxConcurrencyPath", "ToleratedFailurePercentagePath",
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath",
     "ToleratedFailureCountPath",
 )
 _JSONATA_ONLY = ("Arguments", "Output", "Items")
 # Numeric fields that take a JSONata string only in JSONata states.
 _NUMERIC_FIELDS = (
-    "TimeoutSeconds", "HeartbeatSeconds", "Seconds", "MaxConcurrency",
-    "ToleratedFailurePercentage", "ToleratedFailureCount",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "Seconds",
+    "MaxConcurrency",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
 )
 # Choice rule fields a JSONata rule may carry; everything else belongs to JSONPath rules.
 _JSONATA_RULE_FIELDS = frozenset({"Condition", "Next", "Assign", "Output", "Comment"})
@@ -76,10 +92,8 @@ _EXPRESS_SYNC = "Express state machine does not support '.sync' service integrat
 _EXPRESS_TOKEN = "Express state machine does not support '.waitForTaskToken' service integration"
 _EXPRESS_ACTIVITY = "Express state machine does not support Activity ARN"
 
-_TYPE_WORDS = {
-    "object": "a JSON object", "array": "an array", "string": "a string",
-    "integer": "an integer", "number": "a number", "boolean": "a boolean", "null": "null",
-}
+_TYPE_WORDS = {"object": "a JSON object", "array": "an array", "string": "a string", "null": "null"}
+_TYPE_WORDS.update({"integer": "an integer", "number": "a number", "boolean": "a boolean"})
 
 
 # --------------------------------------------------------------------------- schema
@@ -110,8 +124,9 @@ class _Validators:
         self.top = Draft202012Validator(top)
         self.base = Draft202012Validator({"$schema": dialect, **base})
         self.by_type = {
-            kind: Draft202012Validator({"$schema": dialect, "$defs": defs,
-                                        **_inline(defs[kind.lower()], defs, ())})
+            kind: Draft202012Validator(
+                {"$schema": dialect, "$defs": defs, **_inline(defs[kind.lower()], defs, ())}
+            )
             for kind in defs["state"]["properties"]["Type"]["enum"]
         }
 
@@ -127,7 +142,7 @@ def _inline(node: Any, defs: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
         return node
     target = node.get("$ref")
     if isinstance(target, str) and target.startswith("#/$defs/") and len(node) == 1:
-        name = target[len("#/$defs/"):]
+        name = target[len("#/$defs/") :]
         if name not in seen:
             return _inline(defs[name], defs, (*seen, name))
     return {key: _inline(value, defs, seen) for key, value in node.items()}
@@ -172,8 +187,9 @@ def _subject(error: ValidationError, label: str) -> str:
     return f"'{last}'"
 
 
-def _schema_problems(validator: Draft202012Validator, instance: Any, prefix: str,
-                     label: str) -> list[Problem]:
+def _schema_problems(
+    validator: Draft202012Validator, instance: Any, prefix: str, label: str
+) -> list[Problem]:
     problems: list[Problem] = []
     for error in validator.iter_errors(instance):
         problems.extend(_convert(error, prefix, label))
@@ -187,66 +203,81 @@ def _convert(error: ValidationError, prefix: str, label: str) -> list[Problem]:
     title = schema.get("title", "object")
     parts = list(error.absolute_path)
     where = prefix + _pointer(parts)
-    instance = error.instance
+    instance: Any = error.instance
+    value: Any = error.validator_value
     subject = _subject(error, label)
     if "propertyNames" in error.schema_path:
         # The instance is the state name itself; point at that state.
-        return [Problem(f"{where}/{escape_pointer_token(instance)}", "schema.value",
-                        f"State name {_describe(instance)} must be 1 to 80 characters long.")]
-    if kind == "required":
-        missing = [name for name in error.validator_value if name not in instance]
         return [
-            Problem(where, "schema.required", f"A {title} requires the field '{name}'.")
-            for name in missing
+            Problem(
+                f"{where}/{escape_pointer_token(instance)}",
+                "schema.value",
+                f"State name {_describe(instance)} must be 1 to 80 characters long.",
+            )
+        ]
+    if kind == "required":
+        missing = [name for name in value if name not in instance]
+        return [
+            Problem(where, "schema.required", f"A {title} requires the field '{name}'.") for name in missing
         ]
     if kind == "additionalProperties":
         known = schema.get("properties", {})
         return [
-            Problem(f"{where}/{escape_pointer_token(name)}", "schema.unknown-field",
-                    _unknown_field(title, name))
+            Problem(
+                f"{where}/{escape_pointer_token(name)}", "schema.unknown-field", _unknown_field(title, name)
+            )
             for name in instance
             if name not in known
         ]
     if kind == "type":
-        expected = error.validator_value
+        expected = value
         names = [expected] if isinstance(expected, str) else list(expected)
         words = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
         return [Problem(where, "schema.type", f"{subject} must be {words}, not {_describe(instance)}.")]
     if kind in ("enum", "const"):
-        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        allowed = value if kind == "enum" else [value]
         choices = ", ".join(_describe(a) for a in allowed)
-        return [Problem(where, "schema.value",
-                        f"{subject} must be one of {choices}, not {_describe(instance)}.")]
+        return [
+            Problem(where, "schema.value", f"{subject} must be one of {choices}, not {_describe(instance)}.")
+        ]
     if kind in _BOUNDS:
-        return [Problem(where, "schema.value",
-                        f"{subject} must be {_BOUNDS[kind]} {error.validator_value}, "
-                        f"not {_describe(instance)}.")]
+        return [
+            Problem(
+                where,
+                "schema.value",
+                f"{subject} must be {_BOUNDS[kind]} {value}, not {_describe(instance)}.",
+            )
+        ]
     if kind in ("minItems", "minProperties"):
         what = "item" if kind == "minItems" else "entry"
-        return [Problem(where, "schema.empty",
-                        f"{subject} needs at least {error.validator_value} {what}.")]
+        return [Problem(where, "schema.empty", f"{subject} needs at least {value} {what}.")]
     if kind in ("minLength", "maxLength"):
         bound = "at least" if kind == "minLength" else "at most"
-        return [Problem(where, "schema.value",
-                        f"{subject} must be {bound} {error.validator_value} characters long.")]
+        return [Problem(where, "schema.value", f"{subject} must be {bound} {value} characters long.")]
     if kind in ("anyOf", "oneOf") and "description" in schema:
         only_types = all(sub.validator == "type" for sub in error.context or ())
-        return [Problem(where, "schema.type" if only_types else "schema.value",
-                        f"{subject} must be {schema['description']}, not {_describe(instance)}.")]
+        return [
+            Problem(
+                where,
+                "schema.type" if only_types else "schema.value",
+                f"{subject} must be {schema['description']}, not {_describe(instance)}.",
+            )
+        ]
     return [Problem(where, "schema.invalid", f"{subject}: {error.message}.")]
 
 
 _BOUNDS = {
-    "minimum": "at least", "maximum": "at most",
-    "exclusiveMinimum": "greater than", "exclusiveMaximum": "less than",
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "greater than",
+    "exclusiveMaximum": "less than",
 }
 
 
 def _unknown_field(title: str, name: str) -> str:
     if name in ("Next", "End") and title in ("Choice state", "Succeed state", "Fail state"):
         if title == "Choice state":
-            return (f"A Choice state cannot have '{name}'; it moves on through its Choices rules "
-                    "and Default.")
+            return f"A Choice state cannot have '{name}'; it moves on through its Choices rules and Default."
         return f"A {title} ends its scope; it cannot have '{name}'."
     return f"The field '{name}' is not allowed in a {title}."
 
@@ -278,7 +309,7 @@ def _scopes(doc: Mapping[str, Any]) -> Iterator[_Scope]:
             if not isinstance(state, dict):
                 continue
             here = f"{base}/States/{escape_pointer_token(name)}"
-            kind = state.get("Type")
+            kind = _type_of(state)
             branches = state.get("Branches")
             if kind == "Parallel" and isinstance(branches, list):
                 for index, branch in enumerate(branches):
@@ -289,6 +320,12 @@ def _scopes(doc: Mapping[str, Any]) -> Iterator[_Scope]:
                     processor = state.get(key)
                     if isinstance(processor, dict):
                         pending.append((f"{here}/{key}", processor))
+
+
+def _type_of(state: Any) -> str:
+    """A state's ``Type`` when it is a string, else ``""`` (the schema reports it)."""
+    kind = state.get("Type") if isinstance(state, dict) else None
+    return kind if isinstance(kind, str) else ""
 
 
 def _state_targets(state: Mapping[str, Any], here: str) -> Iterator[tuple[str, Any]]:
@@ -321,12 +358,12 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
     # A state of unknown shape might be the terminal one: then say nothing about terminals.
     well_formed = True
     for name, state in states.items():
-        if not isinstance(state, dict) or state.get("Type") not in _KNOWN_TYPES:
+        kind = _type_of(state)
+        if kind not in _KNOWN_TYPES:
             well_formed = False
         if not isinstance(state, dict):
             continue
         here = f"{scope.pointer}/States/{escape_pointer_token(name)}"
-        kind = state.get("Type")
         targets: list[str] = []
         for where, target in _state_targets(state, here):
             if not isinstance(target, str):
@@ -334,9 +371,13 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
             if target in states:
                 targets.append(target)
             else:
-                problems.append(Problem(where, "graph.unknown-target",
-                                        f"There is no state named '{target}' in this States "
-                                        "scope."))
+                problems.append(
+                    Problem(
+                        where,
+                        "graph.unknown-target",
+                        f"There is no state named '{target}' in this States scope.",
+                    )
+                )
         edges[name] = targets
         if kind in _TERMINAL_TYPES or state.get("End") is True:
             terminal = True
@@ -344,15 +385,27 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
             has_next = "Next" in state
             ends = state.get("End") is True
             if has_next and ends:
-                problems.append(Problem(f"{here}/End", "graph.next-and-end",
-                                        f"A {kind} state cannot have both 'Next' and 'End'."))
+                problems.append(
+                    Problem(
+                        f"{here}/End",
+                        "graph.next-and-end",
+                        f"A {kind} state cannot have both 'Next' and 'End'.",
+                    )
+                )
             elif not has_next and not ends:
-                problems.append(Problem(here, "graph.missing-transition",
-                                        f"A {kind} state needs 'Next' or \"End\": true."))
+                problems.append(
+                    Problem(
+                        here, "graph.missing-transition", f"A {kind} state needs 'Next' or \"End\": true."
+                    )
+                )
     if isinstance(start, str) and start not in states:
-        problems.append(Problem(f"{scope.pointer}/StartAt", "graph.unknown-target",
-                                f"StartAt names '{start}', but there is no such state in this "
-                                "States scope."))
+        problems.append(
+            Problem(
+                f"{scope.pointer}/StartAt",
+                "graph.unknown-target",
+                f"StartAt names '{start}', but there is no such state in this States scope.",
+            )
+        )
     elif isinstance(start, str):
         seen = {start}
         stack = [start]
@@ -363,29 +416,38 @@ def _graph_problems(scope: _Scope) -> list[Problem]:
                     stack.append(target)
         for name in states:
             if name not in seen:
-                problems.append(Problem(f"{scope.pointer}/States/{escape_pointer_token(name)}",
-                                        "graph.unreachable",
-                                        f"State '{name}' cannot be reached from StartAt '{start}'."))
+                problems.append(
+                    Problem(
+                        f"{scope.pointer}/States/{escape_pointer_token(name)}",
+                        "graph.unreachable",
+                        f"State '{name}' cannot be reached from StartAt '{start}'.",
+                    )
+                )
     if states and not terminal and well_formed:
-        problems.append(Problem(f"{scope.pointer}/States", "graph.no-terminal",
-                                "These States have no terminal state: add a Succeed or Fail state "
-                                "or \"End\": true."))
+        problems.append(
+            Problem(
+                f"{scope.pointer}/States",
+                "graph.no-terminal",
+                'These States have no terminal state: add a Succeed or Fail state or "End": true.',
+            )
+        )
     return problems
 
 
 # --------------------------------------------------------------------------- fields
 
 
-def _exclusive(obj: Mapping[str, Any], pairs: Iterable[tuple[str, str]], here: str,
-               problems: list[Problem]) -> None:
+def _exclusive(
+    obj: Mapping[str, Any], pairs: Iterable[tuple[str, str]], here: str, problems: list[Problem]
+) -> None:
     for first, second in pairs:
         if first in obj and second in obj:
-            problems.append(Problem(f"{here}/{second}", "field.exclusive",
-                                    f"Use '{first}' or '{second}', not both."))
+            problems.append(
+                Problem(f"{here}/{second}", "field.exclusive", f"Use '{first}' or '{second}', not both.")
+            )
 
 
-def _error_list_problems(state: Mapping[str, Any], key: str, here: str,
-                         problems: list[Problem]) -> None:
+def _error_list_problems(state: Mapping[str, Any], key: str, here: str, problems: list[Problem]) -> None:
     """States.ALL must be alone in its ErrorEquals and in the last Retrier/Catcher."""
     entries = state.get(key)
     if not isinstance(entries, list):
@@ -400,14 +462,24 @@ def _error_list_problems(state: Mapping[str, Any], key: str, here: str,
         if not isinstance(errors, list) or ALL not in errors:
             continue
         if len(errors) > 1:
-            problems.append(Problem(f"{here}/{key}/{index}/ErrorEquals", f"{prefix}.all-not-alone",
-                                    f"'{ALL}' must be the only error name in its ErrorEquals."))
+            problems.append(
+                Problem(
+                    f"{here}/{key}/{index}/ErrorEquals",
+                    f"{prefix}.all-not-alone",
+                    f"'{ALL}' must be the only error name in its ErrorEquals.",
+                )
+            )
         if index != last:
-            problems.append(Problem(f"{here}/{key}/{index}", f"{prefix}.all-not-last",
-                                    f"A {noun} with '{ALL}' must be the last in '{key}'."))
+            problems.append(
+                Problem(
+                    f"{here}/{key}/{index}",
+                    f"{prefix}.all-not-last",
+                    f"A {noun} with '{ALL}' must be the last in '{key}'.",
+                )
+            )
 
 
-def _field_problems(state: Mapping[str, Any], kind: Any, here: str) -> list[Problem]:
+def _field_problems(state: Mapping[str, Any], kind: str, here: str) -> list[Problem]:
     problems: list[Problem] = []
     _exclusive(state, _EXCLUSIVE.get(kind, ()), here, problems)
     for key, pairs in _SUB_EXCLUSIVE.items():
@@ -416,34 +488,47 @@ def _field_problems(state: Mapping[str, Any], kind: Any, here: str) -> list[Prob
             _exclusive(sub, pairs, f"{here}/{key}", problems)
     reader = state.get("ItemReader")
     if isinstance(reader, dict) and isinstance(reader.get("ReaderConfig"), dict):
-        _exclusive(reader["ReaderConfig"], (("MaxItems", "MaxItemsPath"),),
-                   f"{here}/ItemReader/ReaderConfig", problems)
+        _exclusive(
+            reader["ReaderConfig"],
+            (("MaxItems", "MaxItemsPath"),),
+            f"{here}/ItemReader/ReaderConfig",
+            problems,
+        )
     if kind == "Wait":
         present = [f for f in _WAIT_FIELDS if f in state]
         if len(present) != 1:
             listed = ", ".join(f"'{f}'" for f in _WAIT_FIELDS)
             where = here if not present else f"{here}/{present[1]}"
-            problems.append(Problem(where, "field.exactly-one",
-                                    f"A Wait state needs exactly one of {listed}."))
+            problems.append(
+                Problem(where, "field.exactly-one", f"A Wait state needs exactly one of {listed}.")
+            )
     elif kind == "Map":
         if ("ItemProcessor" in state) == ("Iterator" in state):
             where = f"{here}/Iterator" if "Iterator" in state else here
-            problems.append(Problem(where, "field.exactly-one",
-                                    "A Map state needs exactly one of 'ItemProcessor' or "
-                                    "'Iterator'."))
+            problems.append(
+                Problem(
+                    where,
+                    "field.exactly-one",
+                    "A Map state needs exactly one of 'ItemProcessor' or 'Iterator'.",
+                )
+            )
     elif kind == "Task":
         timeout = state.get("TimeoutSeconds")
         heartbeat = state.get("HeartbeatSeconds")
-        if (_is_int(timeout) and _is_int(heartbeat) and heartbeat >= timeout):
-            problems.append(Problem(f"{here}/HeartbeatSeconds", "field.heartbeat-timeout",
-                                    f"HeartbeatSeconds ({heartbeat}) must be smaller than "
-                                    f"TimeoutSeconds ({timeout})."))
+        if _is_int(timeout) and _is_int(heartbeat) and heartbeat >= timeout:
+            problems.append(
+                Problem(
+                    f"{here}/HeartbeatSeconds",
+                    "field.heartbeat-timeout",
+                    f"HeartbeatSeconds ({heartbeat}) must be smaller than TimeoutSeconds ({timeout}).",
+                )
+            )
     _error_list_problems(state, "Retry", here, problems)
     _error_list_problems(state, "Catch", here, problems)
     return problems
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -461,8 +546,9 @@ def _choice_rule_problems(state: Mapping[str, Any], language: str, here: str) ->
             continue  # the schema reports the type
         if language == JSONATA:
             if "Condition" not in rule:
-                problems.append(Problem(where, "choice.operator",
-                                        "A Choice rule in a JSONata state needs 'Condition'."))
+                problems.append(
+                    Problem(where, "choice.operator", "A Choice rule in a JSONata state needs 'Condition'.")
+                )
             continue
         if "Condition" in rule:
             continue  # refused as a JSONata-only field
@@ -471,19 +557,29 @@ def _choice_rule_problems(state: Mapping[str, Any], language: str, here: str) ->
         found = operators + combinators
         if len(found) != 1:
             if found:
-                message = ("A Choice rule takes exactly one comparison or And/Or/Not, found "
-                           + ", ".join(f"'{k}'" for k in found) + ".")
+                message = (
+                    "A Choice rule takes exactly one comparison or And/Or/Not, found "
+                    + ", ".join(f"'{k}'" for k in found)
+                    + "."
+                )
             else:
-                message = ("A Choice rule needs a comparison (such as 'StringEquals') with "
-                           "'Variable', or 'And', 'Or', 'Not', or a JSONata 'Condition'.")
+                message = (
+                    "A Choice rule needs a comparison (such as 'StringEquals') with "
+                    "'Variable', or 'And', 'Or', 'Not', or a JSONata 'Condition'."
+                )
             problems.append(Problem(where, "choice.operator", message))
         if operators and "Variable" not in rule:
-            problems.append(Problem(where, "choice.variable",
-                                    f"A Choice rule with '{operators[0]}' needs 'Variable'."))
+            problems.append(
+                Problem(where, "choice.variable", f"A Choice rule with '{operators[0]}' needs 'Variable'.")
+            )
         if combinators and not operators and "Variable" in rule:
-            problems.append(Problem(f"{where}/Variable", "choice.variable",
-                                    f"A Choice rule with '{combinators[0]}' cannot have "
-                                    "'Variable'."))
+            problems.append(
+                Problem(
+                    f"{where}/Variable",
+                    "choice.variable",
+                    f"A Choice rule with '{combinators[0]}' cannot have 'Variable'.",
+                )
+            )
         for key in ("And", "Or"):
             nested = rule.get(key)
             if isinstance(nested, list):
@@ -495,10 +591,21 @@ def _choice_rule_problems(state: Mapping[str, Any], language: str, here: str) ->
 
 def _rule_operator_names() -> frozenset[str]:
     base = (
-        "StringEquals", "StringLessThan", "StringGreaterThan", "StringLessThanEquals",
-        "StringGreaterThanEquals", "NumericEquals", "NumericLessThan", "NumericGreaterThan",
-        "NumericLessThanEquals", "NumericGreaterThanEquals", "BooleanEquals", "TimestampEquals",
-        "TimestampLessThan", "TimestampGreaterThan", "TimestampLessThanEquals",
+        "StringEquals",
+        "StringLessThan",
+        "StringGreaterThan",
+        "StringLessThanEquals",
+        "StringGreaterThanEquals",
+        "NumericEquals",
+        "NumericLessThan",
+        "NumericGreaterThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThanEquals",
+        "BooleanEquals",
+        "TimestampEquals",
+        "TimestampLessThan",
+        "TimestampGreaterThan",
+        "TimestampLessThanEquals",
         "TimestampGreaterThanEquals",
     )
     types = ("IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp")
@@ -511,55 +618,89 @@ _RULE_OPERATORS = _rule_operator_names()
 # --------------------------------------------------------------------------- query language
 
 
-def _query_language_problems(state: Mapping[str, Any], language: str, top: str,
-                             here: str) -> list[Problem]:
+def _query_language_problems(state: Mapping[str, Any], language: str, top: str, here: str) -> list[Problem]:
     problems: list[Problem] = []
     if top == JSONATA and state.get("QueryLanguage") == JSONPATH:
-        problems.append(Problem(f"{here}/QueryLanguage", "query-language.mixed",
-                                "The state machine's QueryLanguage is JSONata, so its states "
-                                "cannot use JSONPath."))
+        problems.append(
+            Problem(
+                f"{here}/QueryLanguage",
+                "query-language.mixed",
+                "The state machine's QueryLanguage is JSONata, so its states cannot use JSONPath.",
+            )
+        )
     if language == JSONATA:
         _refuse(state, _JSONPATH_ONLY, here, "query-language.jsonpath-only", JSONATA, problems)
         for key in ("ItemReader", "ResultWriter"):
             sub = state.get(key)
             if isinstance(sub, dict):
-                _refuse(sub, ("Parameters",), f"{here}/{key}", "query-language.jsonpath-only",
-                        JSONATA, problems)
+                _refuse(
+                    sub, ("Parameters",), f"{here}/{key}", "query-language.jsonpath-only", JSONATA, problems
+                )
                 config = sub.get("ReaderConfig")
                 if isinstance(config, dict):
-                    _refuse(config, ("MaxItemsPath",), f"{here}/{key}/ReaderConfig",
-                            "query-language.jsonpath-only", JSONATA, problems)
+                    _refuse(
+                        config,
+                        ("MaxItemsPath",),
+                        f"{here}/{key}/ReaderConfig",
+                        "query-language.jsonpath-only",
+                        JSONATA,
+                        problems,
+                    )
         batcher = state.get("ItemBatcher")
         if isinstance(batcher, dict):
-            _refuse(batcher, ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"),
-                    f"{here}/ItemBatcher", "query-language.jsonpath-only", JSONATA, problems)
+            _refuse(
+                batcher,
+                ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"),
+                f"{here}/ItemBatcher",
+                "query-language.jsonpath-only",
+                JSONATA,
+                problems,
+            )
         _catchers(state, here, ("ResultPath",), "query-language.jsonpath-only", JSONATA, problems)
         rules = state.get("Choices")
         if isinstance(rules, list):
             for index, rule in enumerate(rules):
                 if isinstance(rule, dict):
                     extra = tuple(k for k in rule if k not in _JSONATA_RULE_FIELDS)
-                    _refuse(rule, extra, f"{here}/Choices/{index}",
-                            "query-language.jsonpath-only", JSONATA, problems)
+                    _refuse(
+                        rule,
+                        extra,
+                        f"{here}/Choices/{index}",
+                        "query-language.jsonpath-only",
+                        JSONATA,
+                        problems,
+                    )
     else:
         _refuse(state, _JSONATA_ONLY, here, "query-language.jsonata-only", JSONPATH, problems)
         for field in _NUMERIC_FIELDS:
             if _is_jsonata(state.get(field)):
-                problems.append(Problem(f"{here}/{field}", "query-language.jsonata-only",
-                                        f"'{field}' can be a JSONata expression only in a JSONata "
-                                        f"state; use a number or '{field}Path'."))
+                problems.append(
+                    Problem(
+                        f"{here}/{field}",
+                        "query-language.jsonata-only",
+                        f"'{field}' can be a JSONata expression only in a JSONata "
+                        f"state; use a number or '{field}Path'.",
+                    )
+                )
         for key in ("ItemReader", "ResultWriter"):
             sub = state.get(key)
             if isinstance(sub, dict):
-                _refuse(sub, ("Arguments",), f"{here}/{key}", "query-language.jsonata-only",
-                        JSONPATH, problems)
+                _refuse(
+                    sub, ("Arguments",), f"{here}/{key}", "query-language.jsonata-only", JSONPATH, problems
+                )
         _catchers(state, here, ("Output",), "query-language.jsonata-only", JSONPATH, problems)
         rules = state.get("Choices")
         if isinstance(rules, list):
             for index, rule in enumerate(rules):
                 if isinstance(rule, dict):
-                    _refuse(rule, ("Condition", "Output"), f"{here}/Choices/{index}",
-                            "query-language.jsonata-only", JSONPATH, problems)
+                    _refuse(
+                        rule,
+                        ("Condition", "Output"),
+                        f"{here}/Choices/{index}",
+                        "query-language.jsonata-only",
+                        JSONPATH,
+                        problems,
+                    )
     return problems
 
 
@@ -567,17 +708,34 @@ def _is_jsonata(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
 
 
-def _refuse(obj: Mapping[str, Any], fields: Iterable[str], here: str, code: str, language: str,
-            problems: list[Problem]) -> None:
+def _refuse(
+    obj: Mapping[str, Any],
+    fields: Iterable[str],
+    here: str,
+    code: str,
+    language: str,
+    problems: list[Problem],
+) -> None:
     for field in fields:
         if field in obj:
             other = JSONPATH if language == JSONATA else JSONATA
-            problems.append(Problem(f"{here}/{escape_pointer_token(field)}", code,
-                                    f"'{field}' is a {other} field; this state uses {language}."))
+            problems.append(
+                Problem(
+                    f"{here}/{escape_pointer_token(field)}",
+                    code,
+                    f"'{field}' is a {other} field; this state uses {language}.",
+                )
+            )
 
 
-def _catchers(state: Mapping[str, Any], here: str, fields: tuple[str, ...], code: str,
-              language: str, problems: list[Problem]) -> None:
+def _catchers(
+    state: Mapping[str, Any],
+    here: str,
+    fields: tuple[str, ...],
+    code: str,
+    language: str,
+    problems: list[Problem],
+) -> None:
     catchers = state.get("Catch")
     if isinstance(catchers, list):
         for index, catcher in enumerate(catchers):
@@ -619,14 +777,20 @@ def validate_document(doc: Any, *, machine_type: str = "STANDARD") -> list[Probl
         return _validate(doc, machine_type)
     except RecursionError:
         return [Problem("", "schema.invalid", "The definition is nested too deeply to check.")]
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report the failure
+        return [Problem("", "internal.error", f"Validation failed unexpectedly: {exc!r}.")]
 
 
 def _validate(doc: Any, machine_type: str) -> list[Problem]:
     problems: list[Problem] = []
     if machine_type not in MACHINE_TYPES:
-        problems.append(Problem("", "usage.machine-type",
-                                f"The machine type must be 'STANDARD' or 'EXPRESS', not "
-                                f"{_describe(machine_type)}."))
+        problems.append(
+            Problem(
+                "",
+                "usage.machine-type",
+                f"The machine type must be 'STANDARD' or 'EXPRESS', not {_describe(machine_type)}.",
+            )
+        )
     validators = _validators()
     problems.extend(_schema_problems(validators.top, doc, "", "The definition"))
     if not isinstance(doc, dict):
@@ -637,8 +801,8 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
         for name, state in scope.states.items():
             here = f"{scope.pointer}/States/{escape_pointer_token(name)}"
             label = f"State '{name}'"
-            kind = state.get("Type") if isinstance(state, dict) else None
-            shape = validators.by_type.get(kind) if isinstance(kind, str) else None
+            kind = _type_of(state)
+            shape = validators.by_type.get(kind)
             problems.extend(_schema_problems(shape or validators.base, state, here, label))
             if not isinstance(state, dict):
                 continue
