@@ -102,6 +102,14 @@ def run(
     from .handlers import Handlers, load_handlers
 
     data = _read_input(input_text, input_file)
+    if render_file is not None:
+        from .errors import UsageError
+        from .rendering import output_format
+
+        try:
+            output_format(render_file)  # a bad suffix is refused before the run, not after it
+        except UsageError as exc:
+            _fail(str(exc))
     if mock_config is not None and test_case is None:
         _fail("--mock-config needs --test-case NAME")
     handlers = Handlers()

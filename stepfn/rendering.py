@@ -437,9 +437,10 @@ def _stat_lines(node: _Node, stat: _Stat) -> list[tuple[str, str]]:
     if n == 0:
         return [("not run", COLORS[h.NOT_RUN][2])]
     counts = _plural(n, "visit")
-    failed = stat.count(h.FAILED)
-    if n > 1 and 0 < failed < n:
-        counts += f", {failed} failed"
+    for outcome, word in ((h.FAILED, "failed"), (h.CAUGHT, "caught"), (h.ABORTED, "cancelled")):
+        some = stat.count(outcome)
+        if n > 1 and 0 < some < n:
+            counts += f", {some} {word}"
     if stat.retries:
         counts += ", " + _plural(stat.retries, "retry").replace("retrys", "retries")
     lines.append((counts, "#16191f"))
@@ -895,7 +896,8 @@ def layout(source: str, fmt: str, dpi: int = 144) -> bytes:
 # ----------------------------------------------------------------------------- the entry point
 
 
-def _format_of(path_or_format: str | os.PathLike[str]) -> tuple[str, Path | None]:
+def output_format(path_or_format: str | os.PathLike[str]) -> tuple[str, Path | None]:
+    """(format, file path or None): a bare format name, or a path whose suffix names one."""
     if isinstance(path_or_format, str) and path_or_format.lower() in FORMATS:
         return path_or_format.lower(), None
     path = Path(path_or_format)
@@ -915,7 +917,7 @@ def render(machine: Any, events: Any = None, path_or_format: str | os.PathLike[s
     .png, .html); the file is written and its ``Path`` returned.  ``events`` is an
     :class:`~stepfn.Execution`, its events, AWS history dicts, or a history file's path.
     """
-    fmt, path = _format_of(path_or_format)
+    fmt, path = output_format(path_or_format)
     graph, overlay = _prepare(machine, events)
     content: str | bytes
     if fmt == "dot":

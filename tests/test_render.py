@@ -381,6 +381,21 @@ def test_cli_render_errors(args: list[str], message: str) -> None:
     assert message in result.output
 
 
+def test_cli_run_refuses_a_bad_render_suffix_before_running(tmp_path: Path) -> None:
+    events = tmp_path / "run.jsonl"
+    args = [
+        "run",
+        str(DEMO_MACHINE),
+        "--input-file",
+        str(DEMO / "input.json"),
+        "--tasks",
+        str(DEMO / "handlers.py"),
+    ]
+    result = CliRunner().invoke(main, [*args, "--events", str(events), "--render", str(tmp_path / "run.jpg")])
+    assert result.exit_code == 2 and ".dot, .svg, .png or .html" in result.output
+    assert not events.exists()
+
+
 def test_cli_history_rejects_a_non_history(tmp_path: Path) -> None:
     bad = tmp_path / "x.jsonl"
     bad.write_text('{"no": "type"}\n')
