@@ -113,7 +113,7 @@ class Cursor:
         self.source = source
         self.last = source
 
-    def fork(self) -> "Cursor":
+    def fork(self) -> Cursor:
         """A cursor for a branch or iteration that starts from here."""
         return Cursor(self.source)
 
