@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .interpreter import Execution
     from .loader import load
     from .model import StateMachine
+    from .rendering import render
 
 # public name -> module that defines it
 _LAZY = {
@@ -46,6 +47,7 @@ _LAZY = {
     "Execution": "interpreter",
     "load": "loader",
     "StateMachine": "model",
+    "render": "rendering",
 }
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "VirtualClock",
     "execute",
     "load",
+    "render",
     "run",
     "start",
     "validate",

@@ -1,4 +1,4 @@
-"""The ``stepfn`` command line: run, validate (and the commands later modules add).
+"""The ``stepfn`` command line: run, validate, render, history (and the commands later modules add).
 
 Exit codes: 0 the execution succeeded (or the definition is valid), 1 the execution did
 not succeed, 2 bad usage or a bad definition.  No Python traceback reaches the user:
@@ -74,6 +74,10 @@ def main() -> None:
 @click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
 @click.option("--state-machine", type=str, default=None,
               help="The mock file's state machine (default: MACHINE's file name, or the file's only one).")
+@click.option("--events", "events_file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the execution history (AWS's event shapes) to FILE as JSON Lines.")
+@click.option("--render", "render_file", type=click.Path(dir_okay=False, writable=True),
+              help="Draw the execution over the machine to FILE (.dot, .svg, .png or .html).")
 def run(
     machine: str,
     input_text: str | None,
@@ -88,6 +92,8 @@ def run(
     mock_config: str | None,
     test_case: str | None,
     state_machine: str | None,
+    events_file: str | None,
+    render_file: str | None,
 ) -> None:
     """Run MACHINE (JSON or YAML) once and report what it did."""
     from .api import run as run_machine
@@ -96,6 +102,14 @@ def run(
     from .handlers import Handlers, load_handlers
 
     data = _read_input(input_text, input_file)
+    if render_file is not None:
+        from .errors import UsageError
+        from .rendering import output_format
+
+        try:
+            output_format(render_file)  # a bad suffix is refused before the run, not after it
+        except UsageError as exc:
+            _fail(str(exc))
     if mock_config is not None and test_case is None:
         _fail("--mock-config needs --test-case NAME")
     handlers = Handlers()
@@ -131,6 +145,7 @@ def run(
         sys.exit(EXIT_USAGE)
     except StepfnError as exc:
         _fail(str(exc))
+    _write_outputs(machine, execution, events_file, render_file)
     if as_json:
         click.echo(json.dumps(execution.to_dict(), ensure_ascii=False))
     else:
@@ -241,6 +256,69 @@ def _json_option(name: str, text: str | None) -> Any:
         return json.loads(text)
     except ValueError as exc:
         _fail(f"{name} is not valid JSON: {exc}")
+
+
+def _write_outputs(machine: str, execution: Any, events_file: str | None, render_file: str | None) -> None:
+    from .errors import StepfnError
+
+    try:
+        if events_file is not None:
+            from .events import write_jsonl
+
+            write_jsonl(execution.events, events_file)
+        if render_file is not None:
+            from .rendering import render as draw
+
+            draw(machine, execution, render_file)
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename}: {exc.strerror}")
+    except StepfnError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("machine", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE (.dot, .svg, .png or .html, by its suffix); default: DOT on stdout.")
+@click.option("--events", "events_file", type=click.Path(exists=True, dir_okay=False),
+              help="Overlay one execution: a `stepfn run --events` file or GetExecutionHistory JSON.")
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "html"]),
+              help="Print this format on stdout instead of writing a file.")
+def render(machine: str, output: str | None, events_file: str | None, fmt: str | None) -> None:
+    """Draw MACHINE as a graph, optionally with an execution overlaid."""
+    from .errors import DefinitionError, StepfnError
+    from .rendering import render as draw
+
+    if output is not None and fmt is not None:
+        _fail("give -o FILE or --format, not both")
+    try:
+        if output is None or output == "-":
+            click.echo(draw(machine, events_file, fmt or "dot"), nl=False)
+        else:
+            draw(machine, events_file, output)
+    except DefinitionError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename}: {exc.strerror}")
+    except StepfnError as exc:
+        _fail(str(exc))
+    if output is not None and output != "-":
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("events_file", metavar="EVENTS", type=click.Path(exists=True, dir_okay=False))
+@click.option("--width", type=int, default=60, show_default=True, help="Characters of details per event.")
+def history(events_file: str, width: int) -> None:
+    """Print an execution history (from `stepfn run --events`) as a table."""
+    from .errors import StepfnError
+    from .history import analyse, format_table
+
+    try:
+        click.echo(format_table(analyse(events_file), max(10, width)), nl=False)
+    except StepfnError as exc:
+        _fail(str(exc))
 
 
 def entry() -> None:

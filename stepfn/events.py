@@ -3,7 +3,9 @@
 Recording is cheap: an :class:`Event` keeps references to the JSON values involved
 (values are never mutated after they are produced), and turns them into AWS's JSON
 text only when asked (:meth:`Event.to_aws`).  ``EventLog`` numbers events, links each to
-the event before it, enforces the history-size quota when one is set, and forwards
+the event before it in the same thread of execution (a :class:`Cursor`: AWS links an event
+inside a Parallel branch or Map iteration to the previous event of that branch, not to
+the last event overall), enforces the history-size quota when one is set, and forwards
 each event to an optional ``on_event`` callback.
 """
 
@@ -97,6 +99,28 @@ class Event:
         return out
 
 
+class Cursor:
+    """Where the next event of one thread of execution links (its ``previousEventId``).
+
+    ``source`` is the event the next one links to; ``last`` is the last event published
+    on this thread, even one that did not move ``source`` (AWS publishes some events, such
+    as ``ExecutionStarted`` and ``MapIterationSucceeded``, without making them the source).
+    """
+
+    __slots__ = ("source", "last")
+
+    def __init__(self, source: int = 0) -> None:
+        self.source = source
+        self.last = source
+
+    def fork(self) -> Cursor:
+        """A cursor for a branch or iteration that starts from here."""
+        return Cursor(self.source)
+
+    def __repr__(self) -> str:
+        return f"Cursor(source={self.source}, last={self.last})"
+
+
 class HistoryLimitExceeded(Exception):
     """The Standard history quota was reached."""
 
@@ -115,12 +139,26 @@ class EventLog:
         self.on_event = on_event
         self.limit = limit
 
-    def add(self, type: str, details: dict[str, Any] | None = None, previous: int | None = None) -> int:
+    def add(
+        self,
+        type: str,
+        details: dict[str, Any] | None = None,
+        cursor: Cursor | None = None,
+        update: bool = True,
+    ) -> int:
+        """Append one event; link it to ``cursor.source`` (else to the last event)."""
         events = self.events
         eid = len(events) + 1
         if self.limit is not None and eid > self.limit:
             raise HistoryLimitExceeded(self.limit)
-        event = Event(eid, eid - 1 if previous is None else previous, self._now(), type, details)
+        if cursor is None:
+            previous = eid - 1
+        else:
+            previous = cursor.source
+            cursor.last = eid
+            if update:
+                cursor.source = eid
+        event = Event(eid, previous, self._now(), type, details)
         events.append(event)
         if self.on_event is not None:
             self.on_event(event)

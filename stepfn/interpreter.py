@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import random as _random
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .callbacks import FAILURE, STARTED, SUCCESS, TIMED_OUT, Callbacks, PendingT
 from .clock import Clock, RealClock, iso
 from .dataflow import apply_result_path, decide_retry, jayway_message, match_catch, retry_delay, select_input
 from .errors import StatesError, UsageError
-from .events import Event, EventLog, HistoryLimitExceeded
+from .events import Cursor, Event, EventLog, HistoryLimitExceeded
 from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
 from .limits import MAX_PAYLOAD, Sizes, exceeded, payload_size
 from .paths import PathNotFound
@@ -140,11 +141,18 @@ class Env:
     """What expressions of one state see: ``$$`` (built lazily), variables, randomness."""
 
     __slots__ = (
-        "run", "name", "_entered", "retry", "retriable", "item", "token", "variables", "pending", "_context"
+        "run", "name", "_entered", "retry", "retriable", "item", "token", "variables", "pending", "cursor",
+        "_context",
     )
 
     def __init__(
-        self, run: "Run", name: str, entered: datetime | None, variables: dict[str, Any], item: Any = None
+        self,
+        run: "Run",
+        name: str,
+        entered: datetime | None,
+        variables: dict[str, Any],
+        item: Any = None,
+        cursor: Cursor | None = None,
     ) -> None:
         self.run = run
         self.name = name
@@ -155,6 +163,7 @@ class Env:
         self.token: str | None = None
         self.variables = variables
         self.pending: dict[str, Any] | None = None
+        self.cursor = cursor  # links this state's events (see events.Cursor)
         self._context: dict[str, Any] | None = None
 
     @property
@@ -206,13 +215,15 @@ class _Stop:
 
 
 class _Frame:
-    """One activation of a scope: retrier counters persist across visits of a state."""
+    """One activation of a scope: retrier counters persist across visits of a state;
+    ``cursor`` links the scope's events (a branch or iteration has its own)."""
 
-    __slots__ = ("variables", "retries")
+    __slots__ = ("variables", "retries", "cursor")
 
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: dict[str, Any], cursor: Cursor | None = None) -> None:
         self.variables = variables
         self.retries: dict[str, list[int]] = {}
+        self.cursor = cursor if cursor is not None else Cursor()
 
 
 _SHARED_RANDOM: list[_random.Random] = []
@@ -313,6 +324,8 @@ class Run:
         # A Standard history holds at most HISTORY_LIMIT events, the final one included.
         self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
         self.path: list[str] = []
+        self.root = Cursor()
+        self.timed_out = False  # the execution's deadline passed: running states are not "aborted"
         machine_name = machine_name or machine.name
         self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name}"
         if type == STANDARD:
@@ -382,7 +395,7 @@ class Run:
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
             raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
-        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN, "stateMachineType": self.type})
+        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
             limit = min(limit, float(self.machine.timeout_seconds))
@@ -412,7 +425,7 @@ class Run:
             self._add_final("ExecutionTimedOut", {})
         else:
             output = outcome[0]
-            self.log.add("ExecutionSucceeded", {"output": output})
+            self.log.add("ExecutionSucceeded", {"output": output}, self.root)
         self.finished = True
         return Execution(
             status=status,
@@ -439,7 +452,7 @@ class Run:
         outcome: tuple[Any, bool] | BaseException
         self.gc_paused = _pause_gc(self.log.on_event is None)
         try:
-            outcome = (self._run_sync(self.machine.scope, input, _Frame({})), False)
+            outcome = (self._run_sync(self.machine.scope, input, _Frame({}, self.root)), False)
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         finally:
@@ -455,9 +468,8 @@ class Run:
         TimeoutSeconds or HeartbeatSeconds, no machine TimeoutSeconds) and every Task
         is served by a synchronous handler that runs inline (``_inline``): no callback
         pattern, activity, built-in resource or ``lambda:invoke`` (its function is
-        known only at run time).  Such a run never suspends; since no Map iteration or
-        Parallel branch could yield to another, running them one after the other is
-        what the event loop would do too.
+        known only at run time).  Such a run never suspends; Map iterations and Parallel
+        branches then run one after the other, as the event loop runs them too.
         """
         return self.machine.timeout_seconds is None and self._loop_free_scope(self.machine.scope)
 
@@ -503,12 +515,12 @@ class Run:
 
         The async run loop is driven by hand: its coroutine completes at the first
         ``send`` because nothing in it suspends.  This spares the event loop's set-up
-        per run.
+        per run, and importing asyncio at all in a process that needs no other loop.
         """
         self._begin(input)
         self.loop_free = True
         outcome: tuple[Any, bool] | BaseException
-        coro = self.run_scope(self.machine.scope, input, _Frame({}))
+        coro = self.run_scope(self.machine.scope, input, _Frame({}, self.root))
         self.gc_paused = _pause_gc(self.log.on_event is None)
         try:
             try:
@@ -547,11 +559,11 @@ class Run:
 
     def _add_final(self, type: str, details: dict[str, Any]) -> None:
         self.log.limit = None
-        self.log.add(type, details)
+        self.log.add(type, details, self.root)
 
     async def _with_deadline(self, limit: float) -> tuple[Any, bool]:
         scope = self.machine.scope
-        frame = _Frame({})
+        frame = _Frame({}, self.root)
         box: list[Any] = [None, True]
         failure: list[BaseException] = []
         import anyio
@@ -568,6 +580,7 @@ class Run:
 
             async def deadline() -> None:
                 await self.clock.sleep(limit)
+                self.timed_out = True
                 tg.cancel_scope.cancel()
 
             self._cancel = tg.cancel_scope
@@ -586,12 +599,25 @@ class Run:
         return box[0], bool(box[1])
 
     # ------------------------------------------------------------------ scopes
-    def _enter(self, state: m.State, data: Any) -> int:
+    def _enter(self, state: m.State, data: Any, cursor: Cursor) -> int:
         self.path.append(state.name)
-        return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data})
+        return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
 
-    def _exit(self, state: m.State, data: Any) -> None:
-        self.log.add(state.type + "StateExited", {"name": state.name, "output": data})
+    def _exit(self, state: m.State, data: Any, cursor: Cursor) -> None:
+        self.log.add(state.type + "StateExited", {"name": state.name, "output": data}, cursor)
+
+    def _unhandled(self, state: m.State, entered_id: int, err: StatesError, cursor: Cursor) -> None:
+        """AWS records an expression that failed to evaluate before the failure spreads."""
+        if err.error == errors.QUERY_EVALUATION_ERROR and not getattr(err, "recorded", False):
+            err.recorded = True  # type: ignore[attr-defined]
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            field = _FIELD.search(err.cause or "")
+            if field is not None:
+                details["location"] = field.group(1)
+            # AWS links it to the event before the state was entered
+            before = Cursor(self.log.events[entered_id - 1].previous_event_id)
+            eid = self.log.add("EvaluationFailed", details, before)
+            cursor.source = cursor.last = eid
 
     def _run_sync(self, scope: m.Scope, data: Any, frame: _Frame) -> Any:
         """A scope of Pass/Choice/Succeed/Fail states: no awaiting at all.
@@ -601,23 +627,26 @@ class Run:
         """
         states = scope.states
         state = states[scope.start_at]
+        cursor = frame.cursor
         add = self.log.add
         visit = self.path.append
         step = self._sync_step
-        env = Env(self, state.name, None, frame.variables)
+        env = Env(self, state.name, None, frame.variables, None, cursor)
         while True:
             name = state.name
             visit(name)
-            entered_id = add(_ENTERED[state.type], {"name": name, "input": data})
+            entered_id = add(_ENTERED[state.type], {"name": name, "input": data}, cursor)
             env.name = name
             env._entered = env._context = env.pending = None
             try:
                 data, nxt = step(state, data, env)
             except StatesError as err:
-                raise _runtime(state, entered_id, err) from None
+                err = _runtime(state, entered_id, err)
+                self._unhandled(state, entered_id, err, cursor)
+                raise err from None
             if env.pending:
                 frame.variables.update(env.pending)
-            add(_EXITED[state.type], {"name": name, "output": data})  # a Fail state raised above
+            add(_EXITED[state.type], {"name": name, "output": data}, cursor)  # a Fail state raised above
             if nxt is None:
                 return data
             state = states[nxt]
@@ -625,11 +654,12 @@ class Run:
     async def run_scope(self, scope: m.Scope, data: Any, frame: _Frame) -> Any:
         states = scope.states
         state = states[scope.start_at]
+        cursor = frame.cursor
         while True:
-            entered_id = self._enter(state, data)
+            entered_id = self._enter(state, data, cursor)
             kind = state.type
             instant = kind in _INSTANT
-            env = Env(self, state.name, None if instant else self.clock.now(), frame.variables)
+            env = Env(self, state.name, None if instant else self.clock.now(), frame.variables, None, cursor)
             try:
                 if instant:
                     data, nxt = self._sync_step(state, data, env)
@@ -639,6 +669,7 @@ class Run:
                 err = _runtime(state, entered_id, err)
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
+                    self._unhandled(state, entered_id, err, cursor)
                     raise err from None
                 if self.trace is not None:
                     self.trace("catch", state, catcher)
@@ -648,7 +679,7 @@ class Run:
             if env.pending:
                 frame.variables.update(env.pending)
             if kind != "Fail":
-                self._exit(state, data)
+                self._exit(state, data, cursor)
             if nxt is None:
                 return data
             state = states[nxt]
@@ -671,8 +702,8 @@ class Run:
         try:
             return await self._attempts(state, data, env, frame)
         except self._cancelled():
-            if self.aborted is not None:
-                self.log.add(state.type + "StateAborted")
+            if not self.timed_out:  # stopped, or a sibling branch or iteration failed
+                self.log.add(state.type + "StateAborted", None, env.cursor)
             raise
 
     async def _attempts(self, state: m.State, data: Any, env: Env, frame: _Frame) -> tuple[Any, str | None]:
@@ -727,9 +758,8 @@ class Run:
             out = apply_result_path(result_path, data, result)
             out = select_input(state.output_path, out, env)
             if result_path is not None and result_path.steps:  # a merge: the output may grow
-                sizes.merged(
-                    state.name, result_path, data, bound if bound >= 0 else sizes.bound(data), out, state.output_path
-                )
+                result_bound = bound if bound >= 0 else sizes.bound(data)
+                sizes.merged(state.name, result_path, data, result_bound, out, state.output_path)
             return out, state.next
         if kind == "Choice":
             assert isinstance(state, m.Choice)
@@ -856,23 +886,24 @@ class Run:
     ) -> Any:
         resource = state.resource
         log = self.log
+        cursor = env.cursor
         if is_lambda_arn(resource):
             handler = self._handler(state.name, resource)
             sched: dict[str, Any] = {"resource": resource, "input": payload}
             if timeout is not None:
                 sched["timeoutInSeconds"] = int(timeout)
-            log.add("LambdaFunctionScheduled", sched)
-            log.add("LambdaFunctionStarted")
+            log.add("LambdaFunctionScheduled", sched, cursor)
+            log.add("LambdaFunctionStarted", None, cursor)
             try:
                 result = await self._call(handler, payload, state, env, timeout, resource)
                 self._result_size(result, resource)
             except StatesError as err:
                 if err.error == errors.TIMEOUT:
-                    log.add("LambdaFunctionTimedOut", {"error": err.error})
+                    log.add("LambdaFunctionTimedOut", {"error": err.error}, cursor)
                 else:
-                    log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause})
+                    log.add("LambdaFunctionFailed", {"error": err.error, "cause": err.cause}, cursor)
                 raise err from None
-            log.add("LambdaFunctionSucceeded", {"output": result})
+            log.add("LambdaFunctionSucceeded", {"output": result}, cursor)
             return result
         if is_activity_arn(resource):
             return await self._activity(state, payload, env, timeout, heartbeat)
@@ -889,8 +920,8 @@ class Run:
             sched["timeoutInSeconds"] = int(timeout)
         if heartbeat is not None and pattern == TOKEN:
             sched["heartbeatInSeconds"] = int(heartbeat)
-        log.add("TaskScheduled", sched)
-        log.add("TaskStarted", {"resourceType": resource_type, "resource": action})
+        log.add("TaskScheduled", sched, cursor)
+        log.add("TaskStarted", {"resourceType": resource_type, "resource": action}, cursor)
         names = {"resourceType": resource_type, "resource": action}
         deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
         waiter = None
@@ -907,20 +938,20 @@ class Run:
             else:
                 result = await self._call(handler, payload, state, env, timeout, resource)
             if waiter is not None:
-                log.add("TaskSubmitted", {**names, "output": result})
+                log.add("TaskSubmitted", {**names, "output": result}, cursor)
                 self.callbacks.announce(waiter)
                 result = await self._await_token(waiter, deadline, heartbeat)
             self._result_size(result, resource_type)
         except StatesError as err:
             if err.error == errors.TIMEOUT:
-                log.add("TaskTimedOut", {**names, "error": err.error, "cause": err.cause or ""})
+                log.add("TaskTimedOut", {**names, "error": err.error, "cause": err.cause or ""}, cursor)
             else:
-                log.add("TaskFailed", {**names, "error": err.error, "cause": err.cause})
+                log.add("TaskFailed", {**names, "error": err.error, "cause": err.cause}, cursor)
             raise
         finally:
             if waiter is not None:
                 self.callbacks.close(waiter)
-        log.add("TaskSucceeded", {**names, "output": result})
+        log.add("TaskSucceeded", {**names, "output": result}, cursor)
         return result
 
     def _token(self, env: Env) -> str:
@@ -957,6 +988,7 @@ class Run:
     ) -> Any:
         resource = state.resource
         log = self.log
+        cursor = env.cursor
         handler = self.handlers.lookup(state.name, resource)
         if handler is None and resource not in self.callbacks.activities:
             raise StatesError(errors.RUNTIME, f"The activity {resource} does not exist.")
@@ -965,36 +997,36 @@ class Run:
             sched["timeoutInSeconds"] = int(timeout)
         if heartbeat is not None:
             sched["heartbeatInSeconds"] = int(heartbeat)
-        log.add("ActivityScheduled", sched)
+        log.add("ActivityScheduled", sched, cursor)
         deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
         waiter = None
         try:
             if handler is not None:
-                log.add("ActivityStarted", {"workerName": "stepfn"})
+                log.add("ActivityStarted", {"workerName": "stepfn"}, cursor)
                 result = await self._call(handler, payload, state, env, timeout, resource)
             else:
                 task = PendingTask(self._token(env), state.name, resource, payload)
                 waiter = self.callbacks.open(task, activity=True)
                 outcome = await self.callbacks.wait(waiter, self.clock, deadline, None, until_started=True)
                 if outcome[0] == STARTED:
-                    log.add("ActivityStarted", {"workerName": outcome[1]})
+                    log.add("ActivityStarted", {"workerName": outcome[1]}, cursor)
                     result = await self._await_token(waiter, deadline, heartbeat)
                 elif outcome[0] == TIMED_OUT:
                     raise StatesError(errors.TIMEOUT, "")
                 else:  # answered before any worker took it
-                    log.add("ActivityStarted", {"workerName": "stepfn"})
+                    log.add("ActivityStarted", {"workerName": "stepfn"}, cursor)
                     result = await self._await_token(waiter, deadline, heartbeat)
             self._result_size(result, resource)
         except StatesError as err:
             if err.error == errors.TIMEOUT:
-                log.add("ActivityTimedOut", {"error": err.error, "cause": err.cause or ""})
+                log.add("ActivityTimedOut", {"error": err.error, "cause": err.cause or ""}, cursor)
             else:
-                log.add("ActivityFailed", {"error": err.error, "cause": err.cause})
+                log.add("ActivityFailed", {"error": err.error, "cause": err.cause}, cursor)
             raise
         finally:
             if waiter is not None:
                 self.callbacks.close(waiter)
-        log.add("ActivitySucceeded", {"output": result})
+        log.add("ActivitySucceeded", {"output": result}, cursor)
         return result
 
     # Built-in integrations -------------------------------------------------
@@ -1041,7 +1073,7 @@ class Run:
         """``states:startExecution`` (and ``.sync``, ``.sync:2``): run a registered machine."""
         from .nested import start_execution
 
-        return await start_execution(self, params, pattern, names)
+        return await start_execution(self, params, pattern, names, env.cursor)
 
     async def _lambda_invoke(self, state: m.Task, params: Any, env: Env, timeout: float | None) -> Any:
         handler = self.handlers.lookup(state.name, LAMBDA_INVOKE) if state.name else None
@@ -1325,20 +1357,24 @@ class Run:
                 branch_input = state.parameters(effective, env)
                 sizes.made(state.name, state.pointer, "Parameters", branch_input, data)
         log = self.log
-        log.add("ParallelStateStarted")
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("ParallelStateStarted", None, cursor)
         results: list[Any] = [None] * len(state.branches)
         bounds = [0] * len(state.branches)  # of each branch's output, taken while it is still remembered
+        forks = [cursor.fork() for _ in state.branches]  # each branch links its own events
         try:
             if all(b.sync for b in state.branches):
                 for i, branch in enumerate(state.branches):
-                    results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables)))
+                    results[i] = self._run_sync(branch, branch_input, _Frame(dict(frame.variables), forks[i]))
                     bounds[i] = sizes.bound(results[i])
             else:
                 failure: list[Exception] = []
 
                 async def one(i: int, branch: m.Scope, stop: Any) -> None:
                     try:
-                        results[i] = await self.run_scope(branch, branch_input, _Frame(dict(frame.variables)))
+                        branch_frame = _Frame(dict(frame.variables), forks[i])
+                        results[i] = await self.run_scope(branch, branch_input, branch_frame)
                         bounds[i] = sizes.bound(results[i])
                     except (StatesError, HistoryLimitExceeded) as err:
                         if not failure:
@@ -1357,10 +1393,12 @@ class Run:
                             tg.start_soon(one, i, branch, tg.cancel_scope)
                 if failure:
                     raise failure[0]
-        except StatesError as err:
-            log.add("ParallelStateFailed", {"error": err.error, "cause": err.cause})
+        except StatesError:
+            _join(cursor, [f.source for f in forks])
+            log.add("ParallelStateFailed", None, cursor)  # AWS gives it no details
             raise
-        log.add("ParallelStateSucceeded")
+        _join(cursor, [f.source for f in forks])
+        log.add("ParallelStateSucceeded", None, cursor)
         bound = 2 + len(results) + sum(bounds)
         return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
 
@@ -1417,7 +1455,9 @@ class Run:
                 f"resolved to {json.dumps(items)}",
             )
         log = self.log
-        log.add("MapStateStarted", {"length": len(items)})
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("MapStateStarted", {"length": len(items)}, cursor)
         processor = state.processor
         assert processor is not None
         selector = state.item_selector
@@ -1432,6 +1472,12 @@ class Run:
         tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
         failures: list[StatesError] = []
         fatal: list[HistoryLimitExceeded] = []
+        # AWS runs iterations on min(MaxConcurrency, n) workers; a worker's events form one chain
+        lanes = [cursor.fork() for _ in range(min(limit, n) if limit else n)]
+        lane_ok = [True] * len(lanes)  # did the lane's last iteration succeed
+
+        def tails() -> list[int]:
+            return [lane.last if lane_ok[j] else lane.source for j, lane in enumerate(lanes)]
 
         sizes = self.sizes
         items_bound = sizes.bound(items) if jsonata else sizes.part(items, data)  # a part of the input
@@ -1451,61 +1497,81 @@ class Run:
             sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
             return selected
 
-        def succeed(i: int, output: Any) -> None:
+        def succeed(i: int, output: Any, j: int) -> None:
             results[i] = output
             bounds[i] = sizes.bound(output)
-            log.add("MapIterationSucceeded", {"name": state.name, "index": i})
+            log.add("MapIterationSucceeded", {"name": state.name, "index": i}, lanes[j], False)
 
         try:
             if processor.sync and not distributed:
                 for i in range(n):
-                    log.add("MapIterationStarted", {"name": state.name, "index": i})
+                    j = i % len(lanes)
+                    lane = lanes[j]
+                    log.add("MapIterationStarted", {"name": state.name, "index": i}, lane)
                     try:
-                        out = self._run_sync(processor, item_input(i), _Frame(dict(frame.variables)))
+                        out = self._run_sync(processor, item_input(i), _Frame(dict(frame.variables), lane))
                     except StatesError as err:
-                        log.add("MapIterationFailed", {"name": state.name, "index": i})
+                        lane_ok[j] = False
+                        log.add("MapIterationFailed", {"name": state.name, "index": i}, lane, False)
                         raise err
-                    succeed(i, out)
+                    succeed(i, out, j)
             else:
-                # MaxConcurrency workers pull the next index (one task per item when
-                # unlimited): no limiter, and no task parked per waiting item.
-                indices = iter(range(n))
-                slots = min(int(limit), n) if limit else n
+                # One worker per lane (MaxConcurrency, or one per item when unlimited) takes
+                # the next item when it is free: no limiter, no task parked per waiting item.
+                slots = len(lanes)
 
-                async def worker(stop: Any) -> None:
+                async def iterate(i: int, j: int, stop: Any) -> None:
+                    lane = lanes[j]
+                    details = {"name": state.name, "index": i}
+                    log.add("MapIterationStarted", details, lane)
                     try:
-                        for i in indices:
-                            if i >= slots and stop.cancel_called:  # it would wait for a slot: never starts
-                                return
-                            log.add("MapIterationStarted", {"name": state.name, "index": i})
-                            try:
-                                out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables)))
-                            except self._cancelled():
-                                if self.aborted is not None:
-                                    log.add("MapIterationAborted", {"name": state.name, "index": i})
-                                raise
-                            except StatesError as err:
-                                log.add("MapIterationFailed", {"name": state.name, "index": i})
-                                failures.append(err)
-                                results[i] = {"Error": err.error, "Cause": err.cause}
-                                bounds[i] = sizes.bound(results[i])
-                                if not distributed or len(failures) > tolerated:
-                                    stop.cancel()
-                                    return
-                                continue
-                            succeed(i, out)
+                        out = await self.run_scope(processor, item_input(i), _Frame(dict(frame.variables), lane))
+                    except self._cancelled():
+                        lane_ok[j] = False
+                        if not self.timed_out:  # stopped, or another iteration failed
+                            log.add("MapIterationAborted", details, lane, False)
+                        raise
+                    except StatesError as err:
+                        lane_ok[j] = False
+                        log.add("MapIterationFailed", details, lane, False)
+                        failures.append(err)
+                        results[i] = {"Error": err.error, "Cause": err.cause}
+                        bounds[i] = sizes.bound(results[i])
+                        if not distributed or len(failures) > tolerated:
+                            stop.cancel()
+                        return
+                    lane_ok[j] = True
+                    succeed(i, out, j)
+
+                if self.loop_free:  # the lanes take turns, as the workers below do
+                    stop = _Stop()
+                    try:
+                        for i in range(n):
+                            if i >= slots and stop.cancel_called:  # it would wait for a lane: never starts
+                                break
+                            await iterate(i, i % slots, stop)
                     except HistoryLimitExceeded as exc:
                         fatal.append(exc)
-                        stop.cancel()
-
-                if self.loop_free:
-                    await worker(_Stop())
                 else:
                     import anyio
+                    import anyio.lowlevel
+
+                    indices = iter(range(n))
+
+                    async def worker(j: int, stop: Any) -> None:
+                        try:
+                            for i in indices:
+                                if i >= slots and stop.cancel_called:  # it would wait for a lane: never starts
+                                    return
+                                await iterate(i, j, stop)
+                                await anyio.lowlevel.checkpoint()  # let the other lanes take the next items
+                        except HistoryLimitExceeded as exc:
+                            fatal.append(exc)
+                            stop.cancel()
 
                     async with anyio.create_task_group() as tg:
-                        for _ in range(slots):
-                            tg.start_soon(worker, tg.cancel_scope)
+                        for j in range(slots):
+                            tg.start_soon(worker, j, tg.cancel_scope)
                 if fatal:
                     raise fatal[0]
                 if failures:
@@ -1517,9 +1583,11 @@ class Run:
                             "The specified tolerated failure threshold was exceeded",
                         )
         except StatesError as err:
-            log.add("MapStateFailed")
+            _join(cursor, tails())
+            log.add("MapStateFailed", None, cursor)
             raise err
-        log.add("MapStateSucceeded")
+        _join(cursor, tails())
+        log.add("MapStateSucceeded", None, cursor, False)
         bound = 2 + n + sum(bounds)
         return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
 
@@ -1544,6 +1612,16 @@ class Run:
         if pct is not None:
             allowed = max(allowed, int(n * float(pct) / 100.0))
         return allowed
+
+
+_FIELD = re.compile(r"specified for the field '([^']+)'")
+
+
+def _join(cursor: Cursor, tails: list[int]) -> None:
+    """Branches or iterations are done: the state's next event links to the latest of them."""
+    for tail in tails:
+        cursor.source = max(cursor.source, tail)
+    cursor.last = max(cursor.last, cursor.source)
 
 
 def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:

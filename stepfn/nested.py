@@ -23,6 +23,7 @@ from .limits import MAX_PAYLOAD
 from .model import StateMachine
 
 if TYPE_CHECKING:
+    from .events import Cursor
     from .interpreter import Execution, Run
 
 
@@ -113,7 +114,9 @@ def describe(execution: Execution, input_text: str, input_value: Any, json_value
     return dict(sorted(out.items()))
 
 
-async def start_execution(run: Run, params: Any, pattern: str, names: dict[str, str]) -> Any:
+async def start_execution(
+    run: Run, params: Any, pattern: str, names: dict[str, str], cursor: Cursor | None = None
+) -> Any:
     """Serve ``arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]``."""
     from .interpreter import SYNC, SYNC2, Run
 
@@ -154,7 +157,7 @@ async def start_execution(run: Run, params: Any, pattern: str, names: dict[str, 
     child.spawn = run.spawn
     started = {"ExecutionArn": child.arn, "StartDate": _millis(run.clock.now())}
     if pattern in (SYNC, SYNC2):
-        run.log.add("TaskSubmitted", {**names, "output": started})
+        run.log.add("TaskSubmitted", {**names, "output": started}, cursor)
         execution = await child.execute(value)
         result = describe(execution, text, value, pattern == SYNC2)
         if execution.status != "SUCCEEDED":

@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import stepfn
+import pytest
+
 from stepfn import TaskFailed
 
 HERE = Path(__file__).parent
+MACHINE = HERE / "machine.asl.json"
 
 
-def _handlers() -> stepfn.Handlers:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("map_fanout_handlers", HERE / "handlers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return stepfn.Handlers(module.TASKS)
+@pytest.fixture
+def batch(sfn):
+    sfn.use(HERE / "handlers.py")
+    return sfn
 
 
-def test_resizes_every_image_and_skips_the_corrupt_one() -> None:
-    data = json.loads((HERE / "input.json").read_text())
-    ex = stepfn.run(HERE / "machine.asl.json", data, handlers=_handlers(), clock=stepfn.VirtualClock())
-    assert ex.status == "SUCCEEDED"
-    assert ex.output == {
+def test_resizes_every_image_and_skips_the_corrupt_one(batch) -> None:
+    result = batch.run(MACHINE, json.loads((HERE / "input.json").read_text()))
+
+    assert result.status == "SUCCEEDED"
+    assert result.output == {
         "bucket": "uploads",
         "processed": 4,
         "thumbnails": [
@@ -35,23 +33,15 @@ def test_resizes_every_image_and_skips_the_corrupt_one() -> None:
         ],
         "skipped": ["broken.gif"],
     }
+    assert [call["position"] for call in batch.calls("resize-image")] == [0, 1, 2, 3]
 
 
-def test_a_busy_resizer_is_retried_with_backoff_on_the_virtual_clock() -> None:
-    attempts: list[str] = []
-    handlers = _handlers()
+def test_a_busy_resizer_is_retried_with_backoff_on_the_virtual_clock(batch) -> None:
+    busy = TaskFailed("Image.Busy", "try later")
+    batch.mock("resize-image", side_effect=[busy, busy, {"key": "a.jpg", "thumbnail": "t"}])
 
-    def flaky(event: dict, ctx: stepfn.TaskContext) -> dict:
-        attempts.append(event["key"])
-        if ctx.retry_count < 2:
-            raise TaskFailed("Image.Busy", "try later")
-        return {"key": event["key"], "thumbnail": "t"}
+    result = batch.run(MACHINE, {"bucket": "b", "images": [{"key": "a.jpg"}]})
 
-    handlers.add("resize-image", flaky)
-    clock = stepfn.VirtualClock(start="2024-01-01T00:00:00Z")
-    ex = stepfn.run(HERE / "machine.asl.json", {"bucket": "b", "images": [{"key": "a.jpg"}]},
-                    handlers=handlers, clock=clock)
-    assert ex.status == "SUCCEEDED"
-    assert attempts == ["a.jpg"] * 3
-    # two back-offs: 2 s then 4 s, all virtual
-    assert (ex.stopped - ex.started).total_seconds() == 6
+    assert result.status == "SUCCEEDED"
+    assert result.output["thumbnails"] == ["t"]
+    assert result.elapsed == 2 + 4  # IntervalSeconds 2, BackoffRate 2: virtual seconds

@@ -2,57 +2,52 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-import stepfn
+import pytest
+
 from stepfn import TaskFailed
 
 HERE = Path(__file__).parent
-MACHINE = stepfn.load(HERE / "machine.asl.json")
+MACHINE = HERE / "machine.asl.json"
+DOWN = TaskFailed("Carrier.Down", "503")
 
 
-def _handlers() -> stepfn.Handlers:
-    spec = importlib.util.spec_from_file_location("parallel_aggregation_handlers", HERE / "handlers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return stepfn.Handlers(module.TASKS)
+@pytest.fixture
+def quotes(sfn):
+    sfn.use(HERE / "handlers.py")
+    return sfn
 
 
-def test_books_the_cheapest_quote() -> None:
-    ex = stepfn.run(MACHINE, json.loads((HERE / "input.json").read_text()), handlers=_handlers())
-    assert ex.status == "SUCCEEDED", ex.cause
-    assert ex.output["carrier"] == "postal"
-    assert ex.output["price"] == 7.25
-    assert ex.output["message"] == "Booked postal for 7.25"
+def test_books_the_cheapest_quote(quotes) -> None:
+    result = quotes.run(MACHINE, json.loads((HERE / "input.json").read_text()))
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["carrier"] == "postal"
+    assert result.output["price"] == 7.25
+    assert result.output["message"] == "Booked postal for 7.25"
 
 
-def test_a_carrier_that_fails_or_hangs_is_left_out() -> None:
-    handlers = _handlers()
-
-    def down(event: dict, ctx: stepfn.TaskContext) -> dict:
-        raise TaskFailed("Carrier.Down", "503")
-
-    async def hangs(event: dict, ctx: stepfn.TaskContext) -> dict:
+def test_a_carrier_that_fails_or_hangs_is_left_out(quotes) -> None:
+    async def hangs(event: dict, ctx) -> dict:
         await ctx.sleep(60)  # longer than the state's TimeoutSeconds
         return {"carrier": "postal", "available": True, "price": 0.01}
 
-    handlers.add("quote-postal", hangs)
-    handlers.add("quote-parcelo", down)
-    ex = stepfn.run(MACHINE, {"parcel": {"weightKg": 1}}, handlers=handlers, clock=stepfn.VirtualClock())
-    assert ex.status == "SUCCEEDED", ex.cause
-    assert ex.output["carrier"] == "swift"
+    quotes.mock("quote-postal", side_effect=hangs)
+    quotes.mock("quote-parcelo", raises=("Carrier.Down", "503"))
+
+    result = quotes.run(MACHINE, {"parcel": {"weightKg": 1}})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["carrier"] == "swift"
+    assert result.state("PostalUnavailable").output == {"carrier": "postal", "available": False}
 
 
-def test_no_quote_at_all_fails_with_a_named_error() -> None:
-    handlers = _handlers()
-
-    def down(event: dict, ctx: stepfn.TaskContext) -> dict:
-        raise TaskFailed("Carrier.Down", "503")
-
+def test_no_quote_at_all_fails_with_a_named_error(quotes) -> None:
     for name in ("quote-swift", "quote-parcelo", "quote-postal"):
-        handlers.add(name, down)
-    ex = stepfn.run(MACHINE, {"parcel": {"weightKg": 1}}, handlers=handlers)
-    assert (ex.status, ex.error) == ("FAILED", "Shipping.NoCarrier")
+        quotes.mock(name, side_effect=[DOWN])
+
+    result = quotes.run(MACHINE, {"parcel": {"weightKg": 1}})
+
+    assert (result.status, result.error) == ("FAILED", "Shipping.NoCarrier")
