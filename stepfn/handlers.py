@@ -10,6 +10,8 @@ count, the execution, the task token, ``sleep`` on the execution's clock, and
 
 from __future__ import annotations
 
+import os
+
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -176,6 +178,11 @@ class Handlers:
                 if _fnmatch(name_or_arn, pattern) or _fnmatch(function_name(name_or_arn), pattern):
                     return handler
         return found
+
+    @classmethod
+    def from_file(cls, spec: str | os.PathLike[str]) -> Handlers:
+        """Handlers from ``FILE.py`` (its ``TASKS`` dict or ``handlers`` object) or ``pkg.mod:attr``."""
+        return load_handlers(os.fspath(spec))
 
     def __len__(self) -> int:
         return len(self._states) + len(self._exact) + len(self._functions) + len(self._globs)

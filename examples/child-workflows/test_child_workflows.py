@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,22 +10,15 @@ from pathlib import Path
 import stepfn
 
 HERE = Path(__file__).parent
+HANDLERS = stepfn.Handlers.from_file(HERE / "handlers.py")
 INPUT = json.loads((HERE / "input.json").read_text())
-
-
-def _tasks() -> dict:
-    spec = importlib.util.spec_from_file_location("child_workflows_handlers", HERE / "handlers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TASKS
 
 
 def test_every_customer_is_invoiced_by_a_child_execution() -> None:
     ex = stepfn.run(
         HERE / "machine.asl.json",
         INPUT,
-        handlers=_tasks(),
+        handlers=HANDLERS,
         machines={"invoice": HERE / "invoice.asl.json"},
         clock=stepfn.VirtualClock("2024-05-01T00:00:00Z"),
     )

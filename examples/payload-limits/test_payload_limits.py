@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,20 @@ import pytest
 import stepfn
 
 HERE = Path(__file__).parent
+HANDLERS = stepfn.Handlers.from_file(HERE / "handlers.py")
 MACHINE = stepfn.load(HERE / "machine.asl.json")
 EXPORT = "arn:aws:lambda:us-east-1:123456789012:function:export-orders"
 
 
-def _tasks() -> dict:
-    spec = importlib.util.spec_from_file_location("payload_limits_handlers", HERE / "handlers.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TASKS
-
-
 @pytest.mark.parametrize(("orders", "where"), [(0, "inline"), (120, "inline"), (140, "s3://exports/acme.json")])
 def test_large_exports_fall_back_to_s3(orders: int, where: str) -> None:
-    ex = stepfn.run(MACHINE, {"customer": "acme", "orders": orders}, handlers=_tasks())
+    ex = stepfn.run(MACHINE, {"customer": "acme", "orders": orders}, handlers=HANDLERS)
     assert ex.status == "SUCCEEDED", ex.cause
     assert ex.output == {"customer": "acme", "count": orders, "where": where}
 
 
 def test_the_catch_sees_awss_error_and_cause() -> None:
-    ex = stepfn.run(MACHINE, {"customer": "acme", "orders": 140}, handlers=_tasks())
+    ex = stepfn.run(MACHINE, {"customer": "acme", "orders": 140}, handlers=HANDLERS)
     failed = next(e for e in ex.events if e.type == "LambdaFunctionFailed")
     assert failed.details == {
         "error": "States.DataLimitExceeded",
@@ -42,7 +34,7 @@ def test_the_catch_sees_awss_error_and_cause() -> None:
 def test_a_result_that_fits_can_still_overflow_the_state_output() -> None:
     # 120 orders fit as a result, but merged into an input that already carries 30 KiB they do not
     data = {"customer": "acme", "orders": 120, "history": "h" * 30_000}
-    ex = stepfn.run(MACHINE, data, handlers=_tasks())
+    ex = stepfn.run(MACHINE, data, handlers=HANDLERS)
     assert ex.output["where"] == "s3://exports/acme.json"
     caught = next(e for e in ex.events if e.type == "TaskStateExited" and e.details["name"] == "Export")
     assert caught.details["output"]["tooLarge"] == {
