@@ -31,7 +31,7 @@ from .clock import Clock, RealClock, iso
 from .dataflow import apply_result_path, decide_retry, jayway_message, match_catch, retry_delay, select_input
 from .errors import StatesError, UsageError
 from .events import Cursor, Event, EventLog, HistoryLimitExceeded
-from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, function_name, is_lambda_arn
+from .handlers import LAMBDA_INVOKE, Handlers, TaskContext, copy_json, function_name, is_async, is_lambda_arn
 from .limits import MAX_PAYLOAD, Sizes, exceeded, payload_size
 from .paths import PathNotFound
 from .queries import Queries, assign_jsonata, assign_jsonpath
@@ -505,10 +505,10 @@ class Run:
         return not self._is_async_handler(handler) and self._inline(handler, task, None)
 
     def _is_async_handler(self, handler: Any) -> bool:
-        is_async = self._async.get(id(handler))
-        if is_async is None:
-            is_async = self._async[id(handler)] = _is_async(handler)
-        return is_async
+        found = self._async.get(id(handler))
+        if found is None:
+            found = self._async[id(handler)] = is_async(handler)
+        return found
 
     def execute_loop_free(self, input: Any) -> Execution:
         """Run without an event loop (only when ``can_run_loop_free``).
@@ -1158,7 +1158,7 @@ class Run:
         if handler is None:
             raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
         clock = self.clock
-        payload = _copy(payload)
+        payload = copy_json(payload)
         is_async = self._is_async_handler(handler)
         inline = not is_async and self._inline(handler, state, timeout)
 
@@ -1708,22 +1708,6 @@ class _Hold:
             if not self.ended:
                 self.clock.acquire()
                 self.held = True
-
-
-def _is_async(fn: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
-
-
-def _copy(value: Any) -> Any:
-    """A private copy of a JSON value for a handler that may mutate what it is given."""
-    t = type(value)
-    if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
-    if t is list:
-        return [_copy(v) for v in value]
-    return value
 
 
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z")
