@@ -44,6 +44,8 @@ from .coverage import Decision, iter_states
 from .dataflow import apply_result_path, decide_retry, error_matches, match_catch, retry_delay, select_input
 from .errors import MissingHandlerError, Problem, StatesError, TaskFailed, UsageError
 from .events import Event
+from .execution import ROLE_ARN, STANDARD, Execution
+from .frames import Env
 from .handlers import (
     LAMBDA_INVOKE,
     Handler,
@@ -55,7 +57,7 @@ from .handlers import (
     is_lambda_arn,
     load_handlers,
 )
-from .interpreter import ROLE_ARN, STANDARD, Env, Execution, Run
+from .interpreter import Run
 from .loader import load
 from .mockconfig import MockConfig, MockConfigError, MockedResponse, TestCase, read_mock_config
 
