@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from .clock import Clock, RealClock, VirtualClock
     from .errors import DefinitionError, MissingHandlerError, Problem, StepfnError, TaskFailed, UsageError
     from .events import Event
+    from .execution import Execution
     from .handle import ExecutionHandle
     from .handlers import Handlers, TaskContext
-    from .interpreter import Execution
     from .loader import load
     from .model import StateMachine
     from .rendering import render
@@ -44,7 +44,7 @@ _LAZY = {
     "TaskTokenError": "callbacks",
     "Handlers": "handlers",
     "TaskContext": "handlers",
-    "Execution": "interpreter",
+    "Execution": "execution",
     "load": "loader",
     "StateMachine": "model",
     "render": "rendering",

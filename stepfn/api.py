@@ -21,11 +21,13 @@ from .callbacks import Callbacks
 from .clock import Clock
 from .errors import MissingHandlerError, UsageError
 from .events import Event
+from .execution import EXPRESS, STANDARD, Execution
 from .handlers import LAMBDA_INVOKE, Handlers
-from .interpreter import BUILTINS, EXPRESS, STANDARD, TOKEN, Execution, Run, is_activity_arn, split_resource
+from .interpreter import Run
 from .loader import load
 from .model import StateMachine
 from .nested import Machines
+from .tasks import BUILTINS, TOKEN, is_activity_arn, split_resource
 
 if TYPE_CHECKING:
     from .handle import ExecutionHandle

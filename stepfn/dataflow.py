@@ -46,6 +46,16 @@ def select_input(path: Path | None, data: Any, env: Any) -> Any:
         raise StatesError(errors.RUNTIME, jayway_message(path, exc)) from None
 
 
+def field_value(path: Path, data: Any, env: Any, field_name: str) -> Any:
+    """What a ``…Path`` field (SecondsPath, MaxConcurrencyPath, …) reads; AWS's text when it finds nothing."""
+    try:
+        return path.get(data, env)
+    except LookupError:
+        raise StatesError(
+            errors.RUNTIME, f"The {field_name} parameter does not reference an input value: {path.text}"
+        ) from None
+
+
 def apply_result_path(path: Path | None, raw_input: Any, result: Any) -> Any:
     """ResultPath: place ``result`` into the state's raw input (``null`` keeps the input)."""
     if path is None:

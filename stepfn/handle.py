@@ -25,7 +25,8 @@ from .callbacks import FAILURE, SUCCESS, PendingTask
 from .clock import wait_event
 from .errors import UsageError
 from .events import Event
-from .interpreter import Execution, Run
+from .execution import Execution
+from .interpreter import Run
 from .limits import MAX_PAYLOAD, payload_size
 
 

@@ -44,6 +44,23 @@ def is_lambda_arn(resource: str) -> bool:
     return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
 
 
+def is_async(fn: Any) -> bool:
+    """Is this handler a coroutine function (or an object whose ``__call__`` is one)?"""
+    import inspect
+
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+
+
+def copy_json(value: Any) -> Any:
+    """A private copy of a JSON value for a handler that may mutate what it is given."""
+    t = type(value)
+    if t is dict:
+        return {k: copy_json(v) for k, v in value.items()}
+    if t is list:
+        return [copy_json(v) for v in value]
+    return value
+
+
 @dataclass
 class TaskContext:
     """What a handler knows about the call it serves."""

@@ -24,7 +24,8 @@ from .model import StateMachine
 
 if TYPE_CHECKING:
     from .events import Cursor
-    from .interpreter import Execution, Run
+    from .execution import Execution
+    from .interpreter import Run
 
 
 class Machines:
@@ -86,7 +87,7 @@ def _service_error(run: Run, code: str, message: str) -> StatesError:
 
 def describe(execution: Execution, input_text: str, input_value: Any, json_values: bool) -> dict[str, Any]:
     """The ``DescribeExecution``-shaped result of a ``.sync`` / ``.sync:2`` child."""
-    from .interpreter import ACCOUNT, REGION
+    from .execution import ACCOUNT, REGION
 
     machine_name = execution.arn.split(":")[6]
     out: dict[str, Any] = {
@@ -118,7 +119,8 @@ async def start_execution(
     run: Run, params: Any, pattern: str, names: dict[str, str], cursor: Cursor | None = None
 ) -> Any:
     """Serve ``arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]``."""
-    from .interpreter import SYNC, SYNC2, Run
+    from .interpreter import Run
+    from .tasks import SYNC, SYNC2
 
     params = params if isinstance(params, dict) else {}
     arn = params.get("StateMachineArn")

@@ -44,16 +44,20 @@ from .coverage import Decision, iter_states
 from .dataflow import apply_result_path, decide_retry, error_matches, match_catch, retry_delay, select_input
 from .errors import MissingHandlerError, Problem, StatesError, TaskFailed, UsageError
 from .events import Event
+from .execution import ROLE_ARN, STANDARD, Execution
+from .frames import Env
 from .handlers import (
     LAMBDA_INVOKE,
     Handler,
     Handlers,
     TaskContext,
+    copy_json,
     function_name,
+    is_async,
     is_lambda_arn,
     load_handlers,
 )
-from .interpreter import ROLE_ARN, STANDARD, Env, Execution, Run
+from .interpreter import Run
 from .loader import load
 from .mockconfig import MockConfig, MockConfigError, MockedResponse, TestCase, read_mock_config
 
@@ -63,19 +67,6 @@ INSPECTION_LEVELS = ("INFO", "DEBUG", "TRACE")
 _UNSET: Any = object()
 
 Observer = Callable[[m.StateMachine, "str | None", "RunResult"], None]
-
-
-def _copy(value: Any) -> Any:
-    t = type(value)
-    if t is dict:
-        return {k: _copy(v) for k, v in value.items()}
-    if t is list:
-        return [_copy(v) for v in value]
-    return value
-
-
-def _is_async(fn: Any) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
 
 
 def _is_glob(text: str) -> bool:
@@ -180,7 +171,7 @@ class Mock:
         if self._raises is not None:
             _raise(self._raises)
         if self._items is None:
-            return _copy(self._returns)
+            return copy_json(self._returns)
         if self._position >= len(self._items):
             self.failure = (f"side_effect of mock {self.target!r} ran out after {len(self._items)} "
                             f"call(s); call {len(self.calls)} had nothing left")
@@ -189,26 +180,26 @@ class Mock:
         self._position += 1
         if _is_exception(item):
             _raise(item)
-        return _copy(item)
+        return copy_json(item)
 
     def _build(self) -> Handler:
         fn = self._fn
         if fn is None:
             async def scripted(payload: Any, ctx: TaskContext) -> Any:
-                self.calls.append(_copy(payload))
+                self.calls.append(copy_json(payload))
                 return self._next()
 
             return scripted
         with_ctx = _takes_ctx(fn)
-        if _is_async(fn):
+        if is_async(fn):
             async def call_async(payload: Any, ctx: TaskContext) -> Any:
-                self.calls.append(_copy(payload))
+                self.calls.append(copy_json(payload))
                 return await (fn(payload, ctx) if with_ctx else fn(payload))
 
             return call_async
 
         def call_sync(payload: Any, ctx: TaskContext) -> Any:
-            self.calls.append(_copy(payload))
+            self.calls.append(copy_json(payload))
             return fn(payload, ctx) if with_ctx else fn(payload)
 
         return call_sync
@@ -255,7 +246,7 @@ class ConfigMock(Mock):
 
     def _build(self) -> Handler:
         async def respond(payload: Any, ctx: TaskContext) -> Any:
-            self.calls.append(_copy(payload))
+            self.calls.append(copy_json(payload))
             return self._respond(payload, ctx)
 
         respond.whole_response = True  # type: ignore[attr-defined]
@@ -271,7 +262,7 @@ class ConfigMock(Mock):
             raise StatesError(errors.RUNTIME, f"stepfn mock: {self.failure}")
         if found.throws:
             raise TaskFailed(found.error or "", found.cause)
-        return _copy(found.returns)
+        return copy_json(found.returns)
 
     def describe(self) -> str:
         return (f"{self.target!r} -> {self.response.name!r} from {self.source} "
@@ -713,14 +704,14 @@ class Harness:
         advance = getattr(clock, "advance", None)
 
         def record(payload: Any, ctx: TaskContext) -> None:
-            calls.append(Call(ctx.state_name, ctx.resource, _copy(payload), ctx.execution_name, ctx.retry_count))
+            calls.append(Call(ctx.state_name, ctx.resource, copy_json(payload), ctx.execution_name, ctx.retry_count))
 
         def wrap(handler: Handler) -> Handler:
             found = cache.get(id(handler))
             if found is not None:
                 return found
             wrapped: Any
-            if _is_async(handler):
+            if is_async(handler):
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
                     return await handler(payload, ctx)  # type: ignore[misc]
@@ -897,7 +888,7 @@ def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
             _merge(target[key], value)
         else:
-            target[key] = _copy(value)
+            target[key] = copy_json(value)
 
 
 def _scripted_outcome(mock: Mapping[str, Any] | None, returns: Any, raises: Any) -> tuple[str, Any] | None:
@@ -906,7 +897,7 @@ def _scripted_outcome(mock: Mapping[str, Any] | None, returns: Any, raises: Any)
     if given > 1:
         raise UsageError("give one of mock=, returns= or raises=")
     if returns is not _UNSET:
-        return ("result", _copy(returns))
+        return ("result", copy_json(returns))
     if raises is not None:
         exc = Mock._exception(raises)
         if isinstance(exc, type):
@@ -990,7 +981,7 @@ class _StateTester:
             kind, value = self.outcome
             if kind == "error":
                 raise value
-            return _copy(value)
+            return copy_json(value)
         state = self.state
         assert isinstance(state, m.Task)
         timeout = state.timeout
