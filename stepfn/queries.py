@@ -73,10 +73,25 @@ def _show(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+MAX_ASSIGN_BYTES = 262_144
+
+
+def _check_size(new: dict[str, Any], env: Any) -> None:
+    """An Assign writes at most 256 KiB of variables (AWS's quota)."""
+    from .limits import payload_size
+
+    if payload_size(new) > MAX_ASSIGN_BYTES:
+        raise StatesError(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The variables assigned by the state '{env.name}' exceed the maximum size of 256 KiB.",
+        )
+
+
 def assign_jsonpath(assign: Any, value: Any, env: Any) -> None:
     """JSONPath ``Assign``: a payload template over the state's result."""
     if assign is not None:
         new = assign(value, env)
+        _check_size(new, env)
         pending = env.pending
         if pending is None:
             env.pending = dict(new)
@@ -89,6 +104,7 @@ def assign_jsonata(queries: Queries, assign: Any, env: Any, states: dict[str, An
         new = queries.evaluate(assign, env, states)
         if not isinstance(new, dict):
             return
+        _check_size(new, env)
         pending = env.pending
         if pending is None:
             env.pending = dict(new)

@@ -768,6 +768,41 @@ def _is_activity(resource: str) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
+MAX_VARIABLE_NAME = 80
+
+
+def _assign_blocks(state: Mapping[str, Any], here: str) -> Iterator[tuple[str, Any]]:
+    yield f"{here}/Assign", state.get("Assign")
+    for key in ("Catch", "Choices"):
+        items = state.get(key)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    yield f"{here}/{key}/{i}/Assign", item.get("Assign")
+
+
+def _assign_problems(state: Mapping[str, Any], here: str) -> list[Problem]:
+    """Variable names: identifiers of at most 80 characters, never the reserved ``states``."""
+    problems: list[Problem] = []
+    for where, block in _assign_blocks(state, here):
+        if not isinstance(block, dict):
+            continue
+        for key in block:
+            name = key[:-2] if key.endswith(".$") else key
+            pointer = f"{where}/{escape_pointer_token(key)}"
+            if not name.isidentifier():
+                problems.append(Problem(pointer, "assign.variable-name",
+                                        f"'{name}' is not a valid variable name (letters, digits and "
+                                        "underscores, not starting with a digit)."))
+            elif name == "states":
+                problems.append(Problem(pointer, "assign.variable-name",
+                                        "'states' is reserved: $states holds the state's input, result and context."))
+            elif len(name) > MAX_VARIABLE_NAME:
+                problems.append(Problem(pointer, "assign.variable-name",
+                                        f"A variable name has at most {MAX_VARIABLE_NAME} characters."))
+    return problems
+
+
 def validate_document(doc: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
     """Every problem with an ASL document (already parsed JSON); empty when it is valid.
 
@@ -812,6 +847,7 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
             problems.extend(_query_language_problems(state, language, top, here))
             if kind == "Choice":
                 problems.extend(_choice_rule_problems(state, language, here))
+            problems.extend(_assign_problems(state, here))
             if express:
                 problems.extend(_express_problems(state, here))
         problems.extend(_graph_problems(scope))
