@@ -144,7 +144,11 @@ class MachineCoverage:
                  for s, i, n in self.choices if (s, i) not in self.choices_hit]),
             "retriers": part(
                 len(self.retriers), sum((s, i) in self.retriers_hit for s, i, _ in self.retriers),
-                [{"state": s, "index": i, "errors": e} for s, i, e in self.retriers if (s, i) not in self.retriers_hit]),
+                [
+                    {"state": s, "index": i, "errors": e}
+                    for s, i, e in self.retriers
+                    if (s, i) not in self.retriers_hit
+                ]),
             "catchers": part(
                 len(self.catchers), sum((s, i) in self.catchers_hit for s, i, _, _ in self.catchers),
                 [{"state": s, "index": i, "errors": e, "next": n}

@@ -360,7 +360,7 @@ def _map_tree(node: Any, visit: Callable[[Any], Any]) -> Any:
     """Rebuild a parse tree bottom-up, applying ``visit`` to every node."""
     if isinstance(node, list):
         items = [_map_tree(item, visit) for item in node]
-        return node if all(a is b for a, b in zip(items, node)) else items
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     if not dataclasses.is_dataclass(node) or isinstance(node, type):
         return node
     changes = {}

@@ -84,7 +84,9 @@ class MockConfig:
     state_machines: Mapping[str, Mapping[str, Mapping[str, str]]]
     responses: Mapping[str, MockedResponse]
 
-    def test_case(self, test_case: str, state_machine: str | None = None, *, machine_name: str | None = None) -> TestCase:
+    def test_case(
+        self, test_case: str, state_machine: str | None = None, *, machine_name: str | None = None
+    ) -> TestCase:
         """The test case ``test_case`` of ``state_machine``.
 
         Without ``state_machine``: ``machine_name`` when the file has a machine of that

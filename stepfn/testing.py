@@ -133,7 +133,8 @@ class Mock:
                                           ("side_effect", side_effect is not None)) if value]
         if len(given) != 1:
             raise UsageError(
-                f"mock {target!r}: give exactly one of returns=, raises= or side_effect= (got {', '.join(given) or 'none'})"
+                f"mock {target!r}: give exactly one of returns=, raises= or side_effect= "
+                f"(got {', '.join(given) or 'none'})"
             )
         if not isinstance(target, str) or not target:
             raise UsageError(f"mock target must be a state name or resource, not {target!r}")
@@ -158,7 +159,8 @@ class Mock:
 
     @staticmethod
     def _exception(raises: Any) -> BaseException | type:
-        if isinstance(raises, tuple) and 1 <= len(raises) <= 2 and all(isinstance(x, (str, type(None))) for x in raises):
+        strings = all(isinstance(x, (str, type(None))) for x in raises) if isinstance(raises, tuple) else False
+        if isinstance(raises, tuple) and 1 <= len(raises) <= 2 and strings:
             return TaskFailed(str(raises[0]), raises[1] if len(raises) == 2 else None)
         if isinstance(raises, str):
             return TaskFailed(raises)

@@ -1,7 +1,8 @@
 """Handlers for the child-workflows example: the Lambda the invoice child workflow calls.
 
 Run the demo with the child registered under its name:
-``stepfn run machine.asl.json --input-file input.json --tasks handlers.py --machine invoice=invoice.asl.json --virtual-time``
+``stepfn run machine.asl.json --input-file input.json --tasks handlers.py \
+--machine invoice=invoice.asl.json --virtual-time``
 """
 
 from __future__ import annotations
