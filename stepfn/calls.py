@@ -63,12 +63,16 @@ class Calls:
     handlers: Handlers
     clock: Clock
     random: _random.Random
-    callbacks: Callbacks
     arn: str
     name: str
     gc_paused: bool
     _handlers: dict[tuple[str, str], Any]
     _async: dict[int, bool]
+
+    if TYPE_CHECKING:  # defined by ``Run``
+
+        @property
+        def callbacks(self) -> Callbacks: ...
 
     def _handler(self, state_name: str, resource: str) -> Any:
         """The handler of a Task, looked up once per run."""

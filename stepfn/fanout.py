@@ -23,6 +23,9 @@ from .limits import Sizes, payload_size
 from .queries import assign_jsonata, assign_jsonpath
 
 if TYPE_CHECKING:
+    import random as _random
+
+    from .clock import Clock
     from .queries import Queries
 
 
@@ -42,10 +45,26 @@ class Fanout:
     """Parallel and Map, mixed into ``Run`` (they recurse into its ``run_scope`` and ``_run_sync``)."""
 
     log: EventLog
+    clock: Clock
+    random: _random.Random
     sizes: Sizes
-    queries: Queries
     loop_free: bool
     timed_out: bool
+    context_machine: dict[str, Any]
+
+    if TYPE_CHECKING:  # defined by ``Run``
+
+        @property
+        def queries(self) -> Queries: ...
+
+        @property
+        def context_execution(self) -> dict[str, Any]: ...
+
+        def _run_sync(self, scope: m.Scope, data: Any, frame: Frame) -> Any: ...
+
+        async def run_scope(self, scope: m.Scope, data: Any, frame: Frame) -> Any: ...
+
+        def _cancelled(self) -> type[BaseException]: ...
 
     async def _parallel(self, state: m.Parallel, data: Any, env: Env, frame: Frame) -> tuple[Any, str | None]:
         jsonata = state.query_language == m.JSONATA

@@ -6,13 +6,29 @@ from __future__ import annotations
 
 import random as _random
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import iso
 from .events import Cursor
 
 if TYPE_CHECKING:
-    from .interpreter import Run
+    from .clock import Clock
+
+
+class Owner(Protocol):
+    """What an ``Env`` reads from its run (``Run``, or a state tested alone)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def random(self) -> _random.Random: ...
+
+    @property
+    def context_execution(self) -> dict[str, Any]: ...
+
+    @property
+    def context_machine(self) -> dict[str, Any]: ...
 
 
 class Env:
@@ -25,7 +41,7 @@ class Env:
 
     def __init__(
         self,
-        run: Run,
+        run: Owner,
         name: str,
         entered: datetime | None,
         variables: dict[str, Any],

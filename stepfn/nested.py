@@ -25,7 +25,7 @@ from .model import StateMachine
 if TYPE_CHECKING:
     from .events import Cursor
     from .execution import Execution
-    from .interpreter import Run
+    from .tasks import Tasks
 
 
 class Machines:
@@ -76,7 +76,7 @@ def _millis(moment: Any) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _service_error(run: Run, code: str, message: str) -> StatesError:
+def _service_error(run: Tasks, code: str, message: str) -> StatesError:
     request = run._request_id()
     return StatesError(
         f"StepFunctions.{code}Exception",
@@ -116,7 +116,7 @@ def describe(execution: Execution, input_text: str, input_value: Any, json_value
 
 
 async def start_execution(
-    run: Run, params: Any, pattern: str, names: dict[str, str], cursor: Cursor | None = None
+    run: Tasks, params: Any, pattern: str, names: dict[str, str], cursor: Cursor | None = None
 ) -> Any:
     """Serve ``arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]``."""
     from .interpreter import Run

@@ -10,7 +10,7 @@ import json
 import random as _random
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors
 from . import model as m
@@ -84,8 +84,26 @@ class Tasks:
     clock: Clock
     random: _random.Random
     sizes: Sizes
-    queries: Queries
-    callbacks: Callbacks
+    machines: Any  # the registry ``states:startExecution`` resolves ARNs in
+    spawn: Callable[..., Any] | None
+
+    if TYPE_CHECKING:  # defined by ``Run`` and ``Calls``
+
+        @property
+        def queries(self) -> Queries: ...
+
+        @property
+        def callbacks(self) -> Callbacks: ...
+
+        def _handler(self, state_name: str, resource: str) -> Any: ...
+
+        def _is_async_handler(self, handler: Any) -> bool: ...
+
+        def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool: ...
+
+        async def _call(
+            self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
+        ) -> Any: ...
 
     def _loop_free_task(self, task: m.Task) -> bool:
         resource = task.resource

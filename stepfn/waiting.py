@@ -23,7 +23,11 @@ class Waiting:
     """The Wait state, mixed into ``Run``."""
 
     clock: Clock
-    queries: Queries
+
+    if TYPE_CHECKING:  # defined by ``Run``
+
+        @property
+        def queries(self) -> Queries: ...
 
     async def _wait(self, state: m.Wait, data: Any, env: Env) -> tuple[Any, str | None]:
         jsonata = state.query_language == m.JSONATA
