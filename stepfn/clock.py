@@ -71,7 +71,7 @@ class RealClock(Clock):
     """Wall-clock time; sleeps really sleep."""
 
     # a partial of the C function: no Python frame per reading (one per history event)
-    now = staticmethod(functools.partial(datetime.now, timezone.utc))  # type: ignore[assignment]
+    now = staticmethod(functools.partial(datetime.now, timezone.utc))
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:

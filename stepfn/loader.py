@@ -9,6 +9,7 @@ Pointer of the field.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any, Callable, Mapping
@@ -368,7 +369,7 @@ class _Compiler:
                 condition = rule.get("Condition")
                 condition_text = condition[2:-2].strip() if isinstance(condition, str) else str(condition)
             else:
-                pred = self.guard(rp, lambda rule=rule, rp=rp: _compile_rule(rule, rp))
+                pred = self.guard(rp, functools.partial(_compile_rule, rule, rp))
                 output = None
             rules.append(
                 m.ChoiceRule(

@@ -288,7 +288,9 @@ def parse_mock_config(doc: Any, source: str = "<mock config>") -> MockConfig:
         raise MockConfigError(source, checker.problems)
     checker.only(doc, ("StateMachines", "MockedResponses"), "")
     responses = checker.responses(doc)
-    declared = doc.get("MockedResponses") if isinstance(doc.get("MockedResponses"), dict) else {}
+    declared = doc.get("MockedResponses")
+    if not isinstance(declared, dict):
+        declared = {}
     machines = checker.machines(doc, responses, declared)
     if checker.problems:
         raise MockConfigError(source, checker.problems)

@@ -248,7 +248,7 @@ class Path:
 
 def _compile_ng(text: str, start: int) -> Any:
     from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-    from jsonpath_ng.ext import parse
+    from jsonpath_ng.ext.parser import parse
 
     try:
         return parse("$" + text[start:])

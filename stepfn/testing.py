@@ -716,7 +716,7 @@ class Harness:
             if is_async(handler):
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
-                    return await handler(payload, ctx)  # type: ignore[misc]
+                    return await handler(payload, ctx)
             elif inline and advance is not None:
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
@@ -851,7 +851,7 @@ class Harness:
         if context:
             _merge(env.context, context)
         tester = _StateTester(run, state, env, data, outcome, level != "INFO", retrier_retry_count)
-        result = await _driven(clock, tester.test)
+        result: StateTest = await _driven(clock, tester.test)
         self._raise_misses()
         result.events = list(run.log.events)
         return result
