@@ -87,26 +87,24 @@ def _check_size(new: dict[str, Any], env: Any) -> None:
         )
 
 
+def _stage(new: dict[str, Any], env: Any) -> None:
+    """Keep an Assign's values until the state is done (the run loop applies them)."""
+    _check_size(new, env)
+    pending = env.pending
+    if pending is None:
+        env.pending = dict(new)
+    else:
+        pending.update(new)
+
+
 def assign_jsonpath(assign: Any, value: Any, env: Any) -> None:
     """JSONPath ``Assign``: a payload template over the state's result."""
     if assign is not None:
-        new = assign(value, env)
-        _check_size(new, env)
-        pending = env.pending
-        if pending is None:
-            env.pending = dict(new)
-        else:
-            pending.update(new)
+        _stage(assign(value, env), env)
 
 
 def assign_jsonata(queries: Queries, assign: Any, env: Any, states: dict[str, Any]) -> None:
     if assign is not None:
         new = queries.evaluate(assign, env, states)
-        if not isinstance(new, dict):
-            return
-        _check_size(new, env)
-        pending = env.pending
-        if pending is None:
-            env.pending = dict(new)
-        else:
-            pending.update(new)
+        if isinstance(new, dict):
+            _stage(new, env)
