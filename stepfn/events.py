@@ -107,15 +107,17 @@ class Cursor:
     as ``ExecutionStarted`` and ``MapIterationSucceeded``, without making them the source).
     """
 
-    __slots__ = ("source", "last")
+    __slots__ = ("source", "last", "sink")
 
-    def __init__(self, source: int = 0) -> None:
+    def __init__(self, source: int = 0, sink: EventLog | None = None) -> None:
         self.source = source
         self.last = source
+        # a child execution's own history (a distributed Map item): its events go there
+        self.sink = sink
 
     def fork(self) -> Cursor:
         """A cursor for a branch or iteration that starts from here."""
-        return Cursor(self.source)
+        return Cursor(self.source, self.sink)
 
     def __repr__(self) -> str:
         return f"Cursor(source={self.source}, last={self.last})"
@@ -147,6 +149,8 @@ class EventLog:
         update: bool = True,
     ) -> int:
         """Append one event; link it to ``cursor.source`` (else to the last event)."""
+        if cursor is not None and cursor.sink is not None and cursor.sink is not self:
+            return cursor.sink.add(type, details, cursor, update)
         events = self.events
         eid = len(events) + 1
         if self.limit is not None and eid > self.limit:

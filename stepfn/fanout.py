@@ -18,6 +18,7 @@ from . import model as m
 from .dataflow import apply_result_path, field_value, select_input
 from .errors import StatesError
 from .events import Cursor, EventLog, HistoryLimitExceeded
+from .execution import ROLE_ARN
 from .frames import Env, Frame
 from .limits import Sizes, payload_size
 from .queries import assign_jsonata, assign_jsonpath
@@ -47,6 +48,7 @@ class Fanout:
     log: EventLog
     clock: Clock
     random: _random.Random
+    machine_arn: str
     sizes: Sizes
     loop_free: bool
     timed_out: bool
@@ -181,6 +183,13 @@ class Fanout:
         cursor = env.cursor
         assert cursor is not None
         log.add("MapStateStarted", {"length": len(items)}, cursor)
+        distributed = state.mode == "DISTRIBUTED"
+        if distributed:  # each item runs as a child execution with a history of its own
+            from .interpreter import uuid4
+
+            run_id = f"{state.label or state.name}:{uuid4(self.random)}"
+            run_arn = f"{self.machine_arn.replace(':stateMachine:', ':mapRun:')}/{run_id}"
+            log.add("MapRunStarted", {"mapRunArn": run_arn}, cursor)
         processor = state.processor
         assert processor is not None
         selector = state.item_selector
@@ -191,7 +200,6 @@ class Fanout:
             limit = self.queries.number(limit, env, states, "MaxConcurrency")
         elif state.max_concurrency_path is not None:
             limit = int(_path_number(state.max_concurrency_path, effective, env, "MaxConcurrencyPath"))
-        distributed = state.mode == "DISTRIBUTED"
         tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
         failures: list[StatesError] = []
         fatal: list[HistoryLimitExceeded] = []
@@ -246,9 +254,15 @@ class Fanout:
                 async def iterate(i: int, j: int, stop: Any) -> None:
                     lane = lanes[j]
                     details = {"name": state.name, "index": i}
-                    log.add("MapIterationStarted", details, lane)
+                    if distributed:
+                        value = item_input(i)
+                        lane = Cursor(0, EventLog(self.clock.now))
+                        log.add("ExecutionStarted", {"input": value, "roleArn": ROLE_ARN}, lane, False)
+                    else:
+                        log.add("MapIterationStarted", details, lane)
+                        value = item_input(i)
                     try:
-                        out = await self.run_scope(processor, item_input(i), Frame(dict(frame.variables), lane))
+                        out = await self.run_scope(processor, value, Frame(dict(frame.variables), lane))
                     except self._cancelled():
                         lane_ok[j] = False
                         if not self.timed_out:  # stopped, or another iteration failed
@@ -256,7 +270,8 @@ class Fanout:
                         raise
                     except StatesError as err:
                         lane_ok[j] = False
-                        log.add("MapIterationFailed", details, lane, False)
+                        if not distributed:
+                            log.add("MapIterationFailed", details, lane, False)
                         failures.append(err)
                         results[i] = {"Error": err.error, "Cause": err.cause}
                         bounds[i] = sizes.bound(results[i])
@@ -264,7 +279,11 @@ class Fanout:
                             stop.cancel()
                         return
                     lane_ok[j] = True
-                    succeed(i, out, j)
+                    if distributed:
+                        results[i] = out
+                        bounds[i] = sizes.bound(out)
+                    else:
+                        succeed(i, out, j)
 
                 if self.loop_free:  # the lanes take turns, as the workers below do
                     stop = _Stop()
@@ -307,9 +326,13 @@ class Fanout:
                         )
         except StatesError as err:
             _join(cursor, tails())
+            if distributed:
+                log.add("MapRunFailed", {"error": err.error, "cause": err.cause}, cursor)
             log.add("MapStateFailed", None, cursor)
             raise err
         _join(cursor, tails())
+        if distributed:
+            log.add("MapRunSucceeded", None, cursor, False)
         log.add("MapStateSucceeded", None, cursor, False)
         bound = 2 + n + sum(bounds)
         return self._combined(state, data, env, states if jsonata else None, results, bound), state.next

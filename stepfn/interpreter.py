@@ -367,7 +367,8 @@ class Run(Tasks, Calls, Waiting, Fanout):
 
     # ------------------------------------------------------------------ scopes
     def _enter(self, state: m.State, data: Any, cursor: Cursor) -> int:
-        self.path.append(state.name)
+        if cursor.sink is None:  # a child execution's states are not the parent's path
+            self.path.append(state.name)
         return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
 
     def _exit(self, state: m.State, data: Any, cursor: Cursor) -> None:
