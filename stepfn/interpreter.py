@@ -233,11 +233,17 @@ class Run(Tasks, Calls, Waiting, Fanout):
         return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
+        return self._without_loop(
+            input, lambda: self._run_sync(self.machine.scope, input, Frame({}, self.root))
+        )
+
+    def _without_loop(self, input: Any, body: Callable[[], Any]) -> Execution:
+        """Run ``body`` (the whole run, never suspending) with the cyclic GC paused."""
         self._begin(input)
         outcome: tuple[Any, bool] | BaseException
         self.gc_paused = _pause_gc(self.log.on_event is None)
         try:
-            outcome = (self._run_sync(self.machine.scope, input, Frame({}, self.root)), False)
+            outcome = (body(), False)
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         finally:
@@ -284,25 +290,18 @@ class Run(Tasks, Calls, Waiting, Fanout):
         ``send`` because nothing in it suspends.  This spares the event loop's set-up
         per run, and importing asyncio at all in a process that needs no other loop.
         """
-        self._begin(input)
         self.loop_free = True
-        outcome: tuple[Any, bool] | BaseException
-        coro = self.run_scope(self.machine.scope, input, Frame({}, self.root))
-        self.gc_paused = _pause_gc(self.log.on_event is None)
-        try:
+
+        def drive() -> Any:
+            coro = self.run_scope(self.machine.scope, input, Frame({}, self.root))
             try:
                 coro.send(None)
             except StopIteration as done:
-                outcome = (done.value, False)
-            else:
-                coro.close()
-                raise RuntimeError("stepfn: a run without an event loop tried to wait")
-        except (StatesError, HistoryLimitExceeded) as exc:
-            outcome = exc
-        finally:
-            if self.gc_paused:
-                gc.enable()
-        return self._conclude(input, outcome)
+                return done.value
+            coro.close()
+            raise RuntimeError("stepfn: a run without an event loop tried to wait")
+
+        return self._without_loop(input, drive)
 
     async def execute(self, input: Any) -> Execution:
         self.callbacks.bind()

@@ -236,12 +236,7 @@ class Sizes:
             size = cache[key] = payload_size(value)
         if size > MAX_PAYLOAD:
             raise exceeded(name)
-        t = type(value)
-        if t is dict or t is list or t is str:
-            recent = self._recent
-            recent[id(value)] = (value, size)
-            if len(recent) > 2 * _RECENT:
-                self._trim()
+        self.note(value, size)
         return size
 
     def check(self, name: str, value: Any, bound: int) -> int:
@@ -305,11 +300,7 @@ class Sizes:
                 bound = payload_size(value)
                 if bound > MAX_PAYLOAD:
                     raise exceeded(name)
-        t = type(value)
-        if t is dict or t is list or t is str:
-            recent[id(value)] = (value, bound)
-            if len(recent) > 2 * _RECENT:
-                self._trim()
+        self.note(value, bound)
         return bound
 
     def merged(
@@ -327,11 +318,7 @@ class Sizes:
             bound = payload_size(output)
             if bound > MAX_PAYLOAD:
                 raise exceeded(name)
-        t = type(output)
-        if t is dict or t is list or t is str:
-            recent[id(output)] = (output, bound)
-            if len(recent) > 2 * _RECENT:
-                self._trim()
+        self.note(output, bound)
 
     def _kept(self, result_path: Any, output_path: Any, raw: Any, raw_bound: int, result_bound: int) -> int:
         """A bound of the part of a ResultPath merge that a narrower OutputPath keeps."""
