@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import stepfn  # noqa: E402
-from stepfn.rendering import to_dot  # noqa: E402
+from stepfn.history.rendering import to_dot  # noqa: E402
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:work"
 
@@ -115,7 +115,7 @@ def work(payload: Any, ctx: stepfn.TaskContext) -> Any:
 
 
 def programs() -> list[tuple[str, str]]:
-    from stepfn.rendering import _scripts_dirs
+    from stepfn.history.rendering import _scripts_dirs
 
     found = []
     dot = shutil.which("dot")

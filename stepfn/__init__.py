@@ -5,49 +5,46 @@ which every pytest session in an environment with stepfn loads — stays cheap: 
 jsonschema and the compiler load only when something is actually run or loaded.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+if _typing.TYPE_CHECKING:
+    from stepfn.api import execute, run, start, validate
+    from stepfn.asl.loader import load
+    from stepfn.asl.model import StateMachine
+    from stepfn.errors import DefinitionError, MissingHandlerError, Problem, StepfnError, TaskFailed, UsageError
+    from stepfn.history.rendering import render
+    from stepfn.runtime.callbacks import PendingTask, TaskTokenError
+    from stepfn.runtime.clock import Clock, RealClock, VirtualClock
+    from stepfn.runtime.events import Event
+    from stepfn.runtime.execution import Execution
+    from stepfn.runtime.handle import ExecutionHandle
+    from stepfn.runtime.handlers import Handlers, TaskContext
 
-if TYPE_CHECKING:
-    from .api import execute, run, start, validate
-    from .callbacks import PendingTask, TaskTokenError
-    from .clock import Clock, RealClock, VirtualClock
-    from .errors import DefinitionError, MissingHandlerError, Problem, StepfnError, TaskFailed, UsageError
-    from .events import Event
-    from .execution import Execution
-    from .handle import ExecutionHandle
-    from .handlers import Handlers, TaskContext
-    from .loader import load
-    from .model import StateMachine
-    from .rendering import render
-
-# public name -> module that defines it
+# public name -> the module that defines it
 _LAZY = {
-    "execute": "api",
-    "run": "api",
-    "start": "api",
-    "validate": "api",
-    "Clock": "clock",
-    "RealClock": "clock",
-    "VirtualClock": "clock",
-    "DefinitionError": "errors",
-    "MissingHandlerError": "errors",
-    "Problem": "errors",
-    "StepfnError": "errors",
-    "TaskFailed": "errors",
-    "UsageError": "errors",
-    "Event": "events",
-    "ExecutionHandle": "handle",
-    "PendingTask": "callbacks",
-    "TaskTokenError": "callbacks",
-    "Handlers": "handlers",
-    "TaskContext": "handlers",
-    "Execution": "execution",
-    "load": "loader",
-    "StateMachine": "model",
-    "render": "rendering",
+    "execute": "stepfn.api",
+    "run": "stepfn.api",
+    "start": "stepfn.api",
+    "validate": "stepfn.api",
+    "Clock": "stepfn.runtime.clock",
+    "RealClock": "stepfn.runtime.clock",
+    "VirtualClock": "stepfn.runtime.clock",
+    "DefinitionError": "stepfn.errors",
+    "MissingHandlerError": "stepfn.errors",
+    "Problem": "stepfn.errors",
+    "StepfnError": "stepfn.errors",
+    "TaskFailed": "stepfn.errors",
+    "UsageError": "stepfn.errors",
+    "Event": "stepfn.runtime.events",
+    "ExecutionHandle": "stepfn.runtime.handle",
+    "PendingTask": "stepfn.runtime.callbacks",
+    "TaskTokenError": "stepfn.runtime.callbacks",
+    "Handlers": "stepfn.runtime.handlers",
+    "TaskContext": "stepfn.runtime.handlers",
+    "Execution": "stepfn.runtime.execution",
+    "load": "stepfn.asl.loader",
+    "StateMachine": "stepfn.asl.model",
+    "render": "stepfn.history.rendering",
 }
 
 __all__ = [
@@ -79,14 +76,17 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'stepfn' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """Only the public names (and the subpackages), never the helpers this module uses."""
+    return sorted(set(__all__) | {"__version__"})

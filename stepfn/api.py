@@ -1,169 +1,23 @@
 """The public entry points: ``load``, ``validate``, ``run``, ``execute`` and ``start``.
 
-``run`` is the synchronous wrapper; it skips the event loop entirely when a machine
-needs none (only Pass/Choice/Succeed/Fail states, or nothing that can wait).  ``start`` runs the
-execution in the background and returns an :class:`~stepfn.ExecutionHandle`.  Before a
-run starts, every Task's resource must be served: by a handler, by stepfn itself
-(``lambda:invoke`` looks its function up at run time, ``states:startExecution`` runs a
-machine from ``machines=``, ``aws-sdk:sfn:sendTask*`` answers task tokens), by activity
-workers (``activities=``, with ``start``) or, for ``.waitForTaskToken`` resources under
-``start``, by whoever answers the token through the handle.  A resource nobody serves is
-a setup error for the caller (``MissingHandlerError``), not a workflow failure.
+This is the top of the package: it only gathers what the layers below implement
+(``stepfn.asl`` loads and validates, ``stepfn.runtime.launch`` runs) under the names
+``import stepfn`` offers.
 """
 
 from __future__ import annotations
 
-import random as _random
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .callbacks import Callbacks
-from .clock import Clock
-from .errors import MissingHandlerError, UsageError
-from .events import Event
-from .execution import EXPRESS, STANDARD, Execution
-from .handlers import LAMBDA_INVOKE, Handlers
-from .interpreter import Run
-from .loader import load
-from .model import StateMachine
-from .nested import Machines
-from .tasks import BUILTINS, TOKEN, is_activity_arn, split_resource
+from stepfn.asl.loader import load
+from stepfn.runtime.execution import STANDARD
+from stepfn.runtime.launch import NO_INPUT, execute, prepare, run, start
 
-if TYPE_CHECKING:
-    from .handle import ExecutionHandle
-
-_TYPES = (STANDARD, EXPRESS)
-
-
-class _NoInput:
-    """The default of ``input``: no input at all, which AWS runs as ``{}``."""
-
-    def __repr__(self) -> str:
-        return "<no input>"
-
-
-NO_INPUT: Any = _NoInput()
-
-
-def _input(value: Any) -> Any:
-    """``{}`` when the caller gave no input; any JSON value, ``None`` (null) included, as is."""
-    return {} if value is NO_INPUT else value
-
-
-def _machine(machine: StateMachine | Any, machine_type: str) -> StateMachine:
-    if isinstance(machine, StateMachine):
-        return machine
-    return load(machine, machine_type=machine_type)
-
-
-def check_handlers(
-    machine: StateMachine, handlers: Handlers, activities: Iterable[str] = (), external: bool = False
-) -> None:
-    """Refuse a run whose Tasks name resources nobody serves."""
-    declared = frozenset(activities)
-    for task in machine.tasks:
-        resource = task.resource
-        base, pattern = split_resource(resource)
-        if base == LAMBDA_INVOKE or base in BUILTINS:
-            continue  # served by stepfn (lambda:invoke finds its function at run time, as AWS does)
-        if handlers.lookup(task.name, resource) is not None:
-            continue
-        if is_activity_arn(resource):
-            if resource in declared:
-                continue
-            raise MissingHandlerError(
-                f"state {task.name!r} ({task.pointer}): activity {resource!r} has no handler; register "
-                "one, or declare it with activities=[...] and serve it from the handle of stepfn.start()"
-            )
-        if pattern == TOKEN and external:
-            continue  # the token is answered through the execution handle
-        hint = " (or answer its task token through the handle of stepfn.start())" if pattern == TOKEN else ""
-        raise MissingHandlerError(
-            f"state {task.name!r} ({task.pointer}): no handler is registered for resource {resource!r}{hint}"
-        )
-
-
-def prepare(
-    machine: StateMachine | Any,
-    *,
-    handlers: Handlers | dict[str, Any] | None = None,
-    clock: Clock | None = None,
-    seed: int | None = None,
-    random: _random.Random | None = None,
-    type: str = STANDARD,
-    name: str | None = None,
-    on_event: Callable[[Event], Any] | None = None,
-    machines: Mapping[str, Any] | Machines | None = None,
-    activities: Iterable[str] = (),
-    external: bool = False,
-) -> Run:
-    """Build a :class:`Run` ready to execute (shared by ``run``, ``execute`` and ``start``).
-
-    ``machines`` maps state machine ARNs or names to the definitions
-    ``states:startExecution`` Tasks start; ``activities`` lists activity ARNs served by
-    workers polling an :class:`~stepfn.ExecutionHandle`.
-    """
-    if type not in _TYPES:
-        raise UsageError(f"type must be STANDARD or EXPRESS, not {type!r}")
-    compiled = _machine(machine, type)
-    if handlers is None:
-        handlers = Handlers()
-    elif not isinstance(handlers, Handlers):
-        handlers = Handlers(handlers)
-    activities = tuple(activities)
-    check_handlers(compiled, handlers, activities, external)
-    if machines is not None and not isinstance(machines, Machines):
-        machines = Machines(machines)
-    rand = random if random is not None or seed is None else _random.Random(seed)
-    return Run(
-        compiled,
-        handlers,
-        clock=clock,
-        rand=rand,
-        type=type,
-        name=name,
-        on_event=on_event,
-        callbacks=Callbacks(activities) if activities or external else None,  # else made when needed
-        machines=machines,
-    )
-
-
-async def execute(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
-    """Run one execution inside the caller's event loop (no ``input`` means ``{}``; ``None`` is null)."""
-    runner = prepare(machine, **options)
-    return await runner.execute(_input(input))
-
-
-def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> Execution:
-    """Run one execution to completion and return its :class:`Execution`.
-
-    Leaving out ``input`` runs with ``{}`` as AWS does; ``None`` is the JSON value null.
-    """
-    runner = prepare(machine, **options)
-    data = _input(input)
-    if runner.runs_sync:
-        return runner.execute_sync(data)
-    if runner.can_run_loop_free:
-        return runner.execute_loop_free(data)
-    import anyio
-
-    return anyio.run(runner.execute, data)
-
-
-def start(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandle:
-    """Start one execution in the background and return its :class:`~stepfn.ExecutionHandle`.
-
-    Takes the options of :func:`run`; ``activities=[arn, ...]`` declares activities
-    served by workers calling ``handle.get_activity_task``.
-    """
-    from .handle import ExecutionHandle
-
-    runner = prepare(machine, external=True, **options)
-    return ExecutionHandle(runner, _input(input))
+__all__ = ["NO_INPUT", "execute", "load", "prepare", "run", "start", "validate"]
 
 
 def validate(source: Any, *, machine_type: str = STANDARD) -> list[Any]:
     """Every problem with a definition (path, text or dict); never raises."""
-    from .loader import validate as _validate
+    from stepfn.asl.loader import validate as _validate
 
     return _validate(source, machine_type=machine_type)

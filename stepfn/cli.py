@@ -22,7 +22,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_input(input_text: str | None, input_file: str | None) -> Any:
-    from .loader import parse_document
+    from stepfn.asl.loader import parse_document
 
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both")
@@ -36,7 +36,7 @@ def _read_input(input_text: str | None, input_file: str | None) -> Any:
         text, source = input_text, "--input"
     else:
         return {}
-    from .errors import DefinitionError
+    from stepfn.errors import DefinitionError
 
     try:
         return parse_document(text, source, yaml=False)
@@ -96,15 +96,15 @@ def run(
     render_file: str | None,
 ) -> None:
     """Run MACHINE (JSON or YAML) once and report what it did."""
-    from .api import run as run_machine
-    from .clock import VirtualClock
-    from .errors import DefinitionError, StepfnError
-    from .handlers import Handlers, load_handlers
+    from stepfn.api import run as run_machine
+    from stepfn.errors import DefinitionError, StepfnError
+    from stepfn.runtime.clock import VirtualClock
+    from stepfn.runtime.handlers import Handlers, load_handlers
 
     data = _read_input(input_text, input_file)
     if render_file is not None:
-        from .errors import UsageError
-        from .rendering import output_format
+        from stepfn.errors import UsageError
+        from stepfn.history.rendering import output_format
 
         try:
             output_format(render_file)  # a bad suffix is refused before the run, not after it
@@ -164,10 +164,10 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
     """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them."""
     import os
 
-    from .handlers import Handlers
-    from .loader import load
-    from .mockconfig import ENV_VAR
-    from .testing import mock_config_handlers
+    from stepfn.asl.loader import load
+    from stepfn.runtime.handlers import Handlers
+    from stepfn.testing.harness import mock_config_handlers
+    from stepfn.testing.mockconfig import ENV_VAR
 
     path = mock_config or os.environ.get(ENV_VAR)
     if not path:
@@ -186,7 +186,7 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
               default="STANDARD", show_default=True)
 def validate(machine: str, machine_type: str) -> None:
     """Check MACHINE and print every problem as POINTER: CODE: message."""
-    from .api import validate as validate_machine
+    from stepfn.api import validate as validate_machine
 
     problems = validate_machine(machine, machine_type=machine_type.upper())
     if problems:
@@ -225,9 +225,9 @@ def test_state_command(
 
     Exit 0 when the state SUCCEEDED, 1 when it FAILED, is RETRIABLE or CAUGHT_ERROR.
     """
-    from .errors import DefinitionError, StepfnError
-    from .loader import read_document
-    from .testing import Harness
+    from stepfn.asl.loader import read_document
+    from stepfn.errors import DefinitionError, StepfnError
+    from stepfn.testing.harness import Harness
 
     data = _read_input(input_text, input_file)
     mock = _json_option("--mock", mock_text)
@@ -259,15 +259,15 @@ def _json_option(name: str, text: str | None) -> Any:
 
 
 def _write_outputs(machine: str, execution: Any, events_file: str | None, render_file: str | None) -> None:
-    from .errors import StepfnError
+    from stepfn.errors import StepfnError
 
     try:
         if events_file is not None:
-            from .events import write_jsonl
+            from stepfn.runtime.events import write_jsonl
 
             write_jsonl(execution.events, events_file)
         if render_file is not None:
-            from .rendering import render as draw
+            from stepfn.history.rendering import render as draw
 
             draw(machine, execution, render_file)
     except OSError as exc:
@@ -286,8 +286,8 @@ def _write_outputs(machine: str, execution: Any, events_file: str | None, render
               help="Print this format on stdout instead of writing a file.")
 def render(machine: str, output: str | None, events_file: str | None, fmt: str | None) -> None:
     """Draw MACHINE as a graph, optionally with an execution overlaid."""
-    from .errors import DefinitionError, StepfnError
-    from .rendering import render as draw
+    from stepfn.errors import DefinitionError, StepfnError
+    from stepfn.history.rendering import render as draw
 
     if output is not None and fmt is not None:
         _fail("give -o FILE or --format, not both")
@@ -312,8 +312,8 @@ def render(machine: str, output: str | None, events_file: str | None, fmt: str |
 @click.option("--width", type=int, default=60, show_default=True, help="Characters of details per event.")
 def history(events_file: str, width: int) -> None:
     """Print an execution history (from `stepfn run --events`) as a table."""
-    from .errors import StepfnError
-    from .history import analyse, format_table
+    from stepfn.errors import StepfnError
+    from stepfn.history.reading import analyse, format_table
 
     try:
         click.echo(format_table(analyse(events_file), max(10, width)), nl=False)

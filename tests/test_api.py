@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 import stepfn
-from stepfn.handlers import Handlers, function_name
+from stepfn.runtime.handlers import Handlers, function_name
 
 # Every public name, and where DESIGN.md ("Public API", "Data flow", "Layout") documents it.
 DOCUMENTED: dict[str, str] = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import stepfn
-from stepfn.execution import ACCOUNT, REGION
+from stepfn.runtime.execution import ACCOUNT, REGION
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 SEND = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"

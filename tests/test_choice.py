@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stepfn import errors
-from stepfn.choice import COMBINATORS, OPERATORS, compile_rule, parse_timestamp
+from stepfn.asl.choice import COMBINATORS, OPERATORS, compile_rule, parse_timestamp
 from stepfn.errors import DefinitionError, ExpressionError, StatesError
 
 PTR = "/States/Check/Choices/0"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from stepfn import TaskFailed, load
-from stepfn.coverage import Collector, MachineCoverage
-from stepfn.testing import Harness
+from stepfn.testing.coverage import Collector, MachineCoverage
+from stepfn.testing.harness import Harness
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stepfn import errors
-from stepfn.dataflow import (
+from stepfn.asl.dataflow import (
     apply_result_path,
     decide_retry,
     error_matches,
@@ -18,9 +18,9 @@ from stepfn.dataflow import (
     retry_delay,
     select_input,
 )
+from stepfn.asl.model import Catcher, Retrier
+from stepfn.asl.paths import compile_path
 from stepfn.errors import StatesError
-from stepfn.model import Catcher, Retrier
-from stepfn.paths import compile_path
 
 ENV = types.SimpleNamespace(context={"Execution": {"Id": "arn:exec"}}, variables={})
 FALSY: list[Any] = [0, False, "", None]
@@ -124,7 +124,7 @@ def test_result_path_into_a_non_object_fails(text: str, raw: Any) -> None:
 
 def test_pipeline_end_to_end() -> None:
     """InputPath → Parameters → result → ResultSelector → ResultPath → OutputPath."""
-    from stepfn.templates import compile_template
+    from stepfn.asl.templates import compile_template
 
     raw = {"order": {"id": 7, "qty": 0}, "meta": "m"}
     effective = select_input(compile_path("$.order"), raw, ENV)

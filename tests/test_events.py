@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import stepfn
-from stepfn.events import Cursor, EventLog, read_jsonl, write_jsonl
+from stepfn.runtime.events import Cursor, EventLog, read_jsonl, write_jsonl
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:"
 

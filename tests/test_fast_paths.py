@@ -23,7 +23,7 @@ import anyio.lowlevel
 import pytest
 
 import stepfn
-from stepfn.interpreter import Run, uuid4
+from stepfn.runtime.interpreter import Run, uuid4
 
 ARN = "arn:aws:lambda:us-east-1:111111111111:function:{}"
 
@@ -425,7 +425,7 @@ def test_unseeded_runs_get_distinct_names() -> None:
 def test_importing_stepfn_imports_neither_the_interpreter_nor_anyio() -> None:
     code = (
         "import sys, stepfn\n"
-        "print('stepfn.interpreter' in sys.modules, 'anyio' in sys.modules)\n"
+        "print('stepfn.runtime.interpreter' in sys.modules, 'anyio' in sys.modules)\n"
         "m = stepfn.load({'StartAt': 'P', 'States': {'P': {'Type': 'Pass', 'End': True}}})\n"
         "print(stepfn.run(m, {'a': 0}).output, 'anyio' in sys.modules)\n"
     )
@@ -476,7 +476,7 @@ def test_output_path_narrows_a_merge_without_changing_the_limit(
 
 
 def test_passing_a_large_document_along_measures_only_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stepfn import limits
+    from stepfn.runtime import limits
 
     calls: list[int] = []
     real = limits.payload_size

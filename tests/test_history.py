@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 import stepfn
-from stepfn import history as h
 from stepfn.errors import UsageError
-from stepfn.history import ABORTED, CAUGHT, FAILED, SUCCEEDED, analyse, format_table
+from stepfn.history import reading as h
+from stepfn.history.reading import ABORTED, CAUGHT, FAILED, SUCCEEDED, analyse, format_table
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:"
 

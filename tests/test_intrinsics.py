@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from stepfn.errors import INTRINSIC_FAILURE, RUNTIME, ExpressionError, StatesError
-from stepfn.intrinsics import (
+from stepfn.asl.intrinsics import (
     IntrinsicPathNotFound,
     compile_intrinsic,
     is_intrinsic,
     java_string,
     json_text,
 )
+from stepfn.errors import INTRINSIC_FAILURE, RUNTIME, ExpressionError, StatesError
 
 DATA: dict[str, Any] = {
     "zero": 0,

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from stepfn import jsonata
-from stepfn.errors import QUERY_EVALUATION_ERROR, ExpressionError, StatesError
-from stepfn.jsonata import (
+from stepfn.asl import jsonata
+from stepfn.asl.jsonata import (
     UNDEFINED,
     JsonataRuntime,
     compile_expression,
@@ -20,6 +19,7 @@ from stepfn.jsonata import (
     is_expression,
     type_error,
 )
+from stepfn.errors import QUERY_EVALUATION_ERROR, ExpressionError, StatesError
 
 NOW = datetime(2024, 5, 1, 12, 30, 45, 123000, tzinfo=timezone.utc)
 NOW_MS = 1714566645123

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import stepfn
-from stepfn.limits import MAX_PAYLOAD, Sizes, payload_size, template_shape
+from stepfn.runtime.limits import MAX_PAYLOAD, Sizes, payload_size, template_shape
 
 KIB = 1024
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from stepfn.cli import main
-from stepfn.mockconfig import MockConfigError, parse_mock_config, read_mock_config
-from stepfn.testing import Harness, MockVerificationError
+from stepfn.testing.harness import Harness, MockVerificationError
+from stepfn.testing.mockconfig import MockConfigError, parse_mock_config, read_mock_config
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 

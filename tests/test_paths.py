@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from stepfn.asl.paths import PathNotFound, compile_path, is_path
 from stepfn.errors import ExpressionError
-from stepfn.paths import PathNotFound, compile_path, is_path
 
 DATA: dict[str, Any] = {
     "zero": 0,

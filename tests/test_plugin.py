@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import stepfn.coverage
-import stepfn.testing  # noqa: F401 - imported here so in-process pytester runs share one copy
+import stepfn.testing.coverage
+import stepfn.testing.harness  # noqa: F401 - imported here so in-process pytester runs share one copy
 
 pytest_plugins = ["pytester"]
 
@@ -222,8 +222,8 @@ def test_the_examples_pass_fast_with_coverage(pytester: pytest.Pytester) -> None
 
 
 def test_importing_the_plugin_is_light() -> None:
-    code = ("import sys, stepfn.pytest_plugin; "
-            "print(sorted(m for m in ('anyio', 'jsonschema', 'jsonpath_ng', 'yaml', 'click', 'stepfn.testing', "
-            "'stepfn.interpreter') if m in sys.modules))")
+    code = ("import sys, stepfn.testing.pytest_plugin; "
+            "print(sorted(m for m in ('anyio', 'jsonschema', 'jsonpath_ng', 'yaml', 'click', 'stepfn.testing.harness', "
+            "'stepfn.runtime.interpreter') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

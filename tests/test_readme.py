@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import stepfn.testing  # noqa: F401 - one copy shared with the in-process pytester run
+import stepfn.testing.harness  # noqa: F401 - one copy shared with the in-process pytester run
 
 pytest_plugins = ["pytester"]
 

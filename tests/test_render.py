@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 import stepfn
-from stepfn import history as h
 from stepfn.cli import main
 from stepfn.errors import UsageError
-from stepfn.handlers import load_handlers
-from stepfn.rendering import COLORS, RenderError, find_renderer, rule_text, to_dot
+from stepfn.history import reading as h
+from stepfn.history.rendering import COLORS, RenderError, find_renderer, rule_text, to_dot
+from stepfn.runtime.handlers import load_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -77,7 +77,7 @@ def test_dot_does_not_depend_on_graphviz_being_installed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("stepfn.rendering._scripts_dirs", lambda: [])
+    monkeypatch.setattr("stepfn.history.rendering._scripts_dirs", lambda: [])
     monkeypatch.delenv("STEPFN_DOT", raising=False)
     text = stepfn.render(DEMO_MACHINE, None, "dot")
     assert isinstance(text, str) and text.startswith("digraph")
@@ -250,7 +250,7 @@ def test_unknown_suffix_is_a_usage_error(name: str, tmp_path: Path) -> None:
 
 
 def test_events_from_a_file_render_like_the_execution(demo: stepfn.Execution, tmp_path: Path) -> None:
-    from stepfn.events import write_jsonl
+    from stepfn.runtime.events import write_jsonl
 
     path = tmp_path / "run.jsonl"
     write_jsonl(demo.events, str(path))

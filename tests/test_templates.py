@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from stepfn import errors
+from stepfn.asl.templates import compile_dynamic, compile_template, dumps
 from stepfn.errors import ExpressionError, StatesError
-from stepfn.templates import compile_dynamic, compile_template, dumps
 
 DATA: dict[str, Any] = {
     "zero": 0,

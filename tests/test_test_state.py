@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stepfn.errors import MissingHandlerError, UsageError
-from stepfn.testing import Harness, single_state_machine
+from stepfn.testing.harness import Harness, single_state_machine
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 FALSY = [0, False, "", None]

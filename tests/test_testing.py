@@ -1,4 +1,4 @@
-"""The test harness (stepfn.testing.Harness): mocks, recorded calls, results by state, determinism."""
+"""The test harness (stepfn.testing.harness.Harness): mocks, recorded calls, results by state, determinism."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from stepfn import Handlers, TaskFailed
 from stepfn.errors import MissingHandlerError, UsageError
-from stepfn.testing import Harness, MockVerificationError, matches
+from stepfn.testing.harness import Harness, MockVerificationError, matches
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 FALSY = [0, False, "", None]

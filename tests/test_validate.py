@@ -1,4 +1,4 @@
-"""Tests for stepfn.validation: one bad definition per problem code (pointer + code), valid
+"""Tests for stepfn.asl.validation: one bad definition per problem code (pointer + code), valid
 definitions with falsy values and the root path, pointer escaping, the packaged schema, and
 every conformance definition (they all ran on AWS) validating cleanly."""
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from stepfn.asl.validation import escape_pointer_token, load_schema, validate_document
 from stepfn.errors import Problem
-from stepfn.validation import escape_pointer_token, load_schema, validate_document
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO.parent / "shared" / "conformance" / "cases"
@@ -923,7 +923,7 @@ def test_deeply_nested_parallels_are_checked() -> None:
 
 def test_packaged_schema_is_the_canonical_schema() -> None:
     canonical = (REPO / "schemas" / "asl.schema.json").read_bytes()
-    packaged = (REPO / "stepfn" / "asl.schema.json").read_bytes()
+    packaged = (REPO / "stepfn" / "asl" / "asl.schema.json").read_bytes()
     assert packaged == canonical
     schema = load_schema()
     assert schema == json.loads(canonical)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import stepfn
-from stepfn.handlers import load_handlers
-from stepfn.history import CAUGHT, FAILED, SUCCEEDED, analyse
+from stepfn.history.reading import CAUGHT, FAILED, SUCCEEDED, analyse
+from stepfn.runtime.handlers import load_handlers
 
 HERE = Path(__file__).resolve().parent
 

@@ -45,8 +45,8 @@ if ALL:
     from casecompare import drop_keys, match, normalize_result  # noqa: E402,F401
 
     sys.path.insert(0, str(HERE))
-    from adapter import run_case  # noqa: E402
     import run as shared_runner  # noqa: E402
+    from adapter import run_case  # noqa: E402
 
 
 def _judge(case: dict[str, Any], result: dict[str, Any]) -> str:

@@ -1,0 +1,484 @@
+"""Loading a definition: parse → validate → compile into a frozen ``StateMachine``.
+
+``parse_document`` reads JSON (duplicate keys refused, syntax errors with line and
+column) or YAML.  ``validate`` returns every problem without raising.  ``compile_machine``
+turns each state into its model class, compiling every path, template, intrinsic,
+Choice rule and JSONata expression once; a failure there becomes a Problem with the JSON
+Pointer of the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any, Callable, Mapping
+
+from stepfn.asl import model as m
+from stepfn.asl.paths import compile_path
+from stepfn.asl.templates import compile_template
+from stepfn.errors import DefinitionError, ExpressionError, Problem, StepfnError
+
+DEFAULT = compile_path("$")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def _duplicate_position(text: str, key: str) -> tuple[int, int] | None:
+    """Line and column of the second ``"key":`` within one object (best effort)."""
+    stack: list[set[str] | None] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "{":
+            stack.append(set())
+        elif c == "[":
+            stack.append(None)
+        elif c in "}]":
+            if stack:
+                stack.pop()
+        elif c == '"':
+            try:
+                s, end = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+            except ValueError:
+                return None
+            j = end
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            keys = stack[-1] if stack else None
+            if j < n and text[j] == ":" and keys is not None:
+                if s == key and s in keys:
+                    return _line_col(text, i)
+                keys.add(s)
+            i = end
+            continue
+        i += 1
+    return None
+
+
+def parse_document(text: str, source: str = "<definition>", yaml: bool | None = None) -> Any:
+    """Parse JSON (or YAML) text; raise ``DefinitionError`` saying where it is wrong."""
+    if yaml is None:
+        yaml = source.endswith((".yaml", ".yml"))
+    if yaml:
+        return _parse_yaml(text, source)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _Duplicate as dup:
+        where = _duplicate_position(text, dup.key)
+        at = f"line {where[0]}, column {where[1]}: " if where else ""
+        raise DefinitionError(
+            [Problem("", "json.duplicate-key", f"{source}: {at}duplicate key {dup.key!r}")]
+        ) from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise DefinitionError([Problem("", "json.syntax", f"{source}: {exc}")]) from None
+        raise DefinitionError(
+            [Problem("", "json.syntax", f"{source}: line {exc.lineno}, column {exc.colno}: {exc.msg}")]
+        ) from None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        import yaml as pyyaml
+    except ImportError:  # pragma: no cover - PyYAML is a dependency
+        raise DefinitionError([Problem("", "yaml.unavailable", "PyYAML is not installed")]) from None
+
+    class _Loader(pyyaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in out:
+                mark = key_node.start_mark
+                raise DefinitionError(
+                    [Problem("", "yaml.duplicate-key",
+                             f"{source}: line {mark.line + 1}, column {mark.column + 1}: duplicate key {key!r}")]
+                )
+            out[key] = loader.construct_object(value_node, deep=deep)
+        return out
+
+    _Loader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    # timestamps stay strings (JSON has no dates)
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        return pyyaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except pyyaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {where}{exc.problem}")]) from None
+
+
+def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
+    """A definition from a dict, a path, or JSON/YAML text; returns (document, name)."""
+    if isinstance(source, Mapping):
+        return source, "StateMachine"
+    from pathlib import Path as FsPath
+
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))
+                                          and "\n" not in source):
+        path = FsPath(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DefinitionError([Problem("", "file.unreadable", f"cannot read {path}: {exc.strerror}")]) from None
+        return parse_document(text, str(path)), path.stem.replace(".asl", "")
+    return parse_document(str(source)), "StateMachine"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
+    """Every problem with a definition (shape, graph, fields, expressions); never raises."""
+    try:
+        doc, _ = read_document(source)
+    except DefinitionError as exc:
+        return list(exc.problems)
+    problems = _structural(doc, machine_type)
+    if problems:
+        return problems
+    compiler = _Compiler()
+    compiler.machine(doc)
+    return compiler.problems
+
+
+def _structural(doc: Any, machine_type: str) -> list[Problem]:
+    from stepfn.asl.validation import validate_document
+
+    return list(validate_document(doc, machine_type=machine_type))
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.tasks: list[m.Task] = []
+
+    def guard(self, pointer: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ExpressionError as exc:
+            self.problems.append(Problem(pointer, "expression.invalid", exc.describe()))
+        except DefinitionError as exc:
+            self.problems.extend(exc.problems)
+        return None
+
+    # -- fields
+    def path(self, spec: Mapping[str, Any], key: str, pointer: str, default: Any = DEFAULT) -> Any:
+        if key not in spec:
+            return default
+        value = spec[key]
+        if value is None:
+            return None
+        return self.guard(f"{pointer}/{key}", lambda: compile_path(value))
+
+    def template(self, spec: Mapping[str, Any], key: str, pointer: str) -> Any:
+        if key not in spec:
+            return None
+        return self.guard(f"{pointer}/{key}", lambda: compile_template(spec[key]))
+
+    def jsonata(self, spec: Mapping[str, Any], key: str, pointer: str) -> Any:
+        if key not in spec:
+            return None
+        try:
+            from stepfn.asl.jsonata import compile_template as compile_jsonata
+        except ImportError:
+            self.problems.append(Problem(
+                f"{pointer}/{key}", "jsonata.unavailable",
+                "JSONata needs the jsonata2py engine (Python 3.11 or later): pip install jsonata2py",
+            ))
+            return None
+        return self.guard(f"{pointer}/{key}", lambda: compile_jsonata(spec[key], key))
+
+    def assign(self, spec: Mapping[str, Any], pointer: str, language: str) -> Any:
+        if "Assign" not in spec:
+            return None
+        if language == m.JSONATA:
+            return self.jsonata(spec, "Assign", pointer)
+        return self.template(spec, "Assign", pointer)
+
+    def number_or_expr(self, spec: Mapping[str, Any], key: str, pointer: str, language: str) -> Any:
+        value = spec.get(key)
+        if isinstance(value, str) and language == m.JSONATA:
+            return self.jsonata(spec, key, pointer)
+        return value
+
+    # -- structure
+    def machine(self, doc: Mapping[str, Any], name: str = "stepfn") -> m.StateMachine | None:
+        language = doc.get("QueryLanguage", m.JSONPATH)
+        scope = self.scope(doc, "", language)
+        if scope is None:
+            return None
+        return m.StateMachine(
+            scope=scope,
+            definition=doc,
+            timeout_seconds=doc.get("TimeoutSeconds"),
+            query_language=language,
+            comment=doc.get("Comment"),
+            name=name,
+            tasks=tuple(self.tasks),
+        )
+
+    def scope(self, spec: Mapping[str, Any], pointer: str, language: str) -> m.Scope | None:
+        states: dict[str, m.State] = {}
+        for name, state_spec in spec.get("States", {}).items():
+            state = self.state(name, state_spec, f"{pointer}/States/{_escape(name)}", language)
+            if state is not None:
+                states[name] = state
+        sync = all(s.type in ("Pass", "Choice", "Succeed", "Fail") for s in states.values())
+        return m.Scope(start_at=spec.get("StartAt", ""), states=states, pointer=pointer, sync=sync)
+
+    def state(self, name: str, spec: Mapping[str, Any], pointer: str, outer: str) -> m.State | None:
+        kind = spec.get("Type")
+        language = spec.get("QueryLanguage", outer)
+        common: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "pointer": pointer,
+            "next": spec.get("Next"),
+            "end": bool(spec.get("End", False)),
+            "query_language": language,
+            "comment": spec.get("Comment"),
+            "assign": self.assign(spec, pointer, language),
+        }
+        if language == m.JSONATA:
+            common["output"] = self.jsonata(spec, "Output", pointer)
+            if kind in ("Task", "Parallel", "Map") or "Arguments" in spec:
+                common["arguments"] = self.jsonata(spec, "Arguments", pointer)
+        elif kind not in ("Fail",):
+            common["input_path"] = self.path(spec, "InputPath", pointer)
+            if kind != "Choice" and kind != "Succeed":
+                common["result_path"] = self.path(spec, "ResultPath", pointer)
+            common["output_path"] = self.path(spec, "OutputPath", pointer)
+            if kind in ("Pass", "Task", "Parallel", "Map"):
+                params_key = "Parameters" if kind != "Map" else None
+                if params_key:
+                    common["parameters"] = self.template(spec, params_key, pointer)
+            if kind in ("Task", "Parallel", "Map"):
+                common["result_selector"] = self.template(spec, "ResultSelector", pointer)
+        if kind in ("Task", "Parallel", "Map"):
+            common["retry"] = tuple(
+                self.retrier(r, f"{pointer}/Retry/{i}") for i, r in enumerate(spec.get("Retry", []))
+            )
+            common["catch"] = tuple(
+                self.catcher(c, f"{pointer}/Catch/{i}", language) for i, c in enumerate(spec.get("Catch", []))
+            )
+        builder = getattr(self, f"state_{kind}", None)
+        if builder is None:
+            self.problems.append(Problem(f"{pointer}/Type", "state.unknown-type", f"unknown state type {kind!r}"))
+            return None
+        result: m.State | None = builder(spec, pointer, language, common)
+        return result
+
+    def retrier(self, spec: Mapping[str, Any], pointer: str) -> m.Retrier:
+        return m.Retrier(
+            errors=frozenset(spec.get("ErrorEquals", ())),
+            interval=spec.get("IntervalSeconds", 1),
+            max_attempts=spec.get("MaxAttempts", 3),
+            backoff=spec.get("BackoffRate", 2.0),
+            max_delay=spec.get("MaxDelaySeconds"),
+            jitter=spec.get("JitterStrategy", "NONE"),
+            pointer=pointer,
+        )
+
+    def catcher(self, spec: Mapping[str, Any], pointer: str, language: str) -> m.Catcher:
+        if language == m.JSONATA:
+            return m.Catcher(
+                errors=frozenset(spec.get("ErrorEquals", ())),
+                next=spec.get("Next", ""),
+                result_path=DEFAULT,
+                assign=self.assign(spec, pointer, language),
+                output=self.jsonata(spec, "Output", pointer),
+                pointer=pointer,
+                query_language=m.JSONATA,
+            )
+        return m.Catcher(
+            errors=frozenset(spec.get("ErrorEquals", ())),
+            next=spec.get("Next", ""),
+            result_path=self.path(spec, "ResultPath", pointer),
+            assign=self.assign(spec, pointer, language),
+            pointer=pointer,
+        )
+
+    # -- one builder per state type
+    def state_Pass(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        return m.Pass(**common, result=spec.get("Result"), has_result="Result" in spec)
+
+    def state_Succeed(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        return m.Succeed(**common)
+
+    def state_Fail(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        error: Any = spec.get("Error")
+        cause: Any = spec.get("Cause")
+        if language == m.JSONATA:
+            error = self.number_or_expr(spec, "Error", pointer, language)
+            cause = self.number_or_expr(spec, "Cause", pointer, language)
+        else:
+            if "ErrorPath" in spec:
+                error = self.guard(f"{pointer}/ErrorPath", lambda: _dynamic("ErrorPath", spec["ErrorPath"]))
+            if "CausePath" in spec:
+                cause = self.guard(f"{pointer}/CausePath", lambda: _dynamic("CausePath", spec["CausePath"]))
+        return m.Fail(**common, error=error, cause=cause)
+
+    def state_Choice(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        rules = []
+        for i, rule in enumerate(spec.get("Choices", [])):
+            rp = f"{pointer}/Choices/{i}"
+            condition_text = None
+            if language == m.JSONATA:
+                pred = self.jsonata(rule, "Condition", rp)
+                output = self.jsonata(rule, "Output", rp)
+                condition = rule.get("Condition")
+                condition_text = condition[2:-2].strip() if isinstance(condition, str) else str(condition)
+            else:
+                pred = self.guard(rp, functools.partial(_compile_rule, rule, rp))
+                output = None
+            rules.append(
+                m.ChoiceRule(
+                    predicate=pred or (lambda d, e: False),
+                    next=rule.get("Next", ""),
+                    assign=self.assign(rule, rp, language),
+                    output=output,
+                    pointer=rp,
+                    condition_text=condition_text,
+                )
+            )
+        return m.Choice(**common, choices=tuple(rules), default=spec.get("Default"))
+
+    def state_Wait(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        seconds = self.number_or_expr(spec, "Seconds", pointer, language)
+        timestamp = self.number_or_expr(spec, "Timestamp", pointer, language)
+        return m.Wait(
+            **common,
+            seconds=seconds,
+            timestamp=timestamp,
+            seconds_path=self.path(spec, "SecondsPath", pointer, None),
+            timestamp_path=self.path(spec, "TimestampPath", pointer, None),
+        )
+
+    def state_Task(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        task = m.Task(
+            **common,
+            resource=spec.get("Resource", ""),
+            timeout=self.number_or_expr(spec, "TimeoutSeconds", pointer, language),
+            heartbeat=self.number_or_expr(spec, "HeartbeatSeconds", pointer, language),
+            timeout_path=self.path(spec, "TimeoutSecondsPath", pointer, None),
+            heartbeat_path=self.path(spec, "HeartbeatSecondsPath", pointer, None),
+            credentials=spec.get("Credentials"),
+        )
+        self.tasks.append(task)
+        return task
+
+    def state_Parallel(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        branches = []
+        for i, branch in enumerate(spec.get("Branches", [])):
+            scope = self.scope(branch, f"{pointer}/Branches/{i}", branch.get("QueryLanguage", language))
+            if scope is not None:
+                branches.append(scope)
+        return m.Parallel(**common, branches=tuple(branches))
+
+    def state_Map(self, spec: Any, pointer: str, language: str, common: dict[str, Any]) -> m.State:
+        key = "ItemProcessor" if "ItemProcessor" in spec else "Iterator"
+        proc_spec = spec.get(key, {})
+        processor = self.scope(proc_spec, f"{pointer}/{key}", proc_spec.get("QueryLanguage", language))
+        config = proc_spec.get("ProcessorConfig", {}) or {}
+        if language == m.JSONATA:
+            selector = self.jsonata(spec, "ItemSelector", pointer)
+            items_path = None
+            items = spec.get("Items")
+            if isinstance(items, list):
+                items = self.jsonata(spec, "Items", pointer)
+            elif isinstance(items, str):
+                from stepfn.asl.jsonata import compile_expression
+
+                items = self.guard(f"{pointer}/Items", lambda: compile_expression(spec["Items"], "Items"))
+        else:
+            sel_key = "ItemSelector" if "ItemSelector" in spec else "Parameters"
+            selector = self.template(spec, sel_key, pointer)
+            items_path = self.path(spec, "ItemsPath", pointer)
+            items = None
+        return m.Map(
+            **common,
+            processor=processor,
+            items_path=items_path,
+            items=items,
+            item_selector=selector,
+            max_concurrency=self.number_or_expr(spec, "MaxConcurrency", pointer, language) or 0,
+            max_concurrency_path=self.path(spec, "MaxConcurrencyPath", pointer, None),
+            mode=config.get("Mode", "INLINE"),
+            execution_type=config.get("ExecutionType"),
+            label=spec.get("Label"),
+            tolerated_count=self.number_or_expr(spec, "ToleratedFailureCount", pointer, language),
+            tolerated_count_path=self.path(spec, "ToleratedFailureCountPath", pointer, None),
+            tolerated_percentage=self.number_or_expr(spec, "ToleratedFailurePercentage", pointer, language),
+            tolerated_percentage_path=self.path(spec, "ToleratedFailurePercentagePath", pointer, None),
+            item_reader=spec.get("ItemReader"),
+            item_batcher=spec.get("ItemBatcher"),
+            result_writer=spec.get("ResultWriter"),
+        )
+
+
+def _dynamic(field: str, text: Any) -> Any:
+    from stepfn.asl.templates import compile_dynamic
+
+    return compile_dynamic(field, text)
+
+
+def _compile_rule(rule: Mapping[str, Any], pointer: str) -> Any:
+    from stepfn.asl.choice import compile_rule
+
+    return compile_rule(dict(rule), pointer)
+
+
+def load(source: Any, *, machine_type: str = "STANDARD", name: str | None = None) -> m.StateMachine:
+    """Load a definition (path, JSON/YAML text or dict); raise ``DefinitionError`` if invalid."""
+    doc, stem = read_document(source)
+    problems = _structural(doc, machine_type)
+    if problems:
+        raise DefinitionError(problems)
+    compiler = _Compiler()
+    machine = compiler.machine(doc, name or stem)
+    if compiler.problems or machine is None:
+        raise DefinitionError(compiler.problems)
+    return machine
+
+
+__all__ = ["load", "validate", "parse_document", "read_document", "StepfnError"]

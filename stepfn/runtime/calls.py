@@ -1,0 +1,249 @@
+"""Calling a handler: inline on the event loop's thread or in a worker thread, with a
+Task's timeout, the payload copied, ``ctx.sleep`` on the run's clock, and a handler's
+exception turned into an (error, cause) as Lambda reports it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random as _random
+import sys
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from stepfn import errors
+from stepfn.asl import model as m
+from stepfn.errors import StatesError
+from stepfn.runtime.events import HistoryLimitExceeded
+from stepfn.runtime.handlers import Handlers, TaskContext, copy_json, is_async
+
+if TYPE_CHECKING:
+    from stepfn.runtime.callbacks import Callbacks
+    from stepfn.runtime.clock import Clock
+    from stepfn.runtime.frames import Env
+
+
+def _plumbing() -> tuple[str, ...]:
+    """Where the frames between a run and a handler live: here, and anyio if it is loaded."""
+    dirs = [os.path.dirname(os.path.abspath(__file__))]
+    anyio = sys.modules.get("anyio")  # never imported: none of its frames can be on the stack
+    if anyio is not None and anyio.__file__:
+        dirs.append(os.path.dirname(os.path.abspath(anyio.__file__)))
+    return tuple(dirs)
+
+
+def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[str, str | None]:
+    """(error, cause) for an exception raised by a handler (``rand`` draws the request id)."""
+    error = getattr(exc, "error", None)
+    cause = getattr(exc, "cause", None)
+    if isinstance(error, str) and (cause is None or isinstance(cause, str)):
+        return error, cause
+    import traceback
+
+    tb = exc.__traceback__
+    plumbing = _plumbing()
+    # start at the handler's own frame: skip the interpreter and the worker-thread plumbing
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(plumbing):
+        tb = tb.tb_next
+    payload = {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": str(uuid.uuid4() if rand is None else uuid.UUID(int=rand.getrandbits(128), version=4)),
+        "stackTrace": traceback.format_tb(tb),
+    }
+    return type(exc).__name__, json.dumps(payload)
+
+
+class Calls:
+    """Handler look-up and calls, mixed into ``Run``."""
+
+    machine: m.StateMachine
+    handlers: Handlers
+    clock: Clock
+    random: _random.Random
+    arn: str
+    name: str
+    gc_paused: bool
+    _handlers: dict[tuple[str, str], Any]
+    _async: dict[int, bool]
+
+    if TYPE_CHECKING:  # defined by ``Run``
+
+        @property
+        def callbacks(self) -> Callbacks: ...
+
+    def _handler(self, state_name: str, resource: str) -> Any:
+        """The handler of a Task, looked up once per run."""
+        key = (state_name, resource)
+        cache = self._handlers
+        if key not in cache:
+            cache[key] = self.handlers.lookup(state_name, resource)
+        return cache[key]
+
+    def _is_async_handler(self, handler: Any) -> bool:
+        found = self._async.get(id(handler))
+        if found is None:
+            found = self._async[id(handler)] = is_async(handler)
+        return found
+
+    def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool:
+        """May this synchronous handler run on the event loop's thread?
+
+        Yes unless something must be able to interrupt it while it runs: a task timeout
+        or heartbeat, the machine's TimeoutSeconds, or the registry asked for a thread
+        (``Handlers(threads=True)`` or ``add(..., thread=True)``).  Inline calls cost
+        about a microsecond; a worker-thread hop costs ~100 µs.
+        """
+        return (
+            timeout is None
+            and state.heartbeat is None
+            and state.heartbeat_path is None
+            and self.machine.timeout_seconds is None
+            and not self.handlers.in_thread(handler)
+        )
+
+    async def _call(
+        self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
+    ) -> Any:
+        if handler is None:
+            raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
+        clock = self.clock
+        payload = copy_json(payload)
+        is_async = self._is_async_handler(handler)
+        inline = not is_async and self._inline(handler, state, timeout)
+
+        hold = _Hold(clock)
+
+        def sleep(seconds: float) -> Any:
+            if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
+                _blocking_sleep(clock, seconds)
+                return None
+            import anyio.from_thread
+
+            try:
+                return anyio.from_thread.run(hold.sleep, seconds)
+            except RuntimeError:
+                return clock.sleep(seconds)
+
+        ctx = TaskContext(
+            state_name=state.name,
+            resource=resource,
+            retry_count=env.retry,
+            execution_id=self.arn,
+            execution_name=self.name,
+            task_token=env.token,
+            context=env.context,
+            _sleep=sleep,
+            _callbacks=self.callbacks,
+        )
+        if inline:
+            resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
+            if resume_gc:
+                gc.enable()
+            try:
+                return handler(payload, ctx)
+            except StatesError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+                error, cause = failure_of(exc, self.random)
+                raise StatesError(error, cause) from None
+            finally:
+                if resume_gc:
+                    gc.disable()
+
+        async def call() -> Any:
+            try:
+                if is_async:
+                    return await handler(payload, ctx)
+                import anyio.to_thread
+
+                hold.take()
+                try:
+                    return await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True)
+                finally:
+                    hold.end()
+            except StatesError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+                error, cause = failure_of(exc, self.random)
+                raise StatesError(error, cause) from None
+
+        if timeout is None:
+            return await call()
+        import anyio
+
+        box: list[Any] = [None, True]
+        failure: list[BaseException] = []
+        async with anyio.create_task_group() as tg:
+
+            async def work() -> None:
+                try:
+                    box[0] = await call()
+                    box[1] = False
+                except (StatesError, HistoryLimitExceeded) as exc:
+                    failure.append(exc)
+                tg.cancel_scope.cancel()
+
+            async def timer() -> None:
+                await clock.sleep(timeout)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(work)
+            tg.start_soon(timer)
+        if failure:
+            raise failure[0]
+        if box[1]:
+            raise StatesError(errors.TIMEOUT, "")
+        return box[0]
+
+
+def _blocking_sleep(clock: Clock, seconds: float) -> None:
+    """``ctx.sleep`` of a handler running inline: virtual time jumps, real time blocks."""
+    if seconds <= 0:
+        return
+    advance = getattr(clock, "advance", None)
+    if clock.virtual and advance is not None:
+        advance(seconds)
+    else:
+        import time
+
+        time.sleep(seconds)
+
+
+class _Hold:
+    """The clock hold of one handler running in a worker thread.
+
+    The thread holds virtual time still while it works, lets it pass while it sleeps
+    through ``ctx.sleep``, and releases it for good when the call ends (even when a
+    timeout abandons the thread mid-sleep).
+    """
+
+    __slots__ = ("clock", "ended", "held")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.held = False
+        self.ended = False
+
+    def take(self) -> None:
+        self.clock.acquire()
+        self.held = True
+
+    def end(self) -> None:
+        self.ended = True
+        if self.held:
+            self.held = False
+            self.clock.release()
+
+    async def sleep(self, seconds: float) -> None:
+        if self.held:
+            self.held = False
+            self.clock.release()
+        try:
+            await self.clock.sleep(seconds)
+        finally:
+            if not self.ended:
+                self.clock.acquire()
+                self.held = True

@@ -1,0 +1,189 @@
+"""The execution history: events with AWS's names and detail shapes.
+
+Recording is cheap: an :class:`Event` keeps references to the JSON values involved
+(values are never mutated after they are produced), and turns them into AWS's JSON
+text only when asked (:meth:`Event.to_aws`).  ``EventLog`` numbers events, links each to
+the event before it in the same thread of execution (a :class:`Cursor`: AWS links an event
+inside a Parallel branch or Map iteration to the previous event of that branch, not to
+the last event overall), enforces the history-size quota when one is set, and forwards
+each event to an optional ``on_event`` callback.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator
+
+from stepfn.runtime.clock import iso
+
+# detail keys whose values AWS reports as JSON text
+_JSON_TEXT_KEYS = frozenset({"input", "output", "parameters"})
+
+# event type -> name of its details object in GetExecutionHistory
+_DETAIL_KEY = {
+    "ExecutionStarted": "executionStartedEventDetails",
+    "ExecutionSucceeded": "executionSucceededEventDetails",
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+    "TaskScheduled": "taskScheduledEventDetails",
+    "TaskStarted": "taskStartedEventDetails",
+    "TaskSubmitted": "taskSubmittedEventDetails",
+    "TaskSucceeded": "taskSucceededEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "LambdaFunctionScheduled": "lambdaFunctionScheduledEventDetails",
+    "LambdaFunctionSucceeded": "lambdaFunctionSucceededEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "ActivityScheduled": "activityScheduledEventDetails",
+    "ActivityStarted": "activityStartedEventDetails",
+    "ActivitySucceeded": "activitySucceededEventDetails",
+    "ActivityFailed": "activityFailedEventDetails",
+    "ActivityTimedOut": "activityTimedOutEventDetails",
+    "MapStateStarted": "mapStateStartedEventDetails",
+    "MapIterationStarted": "mapIterationStartedEventDetails",
+    "MapIterationSucceeded": "mapIterationSucceededEventDetails",
+    "MapIterationFailed": "mapIterationFailedEventDetails",
+    "MapIterationAborted": "mapIterationAbortedEventDetails",
+    "MapRunStarted": "mapRunStartedEventDetails",
+    "MapRunFailed": "mapRunFailedEventDetails",
+    "EvaluationFailed": "evaluationFailedEventDetails",
+}
+
+
+def _detail_key(event_type: str) -> str:
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return _DETAIL_KEY.get(event_type, event_type[0].lower() + event_type[1:] + "EventDetails")
+
+
+class Event:
+    """One history event.  ``details`` holds live JSON values; ``to_aws`` renders them."""
+
+    __slots__ = ("id", "previous_event_id", "timestamp", "type", "details")
+
+    def __init__(
+        self, id: int, previous_event_id: int, timestamp: datetime, type: str, details: dict[str, Any] | None
+    ) -> None:
+        self.id = id
+        self.previous_event_id = previous_event_id
+        self.timestamp = timestamp
+        self.type = type
+        self.details = details
+
+    def __repr__(self) -> str:
+        return f"Event({self.id}, {self.type!r}, {self.details!r})"
+
+    def to_aws(self) -> dict[str, Any]:
+        """The event as ``GetExecutionHistory`` returns it (timestamps as ISO text)."""
+        out: dict[str, Any] = {
+            "timestamp": iso(self.timestamp),
+            "type": self.type,
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+        }
+        if self.details is not None:
+            details: dict[str, Any] = {}
+            for key, value in self.details.items():
+                if key in _JSON_TEXT_KEYS:
+                    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                    details[key] = text
+                    details[key + "Details"] = {"truncated": False}
+                else:
+                    details[key] = value
+            out[_detail_key(self.type)] = details
+        return out
+
+
+class Cursor:
+    """Where the next event of one thread of execution links (its ``previousEventId``).
+
+    ``source`` is the event the next one links to; ``last`` is the last event published
+    on this thread, even one that did not move ``source`` (AWS publishes some events, such
+    as ``ExecutionStarted`` and ``MapIterationSucceeded``, without making them the source).
+    """
+
+    __slots__ = ("source", "last", "sink")
+
+    def __init__(self, source: int = 0, sink: EventLog | None = None) -> None:
+        self.source = source
+        self.last = source
+        # a child execution's own history (a distributed Map item): its events go there
+        self.sink = sink
+
+    def fork(self) -> Cursor:
+        """A cursor for a branch or iteration that starts from here."""
+        return Cursor(self.source, self.sink)
+
+    def __repr__(self) -> str:
+        return f"Cursor(source={self.source}, last={self.last})"
+
+
+class HistoryLimitExceeded(Exception):
+    """The Standard history quota was reached."""
+
+
+class EventLog:
+    """An append-only list of events."""
+
+    def __init__(
+        self,
+        clock_now: Callable[[], datetime],
+        on_event: Callable[[Event], Any] | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self._now = clock_now
+        self.events: list[Event] = []
+        self.on_event = on_event
+        self.limit = limit
+
+    def add(
+        self,
+        type: str,
+        details: dict[str, Any] | None = None,
+        cursor: Cursor | None = None,
+        update: bool = True,
+    ) -> int:
+        """Append one event; link it to ``cursor.source`` (else to the last event)."""
+        if cursor is not None and cursor.sink is not None and cursor.sink is not self:
+            return cursor.sink.add(type, details, cursor, update)
+        events = self.events
+        eid = len(events) + 1
+        if self.limit is not None and eid > self.limit:
+            raise HistoryLimitExceeded(self.limit)
+        if cursor is None:
+            previous = eid - 1
+        else:
+            previous = cursor.source
+            cursor.last = eid
+            if update:
+                cursor.source = eid
+        event = Event(eid, previous, self._now(), type, details)
+        events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        return eid
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def to_jsonl(events: Iterable[Event]) -> str:
+    return "".join(json.dumps(e.to_aws(), ensure_ascii=False) + "\n" for e in events)
+
+
+def write_jsonl(events: Iterable[Event], path: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(to_jsonl(events))
+
+
+def read_jsonl(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,382 @@
+"""Map and Parallel: fan-out of iterations and branches into the run loop, and their
+combined result.
+
+A scope of instant states runs through ``Run._run_sync``; the others run under an anyio
+task group, or in turn when the run has no event loop.  Map runs its iterations on
+lanes (min(MaxConcurrency, items) workers; a lane's events chain as AWS chains them),
+tolerates failures in DISTRIBUTED mode, and every branch or iteration has its own
+``Frame`` and event cursor, joined back when the state ends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from stepfn import errors
+from stepfn.asl import model as m
+from stepfn.asl.dataflow import apply_result_path, field_value, select_input
+from stepfn.errors import StatesError
+from stepfn.runtime.events import Cursor, EventLog, HistoryLimitExceeded
+from stepfn.runtime.execution import ROLE_ARN
+from stepfn.runtime.frames import Env, Frame
+from stepfn.runtime.limits import Sizes, payload_size
+from stepfn.runtime.queries import assign_jsonata, assign_jsonpath
+
+if TYPE_CHECKING:
+    import random as _random
+
+    from stepfn.runtime.clock import Clock
+    from stepfn.runtime.queries import Queries
+
+
+class _Stop:
+    """Stands in for a cancel scope when a run has no event loop (see ``Run.loop_free``)."""
+
+    __slots__ = ("cancel_called",)
+
+    def __init__(self) -> None:
+        self.cancel_called = False
+
+    def cancel(self) -> None:
+        self.cancel_called = True
+
+
+class Fanout:
+    """Parallel and Map, mixed into ``Run`` (they recurse into its ``run_scope`` and ``_run_sync``)."""
+
+    log: EventLog
+    clock: Clock
+    random: _random.Random
+    machine_arn: str
+    sizes: Sizes
+    loop_free: bool
+    timed_out: bool
+    context_machine: dict[str, Any]
+
+    if TYPE_CHECKING:  # defined by ``Run``
+
+        @property
+        def queries(self) -> Queries: ...
+
+        @property
+        def context_execution(self) -> dict[str, Any]: ...
+
+        def _run_sync(self, scope: m.Scope, data: Any, frame: Frame) -> Any: ...
+
+        async def run_scope(self, scope: m.Scope, data: Any, frame: Frame) -> Any: ...
+
+        def _cancelled(self) -> type[BaseException]: ...
+
+    async def _parallel(self, state: m.Parallel, data: Any, env: Env, frame: Frame) -> tuple[Any, str | None]:
+        jsonata = state.query_language == m.JSONATA
+        states: dict[str, Any] = {"input": data}
+        sizes = self.sizes
+        if jsonata:
+            branch_input = data if state.arguments is None else self.queries.evaluate(state.arguments, env, states)
+            if state.arguments is not None:
+                sizes.check(state.name, branch_input, payload_size(branch_input))
+        else:
+            effective = select_input(state.input_path, data, env)
+            branch_input = effective
+            if state.parameters is not None:
+                branch_input = state.parameters(effective, env)
+                sizes.made(state.name, state.pointer, "Parameters", branch_input, data)
+        log = self.log
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("ParallelStateStarted", None, cursor)
+        results: list[Any] = [None] * len(state.branches)
+        bounds = [0] * len(state.branches)  # of each branch's output, taken while it is still remembered
+        forks = [cursor.fork() for _ in state.branches]  # each branch links its own events
+        try:
+            if all(b.sync for b in state.branches):
+                for i, branch in enumerate(state.branches):
+                    results[i] = self._run_sync(branch, branch_input, Frame(dict(frame.variables), forks[i]))
+                    bounds[i] = sizes.bound(results[i])
+            else:
+                failure: list[Exception] = []
+
+                async def one(i: int, branch: m.Scope, stop: Any) -> None:
+                    try:
+                        branch_frame = Frame(dict(frame.variables), forks[i])
+                        results[i] = await self.run_scope(branch, branch_input, branch_frame)
+                        bounds[i] = sizes.bound(results[i])
+                    except (StatesError, HistoryLimitExceeded) as err:
+                        if not failure:
+                            failure.append(err)
+                        stop.cancel()
+
+                if self.loop_free:
+                    stop = _Stop()
+                    for i, branch in enumerate(state.branches):
+                        await one(i, branch, stop)
+                else:
+                    import anyio
+
+                    async with anyio.create_task_group() as tg:
+                        for i, branch in enumerate(state.branches):
+                            tg.start_soon(one, i, branch, tg.cancel_scope)
+                if failure:
+                    raise failure[0]
+        except StatesError:
+            _join(cursor, [f.source for f in forks])
+            log.add("ParallelStateFailed", None, cursor)  # AWS gives it no details
+            raise
+        _join(cursor, [f.source for f in forks])
+        log.add("ParallelStateSucceeded", None, cursor)
+        bound = 2 + len(results) + sum(bounds)
+        return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
+
+    def _combined(
+        self, state: m.State, data: Any, env: Env, states: dict[str, Any] | None, results: list[Any], bound: int = -1
+    ) -> Any:
+        """A Parallel or Map state's output from its branches' / iterations' outputs
+        (``bound``: of ``results``, when the caller summed its elements' bounds)."""
+        sizes = self.sizes
+        bound = sizes.check(state.name, results, sizes.array(results) if bound < 0 else bound)
+        result: Any = results
+        if states is not None:
+            out = self._jsonata_result(state, env, states, result)
+            if out is not result:
+                sizes.check(state.name, out, payload_size(out))
+            return out
+        if state.result_selector is not None:
+            result = state.result_selector(result, env)
+            bound = sizes.made(state.name, state.pointer, "ResultSelector", result, None, bound)
+        assign_jsonpath(state.assign, result, env)
+        result_path = state.result_path
+        out = apply_result_path(result_path, data, result)
+        out = select_input(state.output_path, out, env)
+        if result_path is not None and result_path.steps:
+            sizes.merged(state.name, result_path, data, bound, out, state.output_path)
+        return out
+
+    async def _map(self, state: m.Map, data: Any, env: Env, frame: Frame) -> tuple[Any, str | None]:
+        jsonata = state.query_language == m.JSONATA
+        states: dict[str, Any] = {"input": data}
+        effective = data if jsonata else select_input(state.input_path, data, env)
+        if jsonata:
+            items = data
+            if callable(state.items) and not hasattr(state.items, "evaluate_defined"):
+                items = self.queries.evaluate(state.items, env, states)
+            elif state.items is not None:
+                from stepfn.asl.jsonata import UNDEFINED, type_error
+
+                queries = self.queries
+                items = state.items.evaluate_defined(UNDEFINED, queries.bindings(env, states), queries.runtime)
+                if not isinstance(items, list):
+                    raise type_error(state.items, "array", items)
+            elif state.items is not None:
+                items = state.items
+        elif state.items_path is not None:
+            items = select_input(state.items_path, effective, env)
+        else:
+            items = effective
+        if not isinstance(items, list):
+            raise StatesError(
+                errors.RUNTIME,
+                f"Item paths must resolve to arrays, but '{state.items_path.text if state.items_path else '$'}' "
+                f"resolved to {json.dumps(items)}",
+            )
+        log = self.log
+        cursor = env.cursor
+        assert cursor is not None
+        log.add("MapStateStarted", {"length": len(items)}, cursor)
+        distributed = state.mode == "DISTRIBUTED"
+        if distributed:  # each item runs as a child execution with a history of its own
+            from stepfn.runtime.interpreter import uuid4
+
+            run_id = f"{state.label or state.name}:{uuid4(self.random)}"
+            run_arn = f"{self.machine_arn.replace(':stateMachine:', ':mapRun:')}/{run_id}"
+            log.add("MapRunStarted", {"mapRunArn": run_arn}, cursor)
+        processor = state.processor
+        assert processor is not None
+        selector = state.item_selector
+        n = len(items)
+        results: list[Any] = [None] * n
+        limit = state.max_concurrency
+        if jsonata:
+            limit = self.queries.number(limit, env, states, "MaxConcurrency")
+        elif state.max_concurrency_path is not None:
+            limit = int(_path_number(state.max_concurrency_path, effective, env, "MaxConcurrencyPath"))
+        tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
+        failures: list[StatesError] = []
+        fatal: list[HistoryLimitExceeded] = []
+        # AWS runs iterations on min(MaxConcurrency, n) workers; a worker's events form one chain
+        lanes = [cursor.fork() for _ in range(min(limit, n) if limit else n)]
+        lane_ok = [True] * len(lanes)  # did the lane's last iteration succeed
+
+        def tails() -> list[int]:
+            return [lane.last if lane_ok[j] else lane.source for j, lane in enumerate(lanes)]
+
+        sizes = self.sizes
+        items_bound = sizes.bound(items) if jsonata else sizes.part(items, data)  # a part of the input
+        bounds = [0] * n  # of each iteration's output, taken while it is still remembered
+
+        def item_input(i: int) -> Any:
+            value = items[i]
+            if selector is None:
+                sizes.note(value, items_bound)
+                return value
+            item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
+            if jsonata:
+                selected = self.queries.evaluate(selector, item_env, {"input": data})
+                sizes.check(state.name, selected, payload_size(selected))
+                return selected
+            selected = selector(effective, item_env)
+            sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
+            return selected
+
+        def succeed(i: int, output: Any, j: int) -> None:
+            results[i] = output
+            bounds[i] = sizes.bound(output)
+            log.add("MapIterationSucceeded", {"name": state.name, "index": i}, lanes[j], False)
+
+        try:
+            if processor.sync and not distributed:
+                for i in range(n):
+                    j = i % len(lanes)
+                    lane = lanes[j]
+                    log.add("MapIterationStarted", {"name": state.name, "index": i}, lane)
+                    try:
+                        out = self._run_sync(processor, item_input(i), Frame(dict(frame.variables), lane))
+                    except StatesError as err:
+                        lane_ok[j] = False
+                        log.add("MapIterationFailed", {"name": state.name, "index": i}, lane, False)
+                        raise err
+                    succeed(i, out, j)
+            else:
+                # One worker per lane (MaxConcurrency, or one per item when unlimited) takes
+                # the next item when it is free: no limiter, no task parked per waiting item.
+                slots = len(lanes)
+
+                async def iterate(i: int, j: int, stop: Any) -> None:
+                    lane = lanes[j]
+                    details = {"name": state.name, "index": i}
+                    if distributed:
+                        value = item_input(i)
+                        lane = Cursor(0, EventLog(self.clock.now))
+                        log.add("ExecutionStarted", {"input": value, "roleArn": ROLE_ARN}, lane, False)
+                    else:
+                        log.add("MapIterationStarted", details, lane)
+                        value = item_input(i)
+                    try:
+                        out = await self.run_scope(processor, value, Frame(dict(frame.variables), lane))
+                    except self._cancelled():
+                        lane_ok[j] = False
+                        if not self.timed_out:  # stopped, or another iteration failed
+                            log.add("MapIterationAborted", details, lane, False)
+                        raise
+                    except StatesError as err:
+                        lane_ok[j] = False
+                        if not distributed:
+                            log.add("MapIterationFailed", details, lane, False)
+                        failures.append(err)
+                        results[i] = {"Error": err.error, "Cause": err.cause}
+                        bounds[i] = sizes.bound(results[i])
+                        if not distributed or len(failures) > tolerated:
+                            stop.cancel()
+                        return
+                    lane_ok[j] = True
+                    if distributed:
+                        results[i] = out
+                        bounds[i] = sizes.bound(out)
+                    else:
+                        succeed(i, out, j)
+
+                if self.loop_free:  # the lanes take turns, as the workers below do
+                    stop = _Stop()
+                    try:
+                        for i in range(n):
+                            if i >= slots and stop.cancel_called:  # it would wait for a lane: never starts
+                                break
+                            await iterate(i, i % slots, stop)
+                    except HistoryLimitExceeded as exc:
+                        fatal.append(exc)
+                else:
+                    import anyio
+                    import anyio.lowlevel
+
+                    indices = iter(range(n))
+
+                    async def worker(j: int, stop: Any) -> None:
+                        try:
+                            for i in indices:
+                                if i >= slots and stop.cancel_called:  # it would wait for a lane: never starts
+                                    return
+                                await iterate(i, j, stop)
+                                await anyio.lowlevel.checkpoint()  # let the other lanes take the next items
+                        except HistoryLimitExceeded as exc:
+                            fatal.append(exc)
+                            stop.cancel()
+
+                    async with anyio.create_task_group() as tg:
+                        for j in range(slots):
+                            tg.start_soon(worker, j, tg.cancel_scope)
+                if fatal:
+                    raise fatal[0]
+                if failures:
+                    if not distributed:
+                        raise failures[0]
+                    if len(failures) > tolerated:
+                        raise StatesError(
+                            errors.EXCEED_TOLERATED_FAILURE,
+                            "The specified tolerated failure threshold was exceeded",
+                        )
+        except StatesError as err:
+            _join(cursor, tails())
+            if distributed:
+                log.add("MapRunFailed", {"error": err.error, "cause": err.cause}, cursor)
+            log.add("MapStateFailed", None, cursor)
+            raise err
+        _join(cursor, tails())
+        if distributed:
+            log.add("MapRunSucceeded", None, cursor, False)
+        log.add("MapStateSucceeded", None, cursor, False)
+        bound = 2 + n + sum(bounds)
+        return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
+
+    def _jsonata_result(self, state: m.State, env: Env, states: dict[str, Any], result: Any) -> Any:
+        states["result"] = result
+        assign_jsonata(self.queries, state.assign, env, states)
+        return result if state.output is None else self.queries.evaluate(state.output, env, states)
+
+    def _tolerance(self, state: m.Map, data: Any, env: Env, n: int, states: dict[str, Any] | None) -> int:
+        count = state.tolerated_count
+        pct = state.tolerated_percentage
+        if states is not None:
+            count = self.queries.number(count, env, states, "ToleratedFailureCount")
+            pct = self.queries.number(pct, env, states, "ToleratedFailurePercentage", integer=False)
+        if state.tolerated_count_path is not None:
+            count = _path_number(state.tolerated_count_path, data, env, "ToleratedFailureCountPath")
+        if state.tolerated_percentage_path is not None:
+            pct = _path_number(state.tolerated_percentage_path, data, env, "ToleratedFailurePercentagePath")
+        allowed = 0
+        if count is not None:
+            allowed = max(allowed, int(count))
+        if pct is not None:
+            allowed = max(allowed, int(n * float(pct) / 100.0))
+        return allowed
+
+
+def _join(cursor: Cursor, tails: list[int]) -> None:
+    """Branches or iterations are done: the state's next event links to the latest of them."""
+    for tail in tails:
+        cursor.source = max(cursor.source, tail)
+    cursor.last = max(cursor.last, cursor.source)
+
+
+def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:
+    """A number read through a ``...Path`` field (numeric strings are accepted, as AWS does)."""
+    value = field_value(path, data, env, field_name)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise StatesError(
+            errors.RUNTIME, f"The {field_name} parameter references an invalid value: {path.text} == {value!r}"
+        )
+    return float(value)

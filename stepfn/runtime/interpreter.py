@@ -1,0 +1,618 @@
+"""The run loop: ``Run`` walks one ``States`` scope at a time and records the history.
+
+A scope made only of Pass/Choice/Succeed/Fail states runs without awaiting
+(``_run_sync``); the others go through ``run_scope`` with Retry and Catch.  Decisions
+(data flow, Choice, retry, catch) are pure functions from ``dataflow`` and the compiled
+model.  Here: the top level (the execution's deadline, the runs that need no event loop,
+pausing the garbage collector), the scope loops and the instant states.  ``Run`` mixes
+in the other state types: Task (``tasks``, calling handlers in ``calls``), Wait
+(``waiting``), Map and Parallel (``fanout``).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random as _random
+import re
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # anyio (and asyncio) load only for runs that need an event loop
+    import anyio
+
+from stepfn import errors
+from stepfn.asl import model as m
+from stepfn.asl.dataflow import apply_result_path, decide_retry, match_catch, retry_delay, select_input
+from stepfn.errors import StatesError, UsageError
+from stepfn.runtime.callbacks import Callbacks
+from stepfn.runtime.calls import Calls
+from stepfn.runtime.clock import Clock, RealClock, iso
+from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded
+from stepfn.runtime.execution import ACCOUNT, EXPRESS, REGION, ROLE_ARN, STANDARD, Execution
+from stepfn.runtime.fanout import Fanout
+from stepfn.runtime.frames import Env, Frame
+from stepfn.runtime.handlers import Handlers
+from stepfn.runtime.limits import MAX_PAYLOAD, Sizes, payload_size
+from stepfn.runtime.queries import Queries, assign_jsonata, assign_jsonpath
+from stepfn.runtime.tasks import Reported, Tasks
+from stepfn.runtime.waiting import Waiting
+
+MAX_DURATION = {STANDARD: 365 * 24 * 3600.0, EXPRESS: 300.0}
+HISTORY_LIMIT = 25_000
+_RUNTIME_PREFIX = "An error occurred while executing the state"
+_PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
+HISTORY_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+_TYPES = ("Pass", "Choice", "Succeed", "Fail", "Wait", "Task", "Parallel", "Map")
+_ENTERED = {t: t + "StateEntered" for t in _TYPES}
+_EXITED = {t: t + "StateExited" for t in _TYPES}
+_INSTANT = frozenset(("Pass", "Choice", "Succeed", "Fail"))  # states that never await
+
+
+class _NeverRaised(BaseException):
+    """Matches no exception that is ever raised (see ``Run._cancelled``)."""
+
+
+_SHARED_RANDOM: list[_random.Random] = []
+
+
+def shared_random() -> _random.Random:
+    """The generator of runs nobody seeded: one per process (seeding one costs ~10 µs)."""
+    if not _SHARED_RANDOM:
+        _SHARED_RANDOM.append(_random.Random())
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_SHARED_RANDOM[0].seed)
+    return _SHARED_RANDOM[0]
+
+
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def uuid4(rand: _random.Random) -> str:
+    """``str(uuid.UUID(int=rand.getrandbits(128), version=4))``, without building a UUID."""
+    h = (rand.getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
+    if err.error in _PREFIXED and not (err.cause or "").startswith(_RUNTIME_PREFIX):
+        return StatesError(
+            err.error,
+            f"{_RUNTIME_PREFIX} '{state.name}' (entered at the event id #{entered_id}). {err.cause or ''}".rstrip(),
+        )
+    return err
+
+
+class Run(Tasks, Calls, Waiting, Fanout):
+    """One execution of a state machine."""
+
+    def __init__(
+        self,
+        machine: m.StateMachine,
+        handlers: Handlers | None = None,
+        *,
+        clock: Clock | None = None,
+        rand: _random.Random | None = None,
+        type: str = STANDARD,
+        name: str | None = None,
+        on_event: Callable[[Event], Any] | None = None,
+        callbacks: Callbacks | None = None,
+        machines: Any = None,
+        machine_name: str | None = None,
+    ) -> None:
+        self.machine = machine
+        self.handlers = handlers if handlers is not None else Handlers()
+        self.clock = clock or RealClock()
+        self.random = rand or shared_random()
+        self.type = type
+        self.name = name or uuid4(self.random)
+        # A Standard history holds at most HISTORY_LIMIT events, the final one included.
+        self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
+        self.path: list[str] = []
+        self.root = Cursor()
+        self.timed_out = False  # the execution's deadline passed: running states are not "aborted"
+        machine_name = machine_name or machine.name
+        self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name}"
+        if type == STANDARD:
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{self.name}"
+        else:
+            tail = uuid4(self.random)
+            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
+        self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
+        self._context_execution: dict[str, Any] | None = None
+        self._input: Any = None
+        self.started = self.clock.now()
+        self._handlers: dict[tuple[str, str], Any] = {}
+        self._async: dict[int, bool] = {}
+        self.loop_free = False  # set while execute_loop_free drives the run
+        self.gc_paused = False  # this run paused the cyclic GC (see _pause_gc)
+        self._queries: Queries | None = None
+        self._callbacks = callbacks
+        self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
+        self.sizes: Sizes = Sizes(None, None)
+        self.aborted: tuple[str | None, str | None] | None = None
+        self.finished = False
+        self._cancel: anyio.CancelScope | None = None
+        self.spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
+        # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
+        # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
+        self.trace: Callable[[str, m.State, Any], None] | None = None
+
+    @property
+    def queries(self) -> Queries:
+        """JSONata evaluation, created on first use (JSONPath-only runs never import it)."""
+        if self._queries is None:
+            self._queries = Queries(self.clock.now, self.random)
+        return self._queries
+
+    @property
+    def callbacks(self) -> Callbacks:
+        """The run's task tokens and activities, created on first use."""
+        found = self._callbacks
+        if found is None:
+            found = self._callbacks = Callbacks()
+        return found
+
+    @property
+    def context_execution(self) -> dict[str, Any]:
+        """``$$.Execution``, built the first time an expression or a handler reads it."""
+        ctx = self._context_execution
+        if ctx is None:
+            ctx = self._context_execution = {
+                "Id": self.arn,
+                "Input": self._input,
+                "StartTime": iso(self.started),
+                "Name": self.name,
+                "RoleArn": ROLE_ARN,
+                "RedriveCount": 0,
+            }
+        return ctx
+
+    @context_execution.setter
+    def context_execution(self, value: dict[str, Any]) -> None:
+        self._context_execution = value
+
+    # ------------------------------------------------------------------ top level
+    def _begin(self, input: Any) -> float:
+        self.started = self.clock.now()
+        self._input = input
+        self._context_execution = None
+        self.sizes = Sizes(self.machine, input)
+        if self.sizes.input_size > MAX_PAYLOAD:
+            raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
+        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN}, self.root, False)
+        limit = MAX_DURATION[self.type]
+        if self.machine.timeout_seconds is not None:
+            limit = min(limit, float(self.machine.timeout_seconds))
+        return limit
+
+    def _conclude(self, input: Any, outcome: tuple[Any, bool] | BaseException) -> Execution:
+        status, output, error, cause = "SUCCEEDED", None, None, None
+        if isinstance(outcome, StatesError):
+            status, error, cause = "FAILED", outcome.error, outcome.cause
+            if error == errors.TIMEOUT and cause == "":
+                cause = None  # a Catch sees "Cause": "", the execution records none
+            details: dict[str, Any] = {"error": error}
+            if cause is not None:
+                details["cause"] = cause
+            self._add_final("ExecutionFailed", details)
+        elif isinstance(outcome, HistoryLimitExceeded):
+            status, error, cause = "FAILED", errors.RUNTIME, HISTORY_CAUSE
+            self._add_final("ExecutionFailed", {"error": error, "cause": cause})
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        elif self.aborted is not None:
+            status, (error, cause) = "ABORTED", self.aborted
+            given = {"error": error, "cause": cause}
+            self._add_final("ExecutionAborted", {k: v for k, v in given.items() if v is not None})
+        elif outcome[1]:
+            status = "TIMED_OUT"
+            self._add_final("ExecutionTimedOut", {})
+        else:
+            output = outcome[0]
+            self.log.add("ExecutionSucceeded", {"output": output}, self.root)
+        self.finished = True
+        return Execution(
+            status=status,
+            output=output,
+            error=error,
+            cause=cause,
+            events=self.log.events,
+            path=self.path,
+            started=self.started,
+            stopped=self.clock.now(),
+            type=self.type,
+            name=self.name,
+            arn=self.arn,
+            input=input,
+        )
+
+    @property
+    def runs_sync(self) -> bool:
+        """True when the whole run needs no event loop (only Pass/Choice/Succeed/Fail: no time passes)."""
+        return self.machine.scope.sync
+
+    def execute_sync(self, input: Any) -> Execution:
+        return self._without_loop(
+            input, lambda: self._run_sync(self.machine.scope, input, Frame({}, self.root))
+        )
+
+    def _without_loop(self, input: Any, body: Callable[[], Any]) -> Execution:
+        """Run ``body`` (the whole run, never suspending) with the cyclic GC paused."""
+        self._begin(input)
+        outcome: tuple[Any, bool] | BaseException
+        self.gc_paused = _pause_gc(self.log.on_event is None)
+        try:
+            outcome = (body(), False)
+        except (StatesError, HistoryLimitExceeded) as exc:
+            outcome = exc
+        finally:
+            if self.gc_paused:
+                gc.enable()
+        return self._conclude(input, outcome)
+
+    @property
+    def can_run_loop_free(self) -> bool:
+        """Can this run go without an event loop, because nothing in it ever waits?
+
+        True when no state sleeps or races a timer (no Wait, no Retry, no Task
+        TimeoutSeconds or HeartbeatSeconds, no machine TimeoutSeconds) and every Task
+        is served by a synchronous handler that runs inline (``_inline``): no callback
+        pattern, activity, built-in resource or ``lambda:invoke`` (its function is
+        known only at run time).  Such a run never suspends; Map iterations and Parallel
+        branches then run one after the other, as the event loop runs them too.
+        """
+        return self.machine.timeout_seconds is None and self._loop_free_scope(self.machine.scope)
+
+    def _loop_free_scope(self, scope: m.Scope) -> bool:
+        for state in scope.states.values():
+            kind = state.type
+            if kind in _INSTANT:
+                continue
+            if kind == "Wait" or state.retry:
+                return False
+            if kind == "Task":
+                if not self._loop_free_task(state):  # type: ignore[arg-type]
+                    return False
+            elif kind == "Parallel":
+                if not all(self._loop_free_scope(b) for b in state.branches):  # type: ignore[attr-defined]
+                    return False
+            elif kind == "Map":
+                processor = state.processor  # type: ignore[attr-defined]
+                if processor is None or not self._loop_free_scope(processor):
+                    return False
+        return True
+
+    def execute_loop_free(self, input: Any) -> Execution:
+        """Run without an event loop (only when ``can_run_loop_free``).
+
+        The async run loop is driven by hand: its coroutine completes at the first
+        ``send`` because nothing in it suspends.  This spares the event loop's set-up
+        per run, and importing asyncio at all in a process that needs no other loop.
+        """
+        self.loop_free = True
+
+        def drive() -> Any:
+            coro = self.run_scope(self.machine.scope, input, Frame({}, self.root))
+            try:
+                coro.send(None)
+            except StopIteration as done:
+                return done.value
+            coro.close()
+            raise RuntimeError("stepfn: a run without an event loop tried to wait")
+
+        return self._without_loop(input, drive)
+
+    async def execute(self, input: Any) -> Execution:
+        self.callbacks.bind()
+        limit = self._begin(input)
+        outcome: tuple[Any, bool] | BaseException
+        try:
+            outcome = await self._with_deadline(limit)
+        except (StatesError, HistoryLimitExceeded) as exc:
+            outcome = exc
+        return self._conclude(input, outcome)
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> bool:
+        """Abort the running execution (on its event loop); False when it is already over."""
+        if self.finished or self.aborted is not None:
+            return False
+        self.aborted = (error, cause)
+        self.log.limit = None
+        if self._cancel is not None:
+            self._cancel.cancel()
+        return True
+
+    def _add_final(self, type: str, details: dict[str, Any]) -> None:
+        self.log.limit = None
+        self.log.add(type, details, self.root)
+
+    async def _with_deadline(self, limit: float) -> tuple[Any, bool]:
+        scope = self.machine.scope
+        frame = Frame({}, self.root)
+        box: list[Any] = [None, True]
+        failure: list[BaseException] = []
+        import anyio
+
+        async with anyio.create_task_group() as tg:
+
+            async def main() -> None:
+                try:
+                    box[0] = await self.run_scope(scope, self.context_execution["Input"], frame)
+                    box[1] = False
+                except (StatesError, HistoryLimitExceeded) as exc:
+                    failure.append(exc)
+                tg.cancel_scope.cancel()
+
+            async def deadline() -> None:
+                await self.clock.sleep(limit)
+                self.timed_out = True
+                tg.cancel_scope.cancel()
+
+            self._cancel = tg.cancel_scope
+            if self.spawn is None:
+                self.spawn = tg.start_soon
+            if self.aborted is not None:
+                tg.cancel_scope.cancel()
+            tg.start_soon(main)
+            tg.start_soon(deadline)
+            drive = getattr(self.clock, "drive", None)
+            if drive is not None:
+                tg.start_soon(drive)
+        self._cancel = None
+        if failure:
+            raise failure[0]
+        return box[0], bool(box[1])
+
+    # ------------------------------------------------------------------ scopes
+    def _enter(self, state: m.State, data: Any, cursor: Cursor) -> int:
+        if cursor.sink is None:  # a child execution's states are not the parent's path
+            self.path.append(state.name)
+        return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
+
+    def _exit(self, state: m.State, data: Any, cursor: Cursor) -> None:
+        self.log.add(state.type + "StateExited", {"name": state.name, "output": data}, cursor)
+
+    def _unhandled(self, state: m.State, entered_id: int, err: StatesError, cursor: Cursor) -> None:
+        """AWS records an expression that failed to evaluate before the failure spreads."""
+        if err.error == errors.QUERY_EVALUATION_ERROR and not getattr(err, "recorded", False):
+            err.recorded = True  # type: ignore[attr-defined]
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            field = _FIELD.search(err.cause or "")
+            if field is not None:
+                details["location"] = field.group(1)
+            # AWS links it to the event before the state was entered
+            before = Cursor(self.log.events[entered_id - 1].previous_event_id)
+            eid = self.log.add("EvaluationFailed", details, before)
+            cursor.source = cursor.last = eid
+
+    def _run_sync(self, scope: m.Scope, data: Any, frame: Frame) -> Any:
+        """A scope of Pass/Choice/Succeed/Fail states: no awaiting at all.
+
+        The hot loop of the fast paths: one ``Env`` serves the whole walk (no expression
+        keeps it past its state) and reads the clock only if ``$$`` is asked for.
+        """
+        states = scope.states
+        state = states[scope.start_at]
+        cursor = frame.cursor
+        add = self.log.add
+        visit = self.path.append
+        step = self._sync_step
+        env = Env(self, state.name, None, frame.variables, None, cursor)
+        while True:
+            name = state.name
+            visit(name)
+            entered_id = add(_ENTERED[state.type], {"name": name, "input": data}, cursor)
+            env.name = name
+            env._entered = env._context = env.pending = None
+            try:
+                data, nxt = step(state, data, env)
+            except StatesError as err:
+                err = _runtime(state, entered_id, err)
+                self._unhandled(state, entered_id, err, cursor)
+                raise err from None
+            if env.pending:
+                frame.variables.update(env.pending)
+            add(_EXITED[state.type], {"name": name, "output": data}, cursor)  # a Fail state raised above
+            if nxt is None:
+                return data
+            state = states[nxt]
+
+    async def run_scope(self, scope: m.Scope, data: Any, frame: Frame) -> Any:
+        states = scope.states
+        state = states[scope.start_at]
+        cursor = frame.cursor
+        while True:
+            entered_id = self._enter(state, data, cursor)
+            kind = state.type
+            instant = kind in _INSTANT
+            env = Env(self, state.name, None if instant else self.clock.now(), frame.variables, None, cursor)
+            try:
+                if instant:
+                    data, nxt = self._sync_step(state, data, env)
+                else:
+                    data, nxt = await self._retrying(state, data, env, frame)
+            except StatesError as err:
+                err = _runtime(state, entered_id, err)
+                catcher = match_catch(state.catch, err.error)
+                if catcher is None:
+                    self._unhandled(state, entered_id, err, cursor)
+                    raise err from None
+                if self.trace is not None:
+                    self.trace("catch", state, catcher)
+                env.pending = None
+                data = self._caught(catcher, data, err, env)
+                nxt = catcher.next
+            if env.pending:
+                frame.variables.update(env.pending)
+            if kind != "Fail":
+                self._exit(state, data, cursor)
+            if nxt is None:
+                return data
+            state = states[nxt]
+
+    def _caught(self, catcher: m.Catcher, raw: Any, err: StatesError, env: Env) -> Any:
+        error_output: dict[str, Any] = {"Error": err.error, "Cause": err.cause}
+        if err.cause is None and type(err) is not Reported:
+            error_output = {"Error": err.error}
+        if catcher.query_language == m.JSONATA:
+            states = {"input": raw, "errorOutput": error_output}
+            queries = self.queries
+            assign_jsonata(queries, catcher.assign, env, states)
+            if catcher.output is not None:
+                return queries.evaluate(catcher.output, env, states)
+            return error_output
+        assign_jsonpath(catcher.assign, error_output, env)
+        return apply_result_path(catcher.result_path, raw, error_output)
+
+    async def _retrying(self, state: m.State, data: Any, env: Env, frame: Frame) -> tuple[Any, str | None]:
+        try:
+            return await self._attempts(state, data, env, frame)
+        except self._cancelled():
+            if not self.timed_out:  # stopped, or a sibling branch or iteration failed
+                self.log.add(state.type + "StateAborted", None, env.cursor)
+            raise
+
+    async def _attempts(self, state: m.State, data: Any, env: Env, frame: Frame) -> tuple[Any, str | None]:
+        counts = frame.retries.get(state.name)
+        env.retriable = state.type != "Wait"
+        while True:
+            try:
+                if state.type == "Task":
+                    return await self._task(state, data, env)  # type: ignore[arg-type]
+                if state.type == "Wait":
+                    return await self._wait(state, data, env)  # type: ignore[arg-type]
+                if state.type == "Parallel":
+                    return await self._parallel(state, data, env, frame)  # type: ignore[arg-type]
+                return await self._map(state, data, env, frame)  # type: ignore[arg-type]
+            except StatesError as err:
+                if not state.retry:
+                    raise
+                if counts is None:
+                    counts = frame.retries[state.name] = [0] * len(state.retry)
+                decision = decide_retry(state.retry, err.error, counts)
+                if decision is None:
+                    raise
+                index, retrier = decision
+                if self.trace is not None:
+                    self.trace("retry", state, retrier)
+                delay = retry_delay(retrier, counts[index], self.random)
+                counts[index] += 1
+                env.retry += 1
+                await self.clock.sleep(delay)
+
+    def _cancelled(self) -> type[BaseException]:
+        """The exception that cancels a task (nothing can, in a run without an event loop)."""
+        if self.loop_free:
+            return _NeverRaised
+        import anyio
+
+        return anyio.get_cancelled_exc_class()
+
+    # ------------------------------------------------------------------ states
+    def _sync_step(self, state: m.State, data: Any, env: Env) -> tuple[Any, str | None]:
+        if state.query_language == m.JSONATA:
+            return self._sync_step_jsonata(state, data, env)
+        kind = state.type
+        if kind == "Pass":
+            assert isinstance(state, m.Pass)
+            effective = select_input(state.input_path, data, env)
+            sizes = self.sizes
+            if state.has_result:
+                result = state.result
+                bound = sizes.constant(state.name, state.pointer, result)
+            elif state.parameters is not None:
+                result = state.parameters(effective, env)
+                bound = sizes.made(state.name, state.pointer, "Parameters", result, data)
+            else:
+                result = effective
+                bound = -1
+            if state.assign is not None:
+                assign_jsonpath(state.assign, result, env)
+            result_path = state.result_path
+            out = apply_result_path(result_path, data, result)
+            out = select_input(state.output_path, out, env)
+            if result_path is not None and result_path.steps:  # a merge: the output may grow
+                result_bound = bound if bound >= 0 else sizes.bound(data)
+                sizes.merged(state.name, result_path, data, result_bound, out, state.output_path)
+            return out, state.next
+        if kind == "Choice":
+            assert isinstance(state, m.Choice)
+            effective = select_input(state.input_path, data, env)
+            nxt = state.default
+            for rule in state.choices:
+                if rule.predicate(effective, env):
+                    nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
+                    assign_jsonpath(rule.assign, effective, env)
+                    break
+            else:
+                if state.default is None:
+                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
+            assign_jsonpath(state.assign, effective, env)
+            return select_input(state.output_path, effective, env), nxt
+        if kind == "Succeed":
+            effective = select_input(state.input_path, data, env)
+            return select_input(state.output_path, effective, env), None
+        assert isinstance(state, m.Fail)
+        error = state.error(data, env) if callable(state.error) else state.error
+        cause = state.cause(data, env) if callable(state.cause) else state.cause
+        raise StatesError(error, cause)
+
+    def _sync_step_jsonata(self, state: m.State, data: Any, env: Env) -> tuple[Any, str | None]:
+        queries = self.queries
+        states: dict[str, Any] = {"input": data}
+        kind = state.type
+        if kind == "Fail":
+            assert isinstance(state, m.Fail)
+            error = queries.evaluate(state.error, env, states) if callable(state.error) else state.error
+            cause = queries.evaluate(state.cause, env, states) if callable(state.cause) else state.cause
+            raise StatesError(error, cause)
+        nxt = state.next
+        output_template = state.output
+        if kind == "Choice":
+            assert isinstance(state, m.Choice)
+            nxt = None
+            for rule in state.choices:
+                if queries.condition(rule.predicate, env, states, rule.condition_text or ""):
+                    nxt = rule.next
+                    if self.trace is not None:
+                        self.trace("choice", state, rule)
+                    assign_jsonata(queries, rule.assign, env, states)
+                    if rule.output is not None:
+                        output_template = rule.output
+                    break
+            if nxt is None:
+                if state.default is None:
+                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                if self.trace is not None:
+                    self.trace("choice", state, None)
+                nxt = state.default
+        assign_jsonata(queries, state.assign, env, states)
+        if output_template is None:
+            return data, nxt
+        out = queries.evaluate(output_template, env, states)
+        self.sizes.check(state.name, out, payload_size(out))
+        return out, nxt
+
+
+_FIELD = re.compile(r"specified for the field '([^']+)'")
+
+
+def _pause_gc(allowed: bool) -> bool:
+    """Pause the cyclic garbage collector for a run that never waits; True if paused here.
+
+    A run allocates acyclic JSON values and history events that live as long as the
+    run, so collections during it free nothing, yet each full one walks the whole
+    history: a quarter to half of the time of the large Map and Parallel benchmarks.
+    Only the synchronous paths pause it (they run in one burst, never waiting on a
+    clock), never when it is already off, nor when an ``on_event`` callback (user code)
+    runs per event; inline handlers run with it on.  It is switched back on at the end.
+    """
+    if allowed and gc.isenabled():
+        gc.disable()
+        return True
+    return False
