@@ -2,7 +2,7 @@
 
 One file holds the rendered graph (inline SVG whose states link to their rows), a table of
 states with each visit's input, output and errors, the event history with every event's
-details, and the execution's input and output.  Built from ``rendering``'s graph and overlay.
+details, and the execution's input and output.  Built from the graph model (``graph``) and its labels (``dot``).
 """
 
 from __future__ import annotations
@@ -11,19 +11,8 @@ import json
 from typing import Any
 
 from stepfn.history import reading as h
-from stepfn.history.rendering import (
-    _PLAIN,
-    _STATUS_OUTCOME,
-    COLORS,
-    LEGEND,
-    _esc,
-    _Graph,
-    _Overlay,
-    _plural,
-    _short,
-    _Stat,
-    _subtitle,
-)
+from stepfn.history.dot import esc, plural, subtitle
+from stepfn.history.graph import COLORS, LEGEND, PLAIN, STATUS_OUTCOME, Graph, Overlay, Stat, short
 
 
 def _svg_inline(svg: bytes) -> str:
@@ -65,43 +54,43 @@ def _json_block(value: Any) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     if len(text) > _DATA_LIMIT:
         text = text[:_DATA_LIMIT] + f"\n... ({len(text) - _DATA_LIMIT} more characters)"
-    return f"<pre>{_esc(text)}</pre>"
+    return f"<pre>{esc(text)}</pre>"
 
 
 def _badge(outcome: str, text: str | None = None) -> str:
-    fill, border, color = COLORS.get(outcome, _PLAIN)
+    fill, border, color = COLORS.get(outcome, PLAIN)
     label = text or dict(LEGEND).get(outcome, outcome)
     style = f"background:{fill};border-color:{border};color:{color}"
-    return f'<span class="badge" style="{style}">{_esc(label)}</span>'
+    return f'<span class="badge" style="{style}">{esc(label)}</span>'
 
 
-def page(graph: _Graph, overlay: _Overlay | None, svg: bytes) -> str:
+def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
     """The whole page: header, the graph (inline SVG), states with their data, events."""
     from stepfn import __version__
 
     out: list[str] = []
     hist = overlay.history if overlay is not None else None
     title = graph.name + (f" - {hist.status}" if hist is not None else "")
-    out.append(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>')
+    out.append(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>')
     out.append('<meta name="viewport" content="width=device-width, initial-scale=1">')
     out.append(f"<style>{_CSS}</style></head><body>")
-    out.append(f'<header><h1>{_esc(graph.name)}</h1><div class="meta">')
+    out.append(f'<header><h1>{esc(graph.name)}</h1><div class="meta">')
     if graph.comment:
-        out.append(f"{_esc(graph.comment)}<br>")
+        out.append(f"{esc(graph.comment)}<br>")
     if hist is not None:
-        outcome = _STATUS_OUTCOME.get(hist.status, h.RUNNING)
+        outcome = STATUS_OUTCOME.get(hist.status, h.RUNNING)
         out.append(_badge(outcome, hist.status))
         if hist.started is not None:
-            out.append(f" started {_esc(hist.started.isoformat())}")
+            out.append(f" started {esc(hist.started.isoformat())}")
         if hist.started is not None and hist.stopped is not None:
             out.append(f", took {(hist.stopped - hist.started).total_seconds():.3f}s")
-        out.append(f", {_plural(len(hist.events), 'event')}")
+        out.append(f", {plural(len(hist.events), 'event')}")
         if hist.error:
-            out.append(f'<br><span class="status">{_esc(hist.error)}</span>')
+            out.append(f'<br><span class="status">{esc(hist.error)}</span>')
             if hist.cause:
-                out.append(f": {_esc(_short(hist.cause, 400))}")
+                out.append(f": {esc(short(hist.cause, 400))}")
     else:
-        out.append(f"{_plural(len(graph.nodes), 'state')}")
+        out.append(f"{plural(len(graph.nodes), 'state')}")
     out.append("</div></header><main>")
     out.append(f'<section class="graph">{_svg_inline(svg)}</section>')
     out.append(_states_section(graph, overlay))
@@ -114,13 +103,13 @@ def page(graph: _Graph, overlay: _Overlay | None, svg: bytes) -> str:
         out.append("</section>")
     out.append(
         f'<footer style="padding:0 24px 16px;color:#687078;font-size:12px">'
-        f"stepfn {_esc(__version__)}</footer>"
+        f"stepfn {esc(__version__)}</footer>"
     )
     out.append("</main></body></html>\n")
     return "".join(out)
 
 
-def _states_section(graph: _Graph, overlay: _Overlay | None) -> str:
+def _states_section(graph: Graph, overlay: Overlay | None) -> str:
     out = ["<section><h2>States</h2><table><thead><tr><th>State</th><th>Type</th><th>In</th>"]
     if overlay is not None:
         out.append("<th>Outcome</th><th>Visits</th><th>Retries</th><th>Error</th>")
@@ -129,33 +118,33 @@ def _states_section(graph: _Graph, overlay: _Overlay | None) -> str:
         where = node.container.name if node.container else ""
         if node.container is not None and graph.branches.get(node.container.id, 0) > 1:
             where += f" / branch {node.branch}"
-        out.append(f'<tr id="state-{node.id}"><td><b>{_esc(node.name)}</b>')
+        out.append(f'<tr id="state-{node.id}"><td><b>{esc(node.name)}</b>')
         stat = overlay.stats[node.id] if overlay is not None else None
         if stat is not None and stat.visits:
             out.append(_visits_details(stat))
-        out.append(f"</td><td>{_esc(_subtitle(node))}</td><td>{_esc(where)}</td>")
+        out.append(f"</td><td>{esc(subtitle(node))}</td><td>{esc(where)}</td>")
         if stat is not None:
             out.append(f'<td>{_badge(stat.outcome)}</td><td class="num">{len(stat.visits)}</td>')
-            out.append(f'<td class="num">{stat.retries}</td><td class="error">{_esc(stat.error or "")}</td>')
+            out.append(f'<td class="num">{stat.retries}</td><td class="error">{esc(stat.error or "")}</td>')
         out.append("</tr>")
     out.append("</tbody></table></section>")
     return "".join(out)
 
 
-def _visits_details(stat: _Stat) -> str:
-    out = [f"<details><summary>input and output ({_plural(len(stat.visits), 'visit')})</summary>"]
+def _visits_details(stat: Stat) -> str:
+    out = [f"<details><summary>input and output ({plural(len(stat.visits), 'visit')})</summary>"]
     for i, v in enumerate(stat.visits[:50], 1):
         where = ""
         if v.item is not None:
             where = f", item {v.item}"
         out.append(f"<div><b>visit {i}</b> (event #{v.entered.id}{where}) {_badge(v.outcome)}")
         if v.retries:
-            out.append(f" {_plural(v.retries, 'retry').replace('retrys', 'retries')}")
+            out.append(f" {plural(v.retries, 'retry').replace('retrys', 'retries')}")
         out.append("<br>input" + _json_block(v.input))
         if v.exited is not None:
             out.append("output" + _json_block(v.output))
         for error, cause in v.errors:
-            out.append(f'<div class="error">{_esc(error)}: {_esc(_short(str(cause or ""), 600))}</div>')
+            out.append(f'<div class="error">{esc(error)}: {esc(short(str(cause or ""), 600))}</div>')
         out.append("</div>")
     if len(stat.visits) > 50:
         out.append(f"<p>... and {len(stat.visits) - 50} more visits</p>")
@@ -179,12 +168,12 @@ def _events_section(hist: h.History) -> str:
         row_class = ' class="error"' if e.type.endswith(("Failed", "TimedOut", "Aborted")) else ""
         out.append(f'<tr id="event-{e.id}"{row_class}><td class="num">{e.id}</td>')
         out.append(
-            f'<td class="num"><a href="#event-{e.previous}">{e.previous}</a></td><td>{_esc(when)}</td>'
+            f'<td class="num"><a href="#event-{e.previous}">{e.previous}</a></td><td>{esc(when)}</td>'
         )
-        out.append(f"<td>{_esc(e.type)}</td><td>{_esc(state)}</td><td>")
+        out.append(f"<td>{esc(e.type)}</td><td>{esc(state)}</td><td>")
         if e.details:
             out.append(
-                f"<details><summary>{_esc(h.summary(e, 90))}</summary>{_json_block(e.details)}</details>"
+                f"<details><summary>{esc(h.summary(e, 90))}</summary>{_json_block(e.details)}</details>"
             )
         out.append("</td></tr>")
     out.append("</tbody></table></section>")

@@ -1,8 +1,9 @@
 """What an execution is: its type (Standard or Express), its identity on AWS (region,
-account, role) and ``Execution``, the outcome of one run as callers see it."""
+account, role, name: ``uuid4``) and ``Execution``, the outcome of one run as callers see it."""
 
 from __future__ import annotations
 
+import random as _random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,3 +65,13 @@ def _short_repr(value: Any) -> str:
     import reprlib
 
     return reprlib.repr(value)
+
+
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def uuid4(rand: _random.Random) -> str:
+    """``str(uuid.UUID(int=rand.getrandbits(128), version=4))``, without building a UUID."""
+    h = (rand.getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -185,7 +185,7 @@ class Fanout:
         log.add("MapStateStarted", {"length": len(items)}, cursor)
         distributed = state.mode == "DISTRIBUTED"
         if distributed:  # each item runs as a child execution with a history of its own
-            from stepfn.runtime.interpreter import uuid4
+            from stepfn.runtime.execution import uuid4
 
             run_id = f"{state.label or state.name}:{uuid4(self.random)}"
             run_arn = f"{self.machine_arn.replace(':stateMachine:', ':mapRun:')}/{run_id}"

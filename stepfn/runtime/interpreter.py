@@ -28,7 +28,7 @@ from stepfn.runtime.callbacks import Callbacks
 from stepfn.runtime.calls import Calls
 from stepfn.runtime.clock import Clock, RealClock, iso
 from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded
-from stepfn.runtime.execution import ACCOUNT, EXPRESS, REGION, ROLE_ARN, STANDARD, Execution
+from stepfn.runtime.execution import ACCOUNT, EXPRESS, REGION, ROLE_ARN, STANDARD, Execution, uuid4
 from stepfn.runtime.fanout import Fanout
 from stepfn.runtime.frames import Env, Frame
 from stepfn.runtime.handlers import Handlers
@@ -62,16 +62,6 @@ def shared_random() -> _random.Random:
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_SHARED_RANDOM[0].seed)
     return _SHARED_RANDOM[0]
-
-
-_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
-_UUID_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
-
-
-def uuid4(rand: _random.Random) -> str:
-    """``str(uuid.UUID(int=rand.getrandbits(128), version=4))``, without building a UUID."""
-    h = (rand.getrandbits(128) & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
@@ -139,6 +129,21 @@ class Run(Tasks, Calls, Waiting, Fanout):
         self.trace: Callable[[str, m.State, Any], None] | None = None
 
     @property
+    def child(self, machine: m.StateMachine, name: str | None, machine_name: str) -> Run:
+        """A nested execution started by this one: same handlers, clock, tokens and registry."""
+        run = Run(
+            machine,
+            self.handlers,
+            clock=self.clock,
+            rand=_random.Random(self.random.getrandbits(64)),
+            name=name,
+            callbacks=self.callbacks,
+            machines=self.machines,
+            machine_name=machine_name,
+        )
+        run.spawn = self.spawn
+        return run
+
     def queries(self) -> Queries:
         """JSONata evaluation, created on first use (JSONPath-only runs never import it)."""
         if self._queries is None:

@@ -13,12 +13,12 @@ and the execution's description as the cause, as AWS reports it.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepfn import errors
 from stepfn.asl.model import StateMachine
+from stepfn.asl.resources import SYNC, SYNC2
 from stepfn.errors import StatesError
 from stepfn.runtime.limits import MAX_PAYLOAD
 
@@ -119,9 +119,6 @@ async def start_execution(
     run: Tasks, params: Any, pattern: str, names: dict[str, str], cursor: Cursor | None = None
 ) -> Any:
     """Serve ``arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]``."""
-    from stepfn.runtime.interpreter import Run
-    from stepfn.runtime.tasks import SYNC, SYNC2
-
     params = params if isinstance(params, dict) else {}
     arn = params.get("StateMachineArn")
     found = run.machines.resolve(arn) if isinstance(arn, str) and run.machines is not None else None
@@ -146,17 +143,7 @@ async def start_execution(
             run, "InvalidExecutionInput", "Invalid State Machine Execution Input: 'the input is over 262144 bytes'"
         )
     name = params.get("Name")
-    child = Run(
-        machine,
-        run.handlers,
-        clock=run.clock,
-        rand=random.Random(run.random.getrandbits(64)),
-        name=name if isinstance(name, str) and name else None,
-        callbacks=run.callbacks,
-        machines=run.machines,
-        machine_name=machine_name,
-    )
-    child.spawn = run.spawn
+    child = run.child(machine, name if isinstance(name, str) and name else None, machine_name)
     started = {"ExecutionArn": child.arn, "StartDate": _millis(run.clock.now())}
     if pattern in (SYNC, SYNC2):
         run.log.add("TaskSubmitted", {**names, "output": started}, cursor)

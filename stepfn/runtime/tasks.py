@@ -16,6 +16,7 @@ from stepfn import errors
 from stepfn.asl import model as m
 from stepfn.asl.dataflow import apply_result_path, jayway_message, select_input
 from stepfn.asl.paths import PathNotFound
+from stepfn.asl.resources import START_EXECUTION, TOKEN, is_activity_arn, split_resource
 from stepfn.errors import StatesError
 from stepfn.runtime.callbacks import FAILURE, STARTED, SUCCESS, TIMED_OUT, Callbacks, PendingTask, TaskTokenError
 from stepfn.runtime.execution import ACCOUNT, REGION
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from stepfn.runtime.frames import Env
     from stepfn.runtime.queries import Queries
 
-# Service integration patterns (the resource's suffix).
-TOKEN, SYNC, SYNC2 = ".waitForTaskToken", ".sync", ".sync:2"
-START_EXECUTION = "arn:aws:states:::states:startExecution"
 # Resources stepfn serves itself when no handler is registered for them.
 BUILTINS = {
     START_EXECUTION: "_start_execution",
@@ -39,19 +37,6 @@ BUILTINS = {
     "arn:aws:states:::aws-sdk:sfn:sendTaskFailure": "_send_task_outcome",
     "arn:aws:states:::aws-sdk:sfn:sendTaskHeartbeat": "_send_task_outcome",
 }
-
-
-def split_resource(resource: str) -> tuple[str, str]:
-    """A Task resource without its integration pattern, and the pattern ("" for request-response)."""
-    for pattern in (TOKEN, SYNC2, SYNC):
-        if resource.endswith(pattern):
-            return resource[: -len(pattern)], pattern
-    return resource, ""
-
-
-def is_activity_arn(resource: str) -> bool:
-    parts = resource.split(":")
-    return len(parts) == 7 and parts[0] == "arn" and parts[2] == "states" and parts[5] == "activity"
 
 
 def _waits_for_token(resource: str) -> bool:
@@ -96,6 +81,8 @@ class Tasks:
         def callbacks(self) -> Callbacks: ...
 
         def _handler(self, state_name: str, resource: str) -> Any: ...
+
+        def child(self, machine: m.StateMachine, name: str | None, machine_name: str) -> Any: ...
 
         def _is_async_handler(self, handler: Any) -> bool: ...
 

@@ -1,0 +1,474 @@
+"""DOT text for a machine and, optionally, one execution over it (the ``graphviz`` package).
+
+Every label and tooltip is built here, and every user string in them is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from stepfn.history import reading as h
+from stepfn.history.graph import (
+    COLORS,
+    LEGEND,
+    PLAIN,
+    STATUS_OUTCOME,
+    Edge,
+    Graph,
+    Node,
+    Overlay,
+    Stat,
+    group,
+    prepare,
+    short,
+)
+
+FONT = "Helvetica"
+_EDGE, _EDGE_CATCH, _EDGE_TAKEN, _EDGE_IDLE = "#545b64", "#d45b07", "#0b1f33", "#c5ccd4"
+_SHAPES = {
+    "Task": ("box", "rounded"),
+    "Pass": ("box", ""),
+    "Choice": ("diamond", ""),
+    "Wait": ("hexagon", ""),
+    "Succeed": ("box", "rounded"),
+    "Fail": ("octagon", ""),
+    "Map": ("box3d", ""),
+    "Parallel": ("box", "rounded"),
+}
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def tooltip(lines: list[str]) -> str:
+    import graphviz
+
+    return "\\n".join(graphviz.escape(short(line, 200)) for line in lines if line)
+
+
+def subtitle(node: Node) -> str:
+    spec, kind = node.spec, node.kind
+    if kind == "Task":
+        resource = str(spec.get("Resource", ""))
+        if resource.startswith("arn:aws:states:::"):
+            return "Task  " + resource[len("arn:aws:states:::") :]
+        parts = resource.split(":")
+        if len(parts) >= 7 and parts[2] == "lambda":
+            return "Task  lambda " + parts[6]
+        if len(parts) >= 7 and parts[5] == "activity":
+            return "Task  activity " + parts[6]
+        return "Task  " + short(resource, 30)
+    if kind == "Wait":
+        for key, fmt in (
+            ("Seconds", "{}s"),
+            ("SecondsPath", "{}"),
+            ("Timestamp", "until {}"),
+            ("TimestampPath", "until {}"),
+        ):
+            if key in spec:
+                return "Wait  " + short(fmt.format(spec[key]), 30)
+    if kind == "Fail":
+        error = spec.get("Error") or spec.get("ErrorPath")
+        return f"Fail  {short(str(error), 30)}" if error else "Fail"
+    if kind == "Map":
+        limit = spec.get("MaxConcurrency")
+        return f"Map  max {limit} at once" if limit else "Map"
+    if kind == "Parallel":
+        return f"Parallel  {len(spec.get('Branches') or [])} branches"
+    return kind
+
+
+def _retry_line(spec: Mapping[str, Any]) -> str:
+    retriers = spec.get("Retry") or []
+    if not retriers:
+        return ""
+    first = retriers[0]
+    errors = ", ".join(str(e) for e in first.get("ErrorEquals") or [])
+    text = f"retry {short(errors, 28)} x{first.get('MaxAttempts', 3)}"
+    if len(retriers) > 1:
+        text += f" +{len(retriers) - 1}"
+    return text
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
+    """(text, colour) lines describing what happened at a node."""
+    lines: list[tuple[str, str]] = []
+    n = len(stat.visits)
+    if n == 0:
+        return [("not run", COLORS[h.NOT_RUN][2])]
+    counts = plural(n, "visit")
+    for outcome, word in ((h.FAILED, "failed"), (h.CAUGHT, "caught"), (h.ABORTED, "cancelled")):
+        some = stat.count(outcome)
+        if n > 1 and 0 < some < n:
+            counts += f", {some} {word}"
+    if stat.retries:
+        counts += ", " + plural(stat.retries, "retry").replace("retrys", "retries")
+    lines.append((counts, "#16191f"))
+    if node.kind == "Map":
+        iterations: dict[str, int] = {}
+        for v in stat.visits:
+            for outcome in v.iterations.values():
+                iterations[outcome] = iterations.get(outcome, 0) + 1
+        total = sum(iterations.values())
+        text = plural(total, "iteration")
+        parts = [
+            f"{iterations[o]} {word}"
+            for o, word in ((h.FAILED, "failed"), (h.ABORTED, "aborted"), (h.RUNNING, "running"))
+            if iterations.get(o)
+        ]
+        if parts:
+            text += ": " + ", ".join(parts)
+        lines.append((text, COLORS[h.FAILED][1] if iterations.get(h.FAILED) else "#16191f"))
+    if stat.error and stat.outcome in (h.FAILED, h.CAUGHT):
+        word = "caught" if stat.outcome == h.CAUGHT else "failed"
+        lines.append((f"{word}: {short(stat.error, 34)}", COLORS[stat.outcome][1]))
+    elif stat.outcome == h.ABORTED:
+        lines.append(("cancelled", COLORS[h.ABORTED][1]))
+    return lines
+
+
+def _node_label(node: Node, stat: Stat | None) -> str:
+    parts = [
+        f"<b>{esc(node.name)}</b>",
+        f'<font point-size="9" color="#5f6b7a">{esc(subtitle(node))}</font>',
+    ]
+    retry = _retry_line(node.spec)
+    if retry and stat is None:
+        parts.append(f'<font point-size="8" color="#5f6b7a">{esc(retry)}</font>')
+    if stat is not None:
+        for text, color in _stat_lines(node, stat):
+            parts.append(f'<font point-size="9" color="{color}">{esc(text)}</font>')
+    return "<" + "<br/>".join(parts) + ">"
+
+
+def _node_tooltip(node: Node, stat: Stat | None) -> str:
+    lines = [f"{node.name} ({node.kind})", str(node.spec.get("Comment", "") or "")]
+    retry = _retry_line(node.spec)
+    if retry:
+        lines.append(retry)
+    if stat is not None:
+        lines.append(f"outcome: {stat.outcome}, visits: {len(stat.visits)}, retries: {stat.retries}")
+        for v in stat.visits[-3:]:
+            if v.error:
+                lines.append(f"{v.error}: {v.cause or ''}")
+    return tooltip(lines)
+
+
+def to_dot(machine: Any, events: Any = None, *, links: bool = False) -> str:
+    """The DOT text of the definition, with the execution overlaid when ``events`` is given.
+
+    ``events``: an :class:`~stepfn.Execution`, its ``events``, AWS ``GetExecutionHistory``
+    events (dicts, or ``{"events": [...]}``), or the path of a ``stepfn run --events`` file.
+    ``links`` makes each state link to ``#state-ID`` (used by the HTML page).
+    """
+    return dot_source(*prepare(machine, events), links=links)
+
+
+def dot_source(graph: Graph, overlay: Overlay | None, links: bool = False) -> str:
+    import graphviz
+
+    dot = graphviz.Digraph(
+        "stepfn",
+        graph_attr={
+            "rankdir": "TB",
+            "fontname": FONT,
+            "fontsize": "12",
+            "nodesep": "0.35",
+            "ranksep": "0.45",
+            "pad": "0.3",
+            "bgcolor": "white",
+            "labelloc": "t",
+            "labeljust": "l",
+        },
+        node_attr={
+            "fontname": FONT,
+            "fontsize": "11",
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": "white",
+            "color": PLAIN[1],
+            "penwidth": "1.2",
+            "margin": "0.14,0.06",
+        },
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "color": _EDGE, "fontcolor": _EDGE},
+    )
+    dot.attr(label=_title(graph, overlay))
+    stats = overlay.stats if overlay is not None else None
+
+    def outcome_of(node_id: str) -> str | None:
+        return stats[node_id].outcome if stats is not None else None
+
+    def colors(outcome: str | None) -> tuple[str, str, str]:
+        return COLORS[outcome] if outcome is not None else PLAIN
+
+    def add_node(target: Any, node: Node) -> None:
+        stat = stats[node.id] if stats is not None else None
+        outcome = stat.outcome if stat is not None else None
+        fill, border, text = colors(outcome)
+        shape, style = _SHAPES.get(node.kind, ("box", ""))
+        styles = [s for s in (style, "filled") if s]
+        if outcome == h.NOT_RUN:
+            styles.append("dashed")
+        if node.kind == "Succeed":
+            styles.append("bold")
+        attrs = {
+            "shape": shape,
+            "style": ",".join(styles),
+            "fillcolor": fill,
+            "color": border,
+            "fontcolor": text,
+            "tooltip": _node_tooltip(node, stat),
+        }
+        if node.kind == "Fail" and outcome is None:
+            attrs["color"] = COLORS[h.FAILED][1]
+        if node.kind == "Succeed" and outcome is None:
+            attrs["color"] = COLORS[h.SUCCEEDED][1]
+        if outcome in (h.FAILED, h.CAUGHT, h.RUNNING):
+            attrs["penwidth"] = "2"
+        attrs["group"] = group(node.container, node.branch)  # keeps a scope's main line straight
+        attrs["class"] = f"state {node.kind.lower()}" + (f" {outcome.replace('-', '_')}" if outcome else "")
+        if links:
+            attrs["URL"] = f"#state-{node.id}"
+            attrs["target"] = "_self"
+        target.node(node.id, _node_label(node, stat), **attrs)
+
+    children: dict[str | None, list[Node]] = {}
+    for node in graph.nodes:
+        children.setdefault(node.container.id if node.container else None, []).append(node)
+
+    proxies = _long_edges(graph)
+    by_id = {n.id: n for n in graph.nodes}
+
+    def add_proxies(target: Any, src: str) -> None:
+        """Far-away targets of ``src``'s edges drawn as a small stand-in next to it."""
+        for index, proxy in proxies.items():
+            edge = graph.edges[index]
+            if edge.src != src:
+                continue
+            dst = by_id.get(edge.dst)
+            name = dst.name if dst is not None else "End"
+            fill, border, text = colors(outcome_of(dst.id) if dst is not None else None)
+            attrs = {
+                "shape": "box",
+                "style": "rounded,dashed,filled",
+                "fillcolor": fill,
+                "color": border,
+                "fontcolor": text,
+                "fontsize": "9",
+                "margin": "0.08,0.03",
+                "tooltip": tooltip([f"continues at {name}"]),
+            }
+            if links and dst is not None:
+                attrs["URL"] = f"#state-{dst.id}"
+            target.node(proxy, f"<&#8594; {esc(name)}>", **attrs)
+
+    def add_scope(target: Any, container: Node | None, branch: int | None = None) -> None:
+        for node in children.get(container.id if container else None, []):
+            if branch is not None and node.branch != branch:
+                continue
+            if node.kind in h.CONTAINERS:
+                add_cluster(target, node)
+            else:
+                add_node(target, node)
+            add_proxies(target, node.out)
+
+    def add_cluster(target: Any, node: Node) -> None:
+        outcome = outcome_of(node.id)
+        fill, border, _ = colors(outcome)
+        with target.subgraph(name=f"cluster_{node.id}") as cluster:
+            cluster.attr(
+                label="",
+                style="rounded,dashed" if outcome in (None, h.NOT_RUN) else "rounded",
+                color=border if outcome is not None else "#879596",
+                bgcolor="#fbfbfc",
+                penwidth="1.2",
+                margin="10",
+            )
+            add_node(cluster, node)
+            count = graph.branches.get(node.id, 0)
+            if node.kind == "Parallel" and count > 1:
+                for i in range(1, count + 1):
+                    with cluster.subgraph(name=f"cluster_{node.id}_b{i}") as sub:
+                        sub.attr(
+                            label=f"Branch {i}",
+                            fontsize="9",
+                            fontcolor="#5f6b7a",
+                            style="rounded,dashed",
+                            color="#c5ccd4",
+                            bgcolor="white",
+                            labeljust="l",
+                        )
+                        add_scope(sub, node, i)
+            else:
+                add_scope(cluster, node)
+            join = {
+                "shape": "circle",
+                "label": "",
+                "width": "0.16",
+                "height": "0.16",
+                "fixedsize": "true",
+                "style": "filled",
+                "fillcolor": border if outcome not in (None, h.NOT_RUN) else "#879596",
+                "color": border,
+                "tooltip": tooltip([f"end of {node.name}"]),
+                "group": group(node.container, node.branch),
+            }
+            cluster.node(node.id + "_end", **join)
+
+    dot.node(
+        "__start",
+        "Start",
+        shape="circle",
+        style="filled",
+        fillcolor="#232f3e",
+        fontcolor="white",
+        color="#232f3e",
+        width="0.55",
+        fixedsize="true",
+        fontsize="9",
+    )
+    add_scope(dot, None)
+    end_outcome = STATUS_OUTCOME.get(overlay.history.status) if overlay is not None else None
+    end_fill, end_border, end_text = COLORS[end_outcome] if end_outcome else ("#232f3e", "#232f3e", "white")
+    dot.node(
+        "__end",
+        "End",
+        shape="doublecircle",
+        style="filled",
+        fillcolor=end_fill,
+        color=end_border,
+        fontcolor=end_text,
+        width="0.5",
+        fixedsize="true",
+        fontsize="9",
+    )
+    for index, edge in enumerate(graph.edges):
+        _add_edge(dot, edge, overlay, proxies.get(index))
+    if overlay is not None:
+        dot.node("__legend", _legend(), shape="plaintext", margin="0")
+        dot.edge("__end", "__legend", style="invis")
+    return str(dot.source)
+
+
+# Graphviz lays out a long edge as a chain of virtual nodes, one per rank it crosses; past a
+# few thousand of them (say, every Task catching into one handler at the bottom of a long
+# machine) the layout takes minutes.  Then the longest edges point at a stand-in instead.
+_SPAN_BUDGET = 1500
+_SPAN_KEEP = 4
+
+
+def _long_edges(graph: Graph) -> dict[int, str]:
+    """Edge index -> stand-in node id, for the edges too long to draw in a large graph."""
+    adjacency: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        adjacency.setdefault(edge.src, []).append(edge.dst)
+    rank = _ranks(adjacency)
+    graph.depth = max(rank.values(), default=0)
+    spans = [(abs(rank.get(e.dst, 0) - rank.get(e.src, 0)), i) for i, e in enumerate(graph.edges)]
+    if sum(span for span, _ in spans) <= _SPAN_BUDGET:
+        return {}
+    return {
+        index: f"p{index}"
+        for span, index in spans
+        if span > _SPAN_KEEP and graph.edges[index].kind not in ("start", "branch")
+    }
+
+
+def _ranks(adjacency: dict[str, list[str]]) -> dict[str, int]:
+    """Longest-path depth from Start, ignoring edges that close a loop: roughly dot's ranks."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+    back: set[tuple[str, str]] = set()
+    roots = ["__start", *adjacency]
+    for root in roots:
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        while stack:
+            node, i = stack.pop()
+            targets = adjacency.get(node, [])
+            if i < len(targets):
+                stack.append((node, i + 1))
+                nxt = targets[i]
+                if state.get(nxt) == 1:
+                    back.add((node, nxt))
+                elif nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                order.append(node)
+    rank: dict[str, int] = dict.fromkeys(order, 0)
+    for node in reversed(order):
+        for nxt in adjacency.get(node, []):
+            if (node, nxt) not in back and rank[nxt] < rank[node] + 1:
+                rank[nxt] = rank[node] + 1
+    return rank
+
+
+def _add_edge(dot: Any, edge: Edge, overlay: Overlay | None, proxy: str | None = None) -> None:
+    attrs: dict[str, str] = {}
+    label = edge.label
+    if edge.kind == "default":
+        label = "<<i>Default</i>>"
+    elif label:
+        label = "<" + esc(label) + ">"
+    if edge.kind == "catch":
+        attrs.update(style="dashed", color=_EDGE_CATCH, fontcolor=_EDGE_CATCH)
+    if edge.tooltip:
+        attrs["tooltip"] = tooltip([edge.tooltip])
+        attrs["labeltooltip"] = attrs["tooltip"]
+    if overlay is not None:
+        n = overlay.taken.get((edge.src, edge.dst, edge.group), 0)
+        if n:
+            attrs["penwidth"] = "2.6"
+            attrs["color"] = COLORS[h.CAUGHT][1] if edge.kind == "catch" else _EDGE_TAKEN
+            attrs["fontcolor"] = attrs["color"]
+            if n > 1:
+                count = f'<font point-size="8">{n}x</font>'
+                label = f"<{label[1:-1]}<br/>{count}>" if label else f"<{count}>"
+        else:
+            attrs["color"] = "#f2c8a5" if edge.kind == "catch" else _EDGE_IDLE
+            attrs["fontcolor"] = "#b0927a" if edge.kind == "catch" else "#9aa5b1"
+    if label:
+        attrs["label"] = label
+    dot.edge(edge.src, proxy or edge.dst, **attrs)
+
+
+def _title(graph: Graph, overlay: Overlay | None) -> str:
+    head = f"<b>{esc(graph.name)}</b>"
+    if graph.comment:
+        head += f'  <font color="#5f6b7a">{esc(short(graph.comment, 80))}</font>'
+    if overlay is None:
+        return "<" + head + ">"
+    hist = overlay.history
+    outcome = STATUS_OUTCOME.get(hist.status, h.RUNNING)
+    status = f'<font color="{COLORS[outcome][1]}"><b>{esc(hist.status)}</b></font>'
+    line = f"{status}  {plural(len(hist.events), 'event')}"
+    if hist.started is not None and hist.stopped is not None:
+        line += f", {(hist.stopped - hist.started).total_seconds():.3f}s"
+    if hist.error:
+        line += f'<br align="left"/><font color="{COLORS[h.FAILED][1]}">{esc(short(hist.error, 60))}</font>'
+        if hist.cause:
+            line += f'  <font color="#5f6b7a">{esc(short(hist.cause, 90))}</font>'
+    return f'<{head}<br align="left"/>{line}<br align="left"/>>'
+
+
+def _legend() -> str:
+    cells = "".join(
+        f'<td bgcolor="{COLORS[o][0]}" color="{COLORS[o][1]}">'
+        f'<font color="{COLORS[o][2]}">{esc(text)}</font></td>'
+        for o, text in LEGEND
+    )
+    return f'<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>{cells}</tr></table>>'
+
+
+# ----------------------------------------------------------------------------- laying out
