@@ -128,7 +128,6 @@ class Run(Tasks, Calls, Waiting, Fanout):
         # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
         self.trace: Callable[[str, m.State, Any], None] | None = None
 
-    @property
     def child(self, machine: m.StateMachine, name: str | None, machine_name: str) -> Run:
         """A nested execution started by this one: same handlers, clock, tokens and registry."""
         run = Run(
@@ -144,6 +143,7 @@ class Run(Tasks, Calls, Waiting, Fanout):
         run.spawn = self.spawn
         return run
 
+    @property
     def queries(self) -> Queries:
         """JSONata evaluation, created on first use (JSONPath-only runs never import it)."""
         if self._queries is None:
