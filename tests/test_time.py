@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import stepfn
-from stepfn.runtime.interpreter import HISTORY_CAUSE, HISTORY_LIMIT
+from stepfn.runtime.drivers import HISTORY_CAUSE, HISTORY_LIMIT
 
 START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 STEPFN = [sys.executable, "-m", "stepfn.cli"]

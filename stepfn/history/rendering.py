@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from stepfn.errors import StepfnError, UsageError
-
 from stepfn.history.dot import dot_source, to_dot
 from stepfn.history.graph import COLORS, prepare, rule_text
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.loader import load
 from stepfn.asl.model import StateMachine
+from stepfn.asl.resources import TOKEN, is_activity_arn, split_resource
 from stepfn.errors import MissingHandlerError, UsageError
 from stepfn.runtime.callbacks import Callbacks
 from stepfn.runtime.clock import Clock
@@ -27,7 +28,7 @@ from stepfn.runtime.execution import EXPRESS, STANDARD, Execution
 from stepfn.runtime.handlers import LAMBDA_INVOKE, Handlers
 from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
-from stepfn.runtime.tasks import BUILTINS, TOKEN, is_activity_arn, split_resource
+from stepfn.runtime.tasks import BUILTINS
 
 if TYPE_CHECKING:
     from stepfn.runtime.handle import ExecutionHandle
