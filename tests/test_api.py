@@ -308,3 +308,25 @@ def test_state_name_beats_resource() -> None:
 def test_non_callable_handler_is_a_usage_error() -> None:
     with pytest.raises(stepfn.UsageError):
         Handlers({"fn": "not callable"})  # type: ignore[dict-item]
+
+
+def test_dir_shows_only_public_names() -> None:
+    """``dir(stepfn)`` is what a user may use: no typing helpers or import machinery leak out."""
+    shown = set(dir(stepfn))
+    assert shown == set(stepfn.__all__) | {"__version__"}
+    for leaked in ("Any", "TYPE_CHECKING", "annotations", "import_module"):
+        assert leaked not in shown
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'interpreter'"):
+        stepfn.interpreter  # noqa: B018 - modules moved into subpackages are not top-level names
+
+
+def test_console_script_and_pytest_plugin_entry_points_resolve() -> None:
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep for ep in entry_points(group="console_scripts") if ep.name == "stepfn"}
+    assert callable(scripts["stepfn"].load())
+    plugins = [ep for ep in entry_points(group="pytest11") if ep.value.startswith("stepfn")]
+    assert plugins and plugins[0].load().__name__ == "stepfn.testing.pytest_plugin"
