@@ -1,0 +1,285 @@
+"""Where the server keeps everything: the ``Store`` interface and its SQLite implementation.
+
+The tables: ``state_machines`` (the current revision of each machine), ``revisions`` (every
+definition a machine had: an execution pins one), ``executions``, ``events`` (the
+AWS-shaped history, which is also the journal a restarted server replays; each row may
+carry the task token its Task issued), ``activities``, ``tags`` and ``meta`` (the
+pagination secret).  The SQL is plain: ``?`` parameters, ``BIGINT``/``TEXT``/``DOUBLE
+PRECISION`` columns, no SQLite-only clauses, so a PostgreSQL store is a new connection
+and placeholder style, not new statements.
+
+SQLite runs in WAL mode; a commit happens before anything it records becomes visible
+outside the process (a response, a handler call, a token handed out).  ``synchronous``
+is NORMAL: a killed process loses nothing; a power cut may lose the last commits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from typing import Any, Iterable, Protocol
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS state_machines (
+        arn TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+        type TEXT NOT NULL, status TEXT NOT NULL, revision_id TEXT NOT NULL, role_arn TEXT NOT NULL,
+        logging TEXT NOT NULL, tracing TEXT NOT NULL, encryption TEXT, description TEXT,
+        created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS revisions (
+        revision_id TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, definition TEXT NOT NULL, role_arn TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS executions (
+        arn TEXT PRIMARY KEY, seq BIGINT NOT NULL, sm_arn TEXT NOT NULL, name TEXT NOT NULL,
+        revision_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT,
+        error TEXT, cause TEXT, start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION,
+        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT, next_event BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (sm_arn, seq)",
+    "CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status)",
+    """CREATE TABLE IF NOT EXISTS events (
+        execution_arn TEXT NOT NULL, id BIGINT NOT NULL, previous_id BIGINT NOT NULL, type TEXT NOT NULL,
+        timestamp BIGINT NOT NULL, details TEXT, token TEXT, PRIMARY KEY (execution_arn, id))""",
+    "CREATE INDEX IF NOT EXISTS events_by_token ON events (token)",
+    """CREATE TABLE IF NOT EXISTS activities (
+        arn TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL, seq BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS tags (
+        resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_arn, key))""",
+]
+
+Row = dict[str, Any]
+# an event as stored: (id, previous_id, type, timestamp in epoch microseconds, details JSON or None, token)
+EventRow = tuple[int, int, str, int, Any, "str | None"]
+
+
+class Store(Protocol):
+    """What the service needs from storage (one implementation per database)."""
+
+    def secret(self) -> bytes: ...
+    def put_state_machine(self, row: Row, revision: Row) -> None: ...
+    def update_state_machine(self, arn: str, fields: Row, revision: Row | None) -> None: ...
+    def state_machine(self, arn: str) -> Row | None: ...
+    def state_machine_by_name(self, account: str, region: str, name: str) -> Row | None: ...
+    def delete_state_machine(self, arn: str) -> None: ...
+    def state_machines(self, account: str, region: str, after: str | None, limit: int) -> list[Row]: ...
+    def revision(self, revision_id: str) -> Row | None: ...
+    def put_execution(self, row: Row) -> None: ...
+    def execution(self, arn: str) -> Row | None: ...
+    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]: ...
+    def running(self) -> list[Row]: ...
+    def append(self, arn: str, event: EventRow, finish: Row | None = None) -> None: ...
+    def events(self, arn: str) -> list[EventRow]: ...
+    def token_owner(self, token: str) -> str | None: ...
+    def put_activity(self, row: Row) -> None: ...
+    def activity(self, arn: str) -> Row | None: ...
+    def delete_activity(self, arn: str) -> None: ...
+    def activities(self, account: str, region: str, after: int | None, limit: int) -> list[Row]: ...
+    def tags(self, arn: str) -> list[tuple[str, str]]: ...
+    def set_tags(self, arn: str, tags: Iterable[tuple[str, str]]) -> None: ...
+    def remove_tags(self, arn: str, keys: Iterable[str]) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """The store in one SQLite file (``:memory:`` for a throwaway server)."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        if path != ":memory:":
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        db = self._db
+        db.execute("PRAGMA busy_timeout = 30000")
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        with self._tx():
+            for statement in _SCHEMA:
+                db.execute(statement)
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found is None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        self._seq = self._scalar("SELECT MAX(seq) FROM executions") or 0
+        self._activity_seq = self._scalar("SELECT MAX(seq) FROM activities") or 0
+
+    # ------------------------------------------------------------ plumbing
+    class _Tx:
+        def __init__(self, store: SqliteStore) -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type: Any, *rest: Any) -> None:
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _tx(self) -> SqliteStore._Tx:
+        return SqliteStore._Tx(self)
+
+    def _scalar(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return None if row is None else row[0]
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Row | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return None if row is None else dict(row)
+
+    def _all(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, table: str, row: Row) -> None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------ meta
+    def secret(self) -> bytes:
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+            if row is not None:
+                return bytes.fromhex(row[0])
+            value = os.urandom(32)
+            db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value.hex(),))
+            return value
+
+    # ------------------------------------------------------------ state machines
+    def put_state_machine(self, row: Row, revision: Row) -> None:
+        with self._tx() as db:
+            self._insert(db, "revisions", revision)
+            self._insert(db, "state_machines", row)
+
+    def update_state_machine(self, arn: str, fields: Row, revision: Row | None) -> None:
+        with self._tx() as db:
+            if revision is not None:
+                self._insert(db, "revisions", revision)
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            db.execute(f"UPDATE state_machines SET {sets} WHERE arn = ?", (*fields.values(), arn))
+
+    def state_machine(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM state_machines WHERE arn = ?", (arn,))
+
+    def state_machine_by_name(self, account: str, region: str, name: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM state_machines WHERE account = ? AND region = ? AND name = ?", (account, region, name)
+        )
+
+    def delete_state_machine(self, arn: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM state_machines WHERE arn = ?", (arn,))
+            db.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+
+    def state_machines(self, account: str, region: str, after: str | None, limit: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM state_machines WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?",
+            (account, region, after or "", limit),
+        )
+
+    def revision(self, revision_id: str) -> Row | None:
+        return self._one("SELECT * FROM revisions WHERE revision_id = ?", (revision_id,))
+
+    # ------------------------------------------------------------ executions
+    def put_execution(self, row: Row) -> None:
+        with self._tx() as db:
+            self._seq += 1
+            self._insert(db, "executions", {**row, "seq": self._seq, "next_event": 1})
+
+    def execution(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM executions WHERE arn = ?", (arn,))
+
+    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]:
+        sql = "SELECT * FROM executions WHERE sm_arn = ? AND seq < ?"
+        args: tuple[Any, ...] = (sm_arn, before if before is not None else 2**62)
+        if status is not None:
+            sql += " AND status = ?"
+            args += (status,)
+        return self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+
+    def running(self) -> list[Row]:
+        return self._all("SELECT * FROM executions WHERE status = 'RUNNING' ORDER BY seq", ())
+
+    def append(self, arn: str, event: EventRow, finish: Row | None = None) -> None:
+        """Commit one history event (and, for the last one, the execution's outcome)."""
+        eid, previous, kind, stamp, details, token = event
+        text = None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (execution_arn, id, previous_id, type, timestamp, details, token) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (arn, eid, previous, kind, stamp, text, token),
+            )
+            if finish is None:
+                db.execute("UPDATE executions SET next_event = ? WHERE arn = ?", (eid + 1, arn))
+            else:
+                sets = ", ".join(f"{k} = ?" for k in finish)
+                db.execute(
+                    f"UPDATE executions SET next_event = ?, {sets} WHERE arn = ?", (eid + 1, *finish.values(), arn)
+                )
+
+    def events(self, arn: str) -> list[EventRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, previous_id, type, timestamp, details, token FROM events WHERE execution_arn = ? "
+                "ORDER BY id",
+                (arn,),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], None if r[4] is None else json.loads(r[4]), r[5]) for r in rows]
+
+    def token_owner(self, token: str) -> str | None:
+        value = self._scalar("SELECT execution_arn FROM events WHERE token = ?", (token,))
+        return None if value is None else str(value)
+
+    # ------------------------------------------------------------ activities and tags
+    def put_activity(self, row: Row) -> None:
+        with self._tx() as db:
+            self._activity_seq += 1
+            self._insert(db, "activities", {**row, "seq": self._activity_seq})
+
+    def activity(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM activities WHERE arn = ?", (arn,))
+
+    def delete_activity(self, arn: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM activities WHERE arn = ?", (arn,))
+            db.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+
+    def activities(self, account: str, region: str, after: int | None, limit: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM activities WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (account, region, after or 0, limit),
+        )
+
+    def tags(self, arn: str) -> list[tuple[str, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key", (arn,))
+            return [(r[0], r[1]) for r in rows.fetchall()]
+
+    def set_tags(self, arn: str, tags: Iterable[tuple[str, str]]) -> None:
+        with self._tx() as db:
+            for key, value in tags:
+                db.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
+                db.execute("INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)", (arn, key, value))
+
+    def remove_tags(self, arn: str, keys: Iterable[str]) -> None:
+        with self._tx() as db:
+            for key in keys:
+                db.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
