@@ -6,9 +6,9 @@ pagination tokens, the store (one small interface; SQLite by default, SQL that a
 on PostgreSQL) and durable Standard executions: the AWS-shaped history is the journal,
 and a restarted server replays it to resume every execution that was running.
 
-It may import ``stepfn.errors``, ``stepfn.asl``, ``stepfn.runtime``, ``stepfn.aws``,
+May import ``stepfn.errors``, ``stepfn.asl``, ``stepfn.runtime``, ``stepfn.aws``,
 ``stepfn.history`` and ``stepfn.testing``; nothing above it (``stepfn.api``,
-``stepfn.cli``) and nothing there imports it except the CLI's ``serve`` command.
+``stepfn.cli``).  Only the CLI's ``serve`` command imports it.
 Starlette and uvicorn are imported only when the server is built.
 """
 
