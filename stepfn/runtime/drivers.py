@@ -15,7 +15,7 @@ from stepfn import errors
 from stepfn.asl import model as m
 from stepfn.errors import StatesError, UsageError
 from stepfn.runtime.events import HistoryLimitExceeded
-from stepfn.runtime.execution import EXPRESS, ROLE_ARN, STANDARD, Execution
+from stepfn.runtime.execution import EXPRESS, STANDARD, Execution
 from stepfn.runtime.frames import Frame
 from stepfn.runtime.limits import MAX_PAYLOAD, Sizes
 
@@ -38,6 +38,7 @@ class Drivers:
     machine: m.StateMachine
     clock: Clock
     log: EventLog
+    role_arn: str
     root: Cursor
     type: str
     name: str
@@ -76,7 +77,7 @@ class Drivers:
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
             raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
-        self.log.add("ExecutionStarted", {"input": input, "roleArn": ROLE_ARN}, self.root, False)
+        self.log.add("ExecutionStarted", {"input": input, "roleArn": self.role_arn}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
             limit = min(limit, float(self.machine.timeout_seconds))

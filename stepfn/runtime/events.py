@@ -168,6 +168,17 @@ class EventLog:
             self.on_event(event)
         return eid
 
+    # A journal (the server's durable history) overrides these two to replay a run after a
+    # restart: the events a run re-derives are matched to the recorded ones, and a Task whose
+    # outcome is recorded takes it from there instead of calling its handler again.
+    def recorded(self, cursor: Cursor | None) -> Event | None:
+        """The recorded event that follows ``cursor`` on its thread, when replaying (else None)."""
+        return None
+
+    def token(self, cursor: Cursor | None, fresh: str) -> str:
+        """The task token of the attempt that starts at ``cursor``: the recorded one when replaying."""
+        return fresh
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 

@@ -105,6 +105,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             tail = uuid4(self.random)
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
         self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
+        self.role_arn = ROLE_ARN
         self._context_execution: dict[str, Any] | None = None
         self._input: Any = None
         self.started = self.clock.now()
@@ -164,7 +165,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 "Input": self._input,
                 "StartTime": iso(self.started),
                 "Name": self.name,
-                "RoleArn": ROLE_ARN,
+                "RoleArn": self.role_arn,
                 "RedriveCount": 0,
             }
         return ctx

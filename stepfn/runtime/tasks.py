@@ -26,7 +26,7 @@ from stepfn.runtime.queries import assign_jsonata, assign_jsonpath
 
 if TYPE_CHECKING:
     from stepfn.runtime.clock import Clock
-    from stepfn.runtime.events import EventLog
+    from stepfn.runtime.events import Event, EventLog
     from stepfn.runtime.frames import Env
     from stepfn.runtime.queries import Queries
 
@@ -59,6 +59,14 @@ def _lambda_cause(cause: str | None) -> str | None:
         except ValueError:
             return cause
     return cause
+
+
+def _replayed(event: Event, reported: bool = False) -> Any:
+    """The result a journal recorded for a Task attempt, or its failure raised again."""
+    details = event.details or {}
+    if event.type.endswith(("Succeeded", "Submitted")):
+        return details.get("output")
+    raise (Reported if reported else StatesError)(details.get("error"), details.get("cause"))
 
 
 class Tasks:
@@ -175,7 +183,11 @@ class Tasks:
             log.add("LambdaFunctionScheduled", sched, cursor)
             log.add("LambdaFunctionStarted", None, cursor)
             try:
-                result = await self._call(handler, payload, state, env, timeout, resource)
+                done = log.recorded(cursor)
+                if done is not None:
+                    result = _replayed(done)
+                else:
+                    result = await self._call(handler, payload, state, env, timeout, resource)
                 self._result_size(result, resource)
             except StatesError as err:
                 if err.error == errors.TIMEOUT:
@@ -207,9 +219,12 @@ class Tasks:
         waiter = None
         if pattern == TOKEN:
             waiter = self.callbacks.open(PendingTask(self._token(env), state.name, resource, payload))
+        done = log.recorded(cursor)  # replaying a journal: this attempt's recorded outcome
         try:
             handler = None if base == LAMBDA_INVOKE else self._handler(state.name, resource)
-            if base == LAMBDA_INVOKE:
+            if done is not None:
+                result = _replayed(done)
+            elif base == LAMBDA_INVOKE:
                 result = await self._lambda_invoke(state, payload, env, timeout)
             elif handler is None and base in BUILTINS:
                 result = await getattr(self, BUILTINS[base])(state, payload, env, pattern, names)
@@ -219,8 +234,12 @@ class Tasks:
                 result = await self._call(handler, payload, state, env, timeout, resource)
             if waiter is not None:
                 log.add("TaskSubmitted", {**names, "output": result}, cursor)
-                self.callbacks.announce(waiter)
-                result = await self._await_token(waiter, deadline, heartbeat)
+                done = log.recorded(cursor)
+                if done is not None:
+                    result = _replayed(done, reported=True)
+                else:
+                    self.callbacks.announce(waiter)
+                    result = await self._await_token(waiter, deadline, heartbeat)
             self._result_size(result, resource_type)
         except StatesError as err:
             if err.error == errors.TIMEOUT:
@@ -237,7 +256,7 @@ class Tasks:
     def _token(self, env: Env) -> str:
         """The attempt's task token (issued before Parameters by ``_task``; here for direct calls)."""
         if env.token is None:
-            env.token = Callbacks.new_token(self.random)
+            env.token = self.log.token(env.cursor, Callbacks.new_token(self.random))
             env._context = None
         return env.token
 
@@ -279,8 +298,21 @@ class Tasks:
         log.add("ActivityScheduled", sched, cursor)
         deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
         waiter = None
+        done = log.recorded(cursor)  # replaying a journal: how far this attempt got
         try:
-            if handler is not None:
+            if done is not None and done.type == "ActivityStarted":  # a worker (or handler) took it
+                log.add("ActivityStarted", done.details, cursor)
+                done = log.recorded(cursor)
+                if done is not None:
+                    result = _replayed(done, reported=handler is None)
+                elif handler is not None:
+                    result = await self._call(handler, payload, state, env, timeout, resource)
+                else:
+                    waiter = self.callbacks.open(PendingTask(self._token(env), state.name, resource, payload))
+                    result = await self._await_token(waiter, deadline, heartbeat)
+            elif done is not None:
+                result = _replayed(done)
+            elif handler is not None:
                 log.add("ActivityStarted", {"workerName": "stepfn"}, cursor)
                 result = await self._call(handler, payload, state, env, timeout, resource)
             else:
