@@ -1,0 +1,221 @@
+"""Durable Standard executions: the history as the journal, and replaying it after a restart.
+
+``JournalLog`` is the event log of a server-run Standard execution.  Each new event is
+committed to the store as it is added, before the run goes on to call a handler, hand a
+task token out, sleep or report an outcome, so whatever became visible outside the
+process is in the journal.
+
+Resuming after a crash re-runs the execution from its start with the recorded events
+loaded.  Each event the run re-derives is matched to a recorded one by where it links
+(``previousEventId``, the thread of execution it belongs to), its type and, among
+siblings, its state name and Map index: it takes the recorded id and time and is not
+stored again, so Parallel branches and Map iterations replay whatever order they first
+ran in.  A Task whose outcome is recorded takes it from the journal (the runtime asks
+:meth:`JournalLog.recorded`) instead of calling its handler; only an attempt that was in
+flight at the crash runs again.  Task tokens come back from the rows they were recorded
+on.  While replaying, :class:`ReplayClock` reads the time of the last matched event, so
+timestamps in data, Wait deadlines, retry back-off and timeouts count from when they first
+started: a sleep that ended before the crash ends at once, one in progress sleeps only
+what remained.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from stepfn.runtime.clock import Clock
+from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded
+from stepfn.server.protocol import dumps
+from stepfn.server.store import EventRow, Store
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FINAL = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+_ISSUES_TOKEN = ("TaskScheduled", "ActivityScheduled")
+
+
+def micros(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def to_event(row: EventRow) -> Event:
+    eid, previous, kind, stamp, details, _ = row
+    return Event(eid, previous, from_micros(stamp), kind, details)
+
+
+class JournalLog(EventLog):
+    """The history of one durable execution: committed event by event, replayed on resume."""
+
+    def __init__(
+        self,
+        store: Store,
+        arn: str,
+        now: Callable[[], datetime],
+        limit: int | None,
+        recorded: list[EventRow] = (),  # type: ignore[assignment]
+        on_final: Callable[[str], None] | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        super().__init__(now, None, limit)
+        self.store = store
+        self.arn = arn
+        self.on_final = on_final
+        self.events = [to_event(row) for row in recorded]
+        self._tokens = {row[0]: row[5] for row in recorded if row[5]}
+        self._pending: dict[int, list[Event]] = {}  # recorded events not yet re-derived, by where they link
+        for event in self.events:
+            self._pending.setdefault(event.previous_event_id, []).append(event)
+        self._left = len(self.events)
+        self._fresh_tokens: dict[int, str] = {}
+        self.closed = False  # the server is shutting down: nothing more is written
+        self.replay_time: datetime | None = self.events[0].timestamp if self.events else start
+        # a new execution reads its start time (the one StartExecution answered) until its first event
+        self.live = self.replay_time is None
+        self._first = start if not self.events else None
+
+    @property
+    def replaying(self) -> bool:
+        """True until the run adds its first event that was not in the journal."""
+        return not self.live
+
+    # ------------------------------------------------------------ matching recorded events
+    def _match(self, previous: int, kind: str, details: dict[str, Any] | None, claim: bool) -> Event | None:
+        found = self._pending.get(previous)
+        if not found:
+            return None
+        same = [i for i, event in enumerate(found) if event.type == kind]
+        if not same:
+            return None
+        pick = same[0]
+        if len(same) > 1 and details:
+            for i in same:
+                recorded = found[i].details or {}
+                if recorded.get("name") == details.get("name") and recorded.get("index") == details.get("index"):
+                    pick = i
+                    break
+        event = found[pick]
+        if claim:
+            found.pop(pick)
+            self._left -= 1
+        return event
+
+    def recorded(self, cursor: Cursor | None) -> Event | None:
+        if self._left == 0 or cursor is None:
+            return None
+        found = self._pending.get(cursor.source)
+        return found[0] if found else None
+
+    def token(self, cursor: Cursor | None, fresh: str) -> str:
+        source = cursor.source if cursor is not None else len(self.events)
+        for kind in _ISSUES_TOKEN:
+            event = self._match(source, kind, None, claim=False)
+            if event is not None and event.id in self._tokens:
+                return self._tokens[event.id]
+        self._fresh_tokens[source] = fresh
+        return fresh
+
+    # ------------------------------------------------------------ adding
+    def add(
+        self,
+        type: str,
+        details: dict[str, Any] | None = None,
+        cursor: Cursor | None = None,
+        update: bool = True,
+    ) -> int:
+        if cursor is not None and cursor.sink is not None and cursor.sink is not self:
+            return cursor.sink.add(type, details, cursor, update)
+        previous = cursor.source if cursor is not None else len(self.events)
+        if self._left:
+            event = self._match(previous, type, details, claim=True)
+            if event is not None:
+                if cursor is not None:
+                    cursor.last = event.id
+                    if update:
+                        cursor.source = event.id
+                self.replay_time = event.timestamp
+                return event.id
+        events = self.events
+        eid = len(events) + 1
+        if self.limit is not None and eid > self.limit:
+            raise HistoryLimitExceeded(self.limit)
+        if cursor is not None:
+            cursor.last = eid
+            if update:
+                cursor.source = eid
+        stamp, self._first = (self._first or self._now()), None
+        event = Event(eid, previous, stamp, type, details)
+        events.append(event)
+        self.live = True
+        if self.closed:
+            return eid
+        token = self._fresh_tokens.pop(previous, None) if type in _ISSUES_TOKEN else None
+        status = _FINAL.get(type)
+        finish = None
+        if status is not None:
+            d = details or {}
+            finish = {
+                "status": status,
+                "output": dumps(d.get("output")) if status == "SUCCEEDED" else None,
+                "error": d.get("error"),
+                "cause": d.get("cause"),
+                "stop": event.timestamp.timestamp(),
+            }
+        self.store.append(self.arn, (eid, previous, type, micros(event.timestamp), details, token), finish)
+        if status is not None and self.on_final is not None:
+            self.on_final(status)
+        return eid
+
+
+class ReplayClock(Clock):
+    """A clock that reads the journal's time while a run replays, then the real one."""
+
+    def __init__(self, base: Clock, log: JournalLog) -> None:
+        self.base = base
+        self.log = log
+        self.virtual = base.virtual
+
+    def now(self) -> datetime:
+        log = self.log
+        if not log.live and log.replay_time is not None:
+            return log.replay_time
+        return self.base.now()
+
+    async def sleep(self, seconds: float) -> None:
+        target = self.now() + timedelta(seconds=max(0.0, seconds))
+        await self.base.sleep((target - self.base.now()).total_seconds())
+
+    def hold(self) -> Any:
+        return self.base.hold()
+
+    def acquire(self) -> None:
+        self.base.acquire()
+
+    def release(self) -> None:
+        self.base.release()
+
+    def __getattr__(self, name: str) -> Any:  # drive, advance: what the base clock offers
+        return getattr(self.base, name)
+
+
+class ScaledClock(Clock):
+    """Real time whose sleeps last ``scale`` times as long (Step Functions Local's WAIT_TIME_SCALE)."""
+
+    def __init__(self, base: Clock, scale: float) -> None:
+        self.base = base
+        self.scale = scale
+
+    def now(self) -> datetime:
+        return self.base.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.base.sleep(seconds * self.scale)
