@@ -1,4 +1,4 @@
-"""The ``stepfn`` command line: run, validate, render, history (and the commands later modules add).
+"""The ``stepfn`` command line: run, validate, render, history, test-state, serve.
 
 Exit codes: 0 the execution succeeded (or the definition is valid), 1 the execution did
 not succeed, 2 bad usage or a bad definition.  No Python traceback reaches the user:
@@ -319,6 +319,59 @@ def history(events_file: str, width: int) -> None:
         click.echo(format_table(analyse(events_file), max(10, width)), nl=False)
     except StepfnError as exc:
         _fail(str(exc))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=8083, show_default=True, help="Port (Step Functions Local's by default).")
+@click.option("--db", default="stepfn.sqlite", show_default=True,
+              help="SQLite file keeping state machines, executions and histories (:memory: to keep nothing).")
+@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
+@click.option("--mock-config", default=None, help="An AWS mock file for `<state machine ARN>#<TestCase>` "
+              "(default: $SFN_MOCK_CONFIG).")
+@click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
+@click.option("--wait-time-scale", type=float, default=None,
+              help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")
+def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None, virtual_time: bool,
+          wait_time_scale: float | None) -> None:
+    """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM."""
+    import os
+
+    from stepfn.errors import StepfnError
+
+    if wait_time_scale is None and os.environ.get("WAIT_TIME_SCALE"):
+        try:
+            wait_time_scale = float(os.environ["WAIT_TIME_SCALE"])
+        except ValueError:
+            _fail(f"WAIT_TIME_SCALE is not a number: {os.environ['WAIT_TIME_SCALE']!r}")
+    if virtual_time and wait_time_scale is not None:
+        _fail("give --virtual-time or --wait-time-scale, not both")
+    if wait_time_scale is not None and wait_time_scale < 0:
+        _fail("--wait-time-scale must be 0 or more")
+    try:
+        from stepfn.server.app import create_app
+        from stepfn.server.app import serve as run_server
+        from stepfn.server.service import Options, Service
+        from stepfn.server.store import SqliteStore
+    except ImportError as exc:
+        _fail(f"stepfn serve needs the [server] extra (pip install 'stepfn[server]'): {exc}")
+    from stepfn.runtime.handlers import Handlers, load_handlers
+    from stepfn.testing.mockconfig import ENV_VAR
+
+    handlers = Handlers(threads=True)
+    try:
+        for spec in tasks:
+            handlers.update(load_handlers(spec))
+        store = SqliteStore(db)
+    except StepfnError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - an unusable database file
+        _fail(f"cannot open the database {db}: {exc}")
+    clock = "virtual" if virtual_time else "scaled" if wait_time_scale is not None else "real"
+    options = Options(handlers, clock=clock, wait_time_scale=wait_time_scale or 1.0,
+                      mock_config=mock_config or os.environ.get(ENV_VAR))
+    click.echo(f"stepfn serve: http://{host}:{port}/ (database {db})", err=True)
+    run_server(create_app(Service(store, options)), host=host, port=port)
 
 
 def entry() -> None:
