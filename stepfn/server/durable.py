@@ -53,6 +53,11 @@ def to_event(row: EventRow) -> Event:
     return Event(eid, previous, from_micros(stamp), kind, details)
 
 
+def _same_item(event: Event, details: dict[str, Any]) -> bool:
+    recorded = event.details or {}
+    return bool(recorded.get("name") == details.get("name") and recorded.get("index") == details.get("index"))
+
+
 class JournalLog(EventLog):
     """The history of one durable execution: committed event by event, replayed on resume."""
 
@@ -91,23 +96,31 @@ class JournalLog(EventLog):
     # ------------------------------------------------------------ matching recorded events
     def _match(self, previous: int, kind: str, details: dict[str, Any] | None, claim: bool) -> Event | None:
         found = self._pending.get(previous)
-        if not found:
-            return None
-        same = [i for i, event in enumerate(found) if event.type == kind]
+        same = [i for i, event in enumerate(found) if event.type == kind] if found else []
         if not same:
-            return None
+            if details is None or "index" not in details:
+                return None
+            # a Map item another worker took first this time: find it by state name and index
+            found = self._elsewhere(kind, details)
+            if found is None:
+                return None
+            same = [i for i, event in enumerate(found) if event.type == kind and _same_item(event, details)][:1]
         pick = same[0]
         if len(same) > 1 and details:
-            for i in same:
-                recorded = found[i].details or {}
-                if recorded.get("name") == details.get("name") and recorded.get("index") == details.get("index"):
-                    pick = i
-                    break
+            pick = next((i for i in same if _same_item(found[i], details)), pick)
         event = found[pick]
         if claim:
             found.pop(pick)
             self._left -= 1
         return event
+
+    def _elsewhere(self, kind: str, details: dict[str, Any]) -> list[Event] | None:
+        best: tuple[int, list[Event]] | None = None
+        for events in self._pending.values():
+            for event in events:
+                if event.type == kind and _same_item(event, details) and (best is None or event.id < best[0]):
+                    best = (event.id, events)
+        return None if best is None else best[1]
 
     def recorded(self, cursor: Cursor | None) -> Event | None:
         if self._left == 0 or cursor is None:

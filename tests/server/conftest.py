@@ -1,0 +1,147 @@
+"""Fixtures for the server tests: a server on a free loopback port, boto3 clients, `stepfn serve` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+boto3 = pytest.importorskip("boto3")
+from botocore.config import Config  # noqa: E402
+
+ROLE = "arn:aws:iam::123456789012:role/stepfn"
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def client(port: int, **config: Any) -> Any:
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}, **config),
+    )
+
+
+class InProcess:
+    """A server on a thread of this process (uvicorn), with its own store."""
+
+    def __init__(self, handlers: Any = None, db: str = ":memory:", **options: Any) -> None:
+        import uvicorn
+
+        from stepfn.runtime.handlers import Handlers
+        from stepfn.server.app import create_app
+        from stepfn.server.service import Options, Service
+        from stepfn.server.store import SqliteStore
+
+        registry = Handlers(threads=True)
+        if handlers:
+            registry.update(Handlers(handlers))
+        self.service = Service(SqliteStore(db), Options(registry, **options))
+        self.port = free_port()
+        config = uvicorn.Config(create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def client(self, **config: Any) -> Any:
+        return client(self.port, **config)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def server() -> Iterator[InProcess]:
+    def double(payload: Any, ctx: Any) -> Any:
+        return {"value": payload.get("value", 0) * 2}
+
+    running = InProcess({"double": double})
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sfn(server: InProcess) -> Any:
+    return server.client()
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, every: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(every)
+
+
+def create(sfn: Any, name: str, definition: dict[str, Any], **extra: Any) -> str:
+    out = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE, **extra)
+    return str(out["stateMachineArn"])
+
+
+def finished(sfn: Any, arn: str, timeout: float = 20.0) -> dict[str, Any]:
+    def done() -> Any:
+        found = sfn.describe_execution(executionArn=arn)
+        return found if found["status"] != "RUNNING" else None
+
+    return dict(wait_for(done, timeout))
+
+
+class ServeProcess:
+    """A real `stepfn serve` subprocess (killed with SIGKILL or stopped with SIGTERM)."""
+
+    def __init__(self, db: Path, env: dict[str, str], *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from stepfn.cli import entry; entry()", "serve", "--port", str(self.port),
+             "--db", str(db), *args],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.client = client(self.port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"stepfn serve did not start: {self.proc.stderr.read()!r}") from None  # type: ignore[union-attr]
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def terminate(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(15)

@@ -1,0 +1,156 @@
+"""Durable Standard executions: a `stepfn serve` killed with SIGKILL resumes where it was.
+
+The workflow waits, retries a failing Task, hands out a task token and maps over items.
+One run goes uninterrupted; another is killed at several points (mid-Wait, with the task
+token handed out, in the middle of the Map) and restarted each time.  Both histories must
+match event by event (timestamps aside); handlers that finished before a crash are never
+called again, only an attempt in flight at the crash runs twice.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .conftest import HERE, ROLE, ServeProcess, wait_for
+
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:"
+DEFINITION = {
+    "StartAt": "Prepare",
+    "States": {
+        "Prepare": {"Type": "Pass", "Result": {"items": [1, 2, 3, 4]}, "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Flaky"},
+        "Flaky": {
+            "Type": "Task", "Resource": FUNCTION + "flaky", "ResultPath": "$.flaky",
+            "Retry": [{"ErrorEquals": ["Flaky.Error"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+            "Next": "Approve",
+        },
+        "Approve": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}},
+            "ResultPath": "$.approval", "Next": "Squares",
+        },
+        "Squares": {
+            "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.squares",
+            "ItemProcessor": {"StartAt": "Square", "States": {
+                "Square": {"Type": "Task", "Resource": FUNCTION + "square", "End": True}}},
+            "Next": "Rest",
+        },
+        "Rest": {"Type": "Wait", "Seconds": 1, "End": True},
+    },
+}
+
+
+class Scenario:
+    def __init__(self, tmp: Path) -> None:
+        self.db = tmp / "stepfn.sqlite"
+        self.calls = tmp / "calls.jsonl"
+        self.token = tmp / "token"
+        self.env = {"STEPFN_CALLS": str(self.calls), "STEPFN_TOKEN": str(self.token)}
+        self.proc: ServeProcess | None = None
+        self.arn = ""
+
+    def start_server(self) -> Any:
+        self.proc = ServeProcess(self.db, self.env, "--tasks", str(HERE / "crash_tasks.py"))
+        return self.proc.client
+
+    def begin(self) -> None:
+        sfn = self.start_server()
+        machine = sfn.create_state_machine(name="durable", definition=json.dumps(DEFINITION), roleArn=ROLE)
+        self.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="run-1")["executionArn"]
+
+    @property
+    def sfn(self) -> Any:
+        assert self.proc is not None
+        return self.proc.client
+
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)["events"])
+
+    def seen(self, kind: str, count: int = 1) -> Callable[[], bool]:
+        return lambda: sum(e["type"] == kind for e in self.history()) >= count
+
+    def called(self, name: str, count: int) -> Callable[[], bool]:
+        return lambda: self.counts()[name] >= count
+
+    def counts(self) -> Counter[str]:
+        if not self.calls.exists():
+            return Counter()
+        return Counter(json.loads(line)[0] for line in self.calls.read_text().splitlines())
+
+    def crash_and_restart(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.start_server()
+
+    def answer_token(self) -> None:
+        wait_for(lambda: self.token.exists() and self.token.read_text(), timeout=30)
+        self.sfn.send_task_success(taskToken=self.token.read_text(), output='{"approved": true}')
+
+    def finish(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        described = wait_for(lambda: (d := self.sfn.describe_execution(executionArn=self.arn))["status"] != "RUNNING"
+                             and d, timeout=40)
+        events = self.history()
+        assert self.proc is not None
+        assert self.proc.terminate() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once shut down
+        return described, events
+
+
+_VOLATILE = ("SdkHttpMetadata", "SdkResponseMetadata")  # request ids and dates differ between any two runs
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def _normal(events: list[dict[str, Any]], token: str) -> list[Any]:
+    """Events without timestamps and per-run response metadata, the task token replaced by a placeholder."""
+    out = []
+    for event in events:
+        event = {k: v for k, v in event.items() if k != "timestamp"}
+        for key, details in event.items():
+            if key.endswith("EventDetails"):
+                for name in ("input", "output", "parameters"):
+                    if name in details:
+                        details[name] = _strip(json.loads(details[name]))
+        text = json.dumps(event, sort_keys=True, default=str)
+        out.append(json.loads(text.replace(token, "<token>")))
+    return out
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) -> None:
+    calm = Scenario(tmp_path / "calm")
+    calm.begin()
+    calm.answer_token()
+    expected, expected_events = calm.finish()
+    assert expected["status"] == "SUCCEEDED"
+    assert json.loads(expected["output"])["squares"] == [1, 4, 9, 16]
+    assert calm.counts() == Counter({"flaky": 2, "notify": 1, "square": 4})
+
+    hit = Scenario(tmp_path / "hit")
+    hit.begin()
+    wait_for(hit.seen("WaitStateEntered"))
+    hit.crash_and_restart()  # in the middle of the first Wait
+    wait_for(hit.seen("TaskSubmitted"), timeout=30)
+    hit.crash_and_restart()  # the task token is out, nobody answered yet
+    hit.answer_token()  # the token handed out before the crash still works
+    wait_for(hit.called("square", 3), timeout=30)
+    hit.crash_and_restart()  # in the middle of the Map
+    described, events = hit.finish()
+
+    assert described["status"] == "SUCCEEDED"
+    assert described["output"] == expected["output"]
+    assert _normal(events, hit.token.read_text()) == _normal(expected_events, calm.token.read_text())
+    counts = hit.counts()
+    assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
+    assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
