@@ -92,7 +92,8 @@ class Event:
                 if key in _JSON_TEXT_KEYS:
                     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
                     details[key] = text
-                    details[key + "Details"] = {"truncated": False}
+                    if key != "parameters":  # AWS's model has inputDetails and outputDetails only
+                        details[key + "Details"] = {"truncated": False}
                 else:
                     details[key] = value
             out[_detail_key(self.type)] = details

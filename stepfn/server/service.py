@@ -719,8 +719,8 @@ class Service:
             except ValueError as exc:
                 raise ApiError("InvalidExecutionInput", f"Invalid context: '{exc}'") from None
         try:
-            result = await Harness(handlers=self.options.handlers).atest_state(
-                doc, request.get("stateName"), value, **options
+            result = await Harness(strict_mocks=False).atest_state(
+                doc, request.get("stateName"), value, handlers=self.options.handlers, **options
             )
         except DefinitionError as exc:
             raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{_problems_text(list(exc.problems))}'"

@@ -87,8 +87,14 @@ def server() -> Iterator[InProcess]:
 
 
 @pytest.fixture
-def sfn(server: InProcess) -> Any:
-    return server.client()
+def sfn(server: InProcess) -> Iterator[Any]:
+    """A boto3 client whose every successful response is checked against botocore's output shape."""
+    from .shapes import ShapeChecker
+
+    made = server.client()
+    checker = ShapeChecker(made)
+    yield made
+    assert not checker.found, "responses that do not match the model:\n" + "\n".join(checker.found)
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, every: float = 0.02) -> Any:

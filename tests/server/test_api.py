@@ -1,0 +1,275 @@
+"""The Step Functions API through boto3: responses in the model's shapes, AWS's errors and texts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import ROLE, create, finished, wait_for
+
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+DOUBLE = {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:"
+                                                                    "function:double", "End": True}}}
+WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+TOKEN = {"StartAt": "T", "States": {"T": {
+    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True}}}
+
+
+def error_of(call: Any, **kwargs: Any) -> tuple[str, str, int]:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    err = info.value.response
+    return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def token_of(sfn: Any, arn: str) -> str:
+    def find() -> Any:
+        for event in sfn.get_execution_history(executionArn=arn)["events"]:
+            if event["type"] == "TaskScheduled":
+                return json.loads(event["taskScheduledEventDetails"]["parameters"])["MessageBody"]["token"]
+        return None
+
+    return str(wait_for(find))
+
+
+# ---------------------------------------------------------------- state machines
+def test_state_machine_lifecycle(sfn: Any) -> None:
+    arn = create(sfn, "orders", PASS, tags=[{"key": "team", "value": "a"}])
+    assert arn == "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert described["status"] == "ACTIVE" and described["type"] == "STANDARD"
+    assert json.loads(described["definition"]) == PASS and described["roleArn"] == ROLE
+    assert described["loggingConfiguration"] == {"level": "OFF", "includeExecutionData": False}
+    assert described["tracingConfiguration"] == {"enabled": False}
+    updated = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(DOUBLE))
+    assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == updated["revisionId"]
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "a"}]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert error_of(sfn.describe_state_machine, stateMachineArn=arn) == (
+        "StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'", 400)
+    sfn.delete_state_machine(stateMachineArn=arn)  # deleting what is gone answers 200, as AWS does
+
+
+def test_create_is_idempotent_only_for_the_same_definition(sfn: Any) -> None:
+    first = sfn.create_state_machine(name="same", definition=json.dumps(PASS), roleArn=ROLE)
+    again = sfn.create_state_machine(name="same", definition=json.dumps(PASS), roleArn=ROLE)
+    assert again["stateMachineArn"] == first["stateMachineArn"] and again["creationDate"] == first["creationDate"]
+    code, message, _ = error_of(sfn.create_state_machine, name="same", definition=json.dumps(DOUBLE), roleArn=ROLE)
+    assert (code, message) == ("StateMachineAlreadyExists", f"State Machine Already Exists: '{first['stateMachineArn']}'")
+
+
+@pytest.mark.parametrize("name", ["has space", "a<b", "q?", "semi;colon", "slash/x", "tab\tx", "pipe|x", "back`tick"])
+def test_forbidden_characters_in_names(sfn: Any, name: str) -> None:
+    assert error_of(sfn.create_state_machine, name=name, definition=json.dumps(PASS), roleArn=ROLE)[:2] == (
+        "InvalidName", f"Invalid Name: '{name}'")
+
+
+def test_invalid_definitions_and_arns(sfn: Any) -> None:
+    code, message, _ = error_of(sfn.create_state_machine, name="bad", roleArn=ROLE,
+                                definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}))
+    assert code == "InvalidDefinition"
+    assert message.startswith("Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: ")
+    assert "at /States/A/Next" in message
+    assert error_of(sfn.describe_state_machine, stateMachineArn="nope") == (
+        "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: nope'", 400)
+    execution = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+    assert error_of(sfn.describe_state_machine, stateMachineArn=execution)[:2] == (
+        "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: execution'")
+
+
+def test_list_state_machines_pages_with_opaque_tokens(sfn: Any) -> None:
+    for name in ("c", "a", "b"):
+        create(sfn, name, PASS)
+    first = sfn.list_state_machines(maxResults=2)
+    assert [m["name"] for m in first["stateMachines"]] == ["a", "b"]
+    rest = sfn.list_state_machines(maxResults=2, nextToken=first["nextToken"])
+    assert [m["name"] for m in rest["stateMachines"]] == ["c"] and "nextToken" not in rest
+    assert error_of(sfn.list_state_machines, nextToken=first["nextToken"] + "x") == (
+        "InvalidToken", "Invalid Token: 'Invalid token'", 400)
+    assert error_of(sfn.list_activities, nextToken=first["nextToken"])[0] == "InvalidToken"  # made for another call
+    paginator = sfn.get_paginator("list_state_machines")
+    names = [m["name"] for page in paginator.paginate(PaginationConfig={"PageSize": 1}) for m in page["stateMachines"]]
+    assert names == ["a", "b", "c"]
+    assert sfn.list_state_machine_versions(stateMachineArn=first["stateMachines"][0]["stateMachineArn"]) [
+        "stateMachineVersions"] == []
+
+
+def test_validate_state_machine_definition(sfn: Any) -> None:
+    assert sfn.validate_state_machine_definition(definition=json.dumps(PASS)) | {"ResponseMetadata": None} == {
+        "result": "OK", "diagnostics": [], "truncated": False, "ResponseMetadata": None}
+    out = sfn.validate_state_machine_definition(definition='{"StartAt": "A"}')
+    assert out["result"] == "FAIL"
+    assert out["diagnostics"][0]["severity"] == "ERROR" and out["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
+    assert out["diagnostics"][0]["location"] == "/"
+    broken = sfn.validate_state_machine_definition(definition="{not json")
+    assert broken["diagnostics"][0]["code"] == "INVALID_JSON_DESCRIPTION"
+
+
+# ---------------------------------------------------------------- executions
+def test_start_describe_history_and_list(sfn: Any) -> None:
+    arn = create(sfn, "double", DOUBLE)
+    started = sfn.start_execution(stateMachineArn=arn, name="first", input='{"value": 21}')
+    assert started["executionArn"] == "arn:aws:states:us-east-1:123456789012:execution:double:first"
+    done = finished(sfn, started["executionArn"])
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"value": 42}
+    assert done["redriveStatus"] == "NOT_REDRIVABLE"
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    assert [e["type"] for e in events] == [
+        "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    assert [e["id"] for e in events] == list(range(1, 8)) and events[0]["previousEventId"] == 0
+    assert events[0]["executionStartedEventDetails"]["roleArn"] == ROLE
+    backwards = sfn.get_execution_history(executionArn=started["executionArn"], reverseOrder=True, maxResults=3)
+    assert [e["id"] for e in backwards["events"]] == [7, 6, 5]
+    rest = sfn.get_execution_history(executionArn=started["executionArn"], reverseOrder=True, maxResults=3,
+                                     nextToken=backwards["nextToken"])
+    assert [e["id"] for e in rest["events"]] == [4, 3, 2]
+    bare = sfn.get_execution_history(executionArn=started["executionArn"], includeExecutionData=False)["events"]
+    assert "input" not in bare[0]["executionStartedEventDetails"]
+    sfn.start_execution(stateMachineArn=arn, name="second", input='{"value": 1}')
+    finished(sfn, f"{arn.replace(':stateMachine:', ':execution:')}:second")
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in listed] == ["second", "first"]  # newest first
+    assert sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"] == []
+    page = sfn.list_executions(stateMachineArn=arn, maxResults=1)
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn, maxResults=1, nextToken=page["nextToken"])[
+        "executions"]] == ["first"]
+    for_execution = sfn.describe_state_machine_for_execution(executionArn=started["executionArn"])
+    assert json.loads(for_execution["definition"]) == DOUBLE
+
+
+def test_start_execution_is_idempotent_while_running(sfn: Any) -> None:
+    arn = create(sfn, "sleepy", WAIT)
+    first = sfn.start_execution(stateMachineArn=arn, name="once", input="{}")
+    again = sfn.start_execution(stateMachineArn=arn, name="once", input="{}")
+    assert again["executionArn"] == first["executionArn"] and again["startDate"] == first["startDate"]
+    assert error_of(sfn.start_execution, stateMachineArn=arn, name="once", input='{"other": 1}')[:2] == (
+        "ExecutionAlreadyExists", f"Execution Already Exists: '{first['executionArn']}'")
+    stopped = sfn.stop_execution(executionArn=first["executionArn"], error="Halt", cause="enough")
+    assert "stopDate" in stopped
+    described = sfn.describe_execution(executionArn=first["executionArn"])
+    assert (described["status"], described["error"], described["cause"]) == ("ABORTED", "Halt", "enough")
+    kinds = [e["type"] for e in sfn.get_execution_history(executionArn=first["executionArn"])["events"]]
+    assert kinds[:2] == ["ExecutionStarted", "WaitStateEntered"] and kinds[-1] == "ExecutionAborted"
+    assert error_of(sfn.start_execution, stateMachineArn=arn, name="once", input="{}")[0] == "ExecutionAlreadyExists"
+
+
+def test_execution_errors(sfn: Any) -> None:
+    arn = create(sfn, "p", PASS)
+    missing = arn.replace("stateMachine:p", "stateMachine:q")
+    assert error_of(sfn.start_execution, stateMachineArn=missing) == (
+        "StateMachineDoesNotExist", f"State Machine Does Not Exist: '{missing}'", 400)
+    code, message, _ = error_of(sfn.start_execution, stateMachineArn=arn, input="{nope")
+    assert code == "InvalidExecutionInput" and message.startswith("Invalid State Machine Execution Input: '")
+    ghost = arn.replace("stateMachine:p", "execution:p") + ":ghost"
+    assert error_of(sfn.describe_execution, executionArn=ghost) == (
+        "ExecutionDoesNotExist", f"Execution Does Not Exist: '{ghost}'", 400)
+    assert error_of(sfn.get_execution_history, executionArn=ghost)[0] == "ExecutionDoesNotExist"
+    assert error_of(sfn.start_execution, stateMachineArn=arn, name="x" * 81)[0] == "ValidationException"
+    for value in ("2", '"text"', "null"):  # scalars are accepted, as on AWS
+        out = sfn.start_execution(stateMachineArn=arn, input=value)
+        assert finished(sfn, out["executionArn"])["output"] == value
+
+
+def test_express_machines(sfn: Any) -> None:
+    arn = create(sfn, "quick", DOUBLE, type="EXPRESS")
+    out = sfn.start_sync_execution(stateMachineArn=arn, input='{"value": 4}')
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"value": 8}
+    assert out["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:express:quick:")
+    assert out["billingDetails"]["billedMemoryUsedInMB"] == 64
+    failing = sfn.start_sync_execution(stateMachineArn=arn, input='"not an object"')
+    assert failing["status"] == "FAILED" and failing["error"]  # 200 with the failure in the body
+    assert error_of(sfn.describe_execution, executionArn=out["executionArn"])[:2] == (
+        "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: express'")
+    assert error_of(sfn.list_executions, stateMachineArn=arn)[0] == "StateMachineTypeNotSupported"
+    standard = create(sfn, "slow", PASS)
+    assert error_of(sfn.start_sync_execution, stateMachineArn=standard) == (
+        "StateMachineTypeNotSupported", "This operation is not supported by this type of state machine", 400)
+
+
+# ---------------------------------------------------------------- callbacks and activities
+def test_task_tokens(sfn: Any) -> None:
+    arn = create(sfn, "approve", TOKEN)
+    ok = sfn.start_execution(stateMachineArn=arn, name="ok")["executionArn"]
+    token = token_of(sfn, ok)
+    sfn.send_task_heartbeat(taskToken=token)
+    sfn.send_task_success(taskToken=token, output='{"approved": true}')
+    assert json.loads(finished(sfn, ok)["output"]) == {"approved": True}
+    assert error_of(sfn.send_task_success, taskToken=token, output="{}") == (
+        "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'", 400)
+    assert error_of(sfn.send_task_failure, taskToken="garbage") == ("InvalidToken", "Invalid Token: 'Invalid token'",
+                                                                      400)
+    bad = sfn.start_execution(stateMachineArn=arn, name="bad")["executionArn"]
+    sfn.send_task_failure(taskToken=token_of(sfn, bad), error="Rejected", cause="no")
+    described = finished(sfn, bad)
+    assert (described["status"], described["error"], described["cause"]) == ("FAILED", "Rejected", "no")
+
+
+def test_activities(sfn: Any, server: Any) -> None:
+    made = sfn.create_activity(name="review", tags=[{"key": "k", "value": "v"}])
+    activity = made["activityArn"]
+    assert activity == "arn:aws:states:us-east-1:123456789012:activity:review"
+    assert sfn.describe_activity(activityArn=activity)["name"] == "review"
+    assert [a["name"] for a in sfn.list_activities()["activities"]] == ["review"]
+    arn = create(sfn, "reviewed", {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": activity, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"doc": 1}')["executionArn"]
+    worker = server.client(read_timeout=70)
+    task = worker.get_activity_task(activityArn=activity, workerName="w1")
+    assert json.loads(task["input"]) == {"doc": 1}
+    worker.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
+    assert finished(sfn, execution)["status"] == "SUCCEEDED"
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["activityStartedEventDetails"]["workerName"] for e in history if e["type"] == "ActivityStarted"] == ["w1"]
+    sfn.delete_activity(activityArn=activity)
+    assert error_of(sfn.describe_activity, activityArn=activity) == (
+        "ActivityDoesNotExist", f"Activity Does Not Exist: '{activity}'", 400)
+
+
+def test_get_activity_task_waits_for_work(sfn: Any, server: Any) -> None:
+    activity = sfn.create_activity(name="later")["activityArn"]
+    arn = create(sfn, "later", {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": activity, "End": True}}})
+    got: dict[str, Any] = {}
+
+    def poll() -> None:
+        got.update(server.client(read_timeout=70).get_activity_task(activityArn=activity))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.3)
+    sfn.start_execution(stateMachineArn=arn, input='{"n": 5}')
+    poller.join(20)
+    assert json.loads(got["input"]) == {"n": 5} and got["taskToken"]
+
+
+def test_tags(sfn: Any) -> None:
+    arn = create(sfn, "tagged", PASS)
+    sfn.tag_resource(resourceArn=arn, tags=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
+    sfn.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "b", "value": "2"}]
+    ghost = arn + "x"
+    assert error_of(sfn.list_tags_for_resource, resourceArn=ghost)[0] == "ResourceNotFound"
+
+
+def test_test_state(sfn: Any) -> None:
+    state = {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, $.b)"}, "Next": "Done"}
+    out = sfn.test_state(definition=json.dumps(state), roleArn=ROLE, input='{"a": 1, "b": 2}')
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"sum": 3} and out["nextState"] == "Done"
+
+
+def test_account_and_region_come_from_the_credentials(server: Any) -> None:
+    import boto3
+    from botocore.config import Config
+
+    other = boto3.client("stepfunctions", endpoint_url=server.url, region_name="eu-west-1",
+                         aws_access_key_id="210987654321", aws_secret_access_key="x",
+                         config=Config(inject_host_prefix=False))
+    arn = create(other, "mine", PASS)
+    assert arn == "arn:aws:states:eu-west-1:210987654321:stateMachine:mine"
+    assert server.client().list_state_machines()["stateMachines"] == []  # another account's machines stay apart
