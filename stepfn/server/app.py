@@ -32,6 +32,7 @@ from stepfn.server.store import SqliteStore, Store
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TARGET_PREFIX = "AWSStepFunctions."
 MAX_BODY = 2 * MAX_DEFINITION  # a full definition plus the rest of a request, JSON-escaped
+DRAIN_LIMIT = 8 * MAX_DEFINITION  # a larger body is refused before it is read
 log = logging.getLogger("stepfn.server")
 
 
@@ -54,14 +55,21 @@ async def _endpoint(request: Request) -> Response:
     if not target.startswith(TARGET_PREFIX):
         return _error(ApiError("UnknownOperationException", f"Unknown operation {target or '(no X-Amz-Target)'}"))
     operation = target[len(TARGET_PREFIX):]
+    too_big = ApiError("ValidationException", "Request body is larger than the service accepts")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        return _error(ApiError("ValidationException", "Request body is larger than the service accepts"))
-    raw = b""
+    if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
+        return _error(too_big)  # not worth reading: answer at once
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            return _error(ApiError("ValidationException", "Request body is larger than the service accepts"))
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        elif size > DRAIN_LIMIT:
+            return _error(too_big)
+    if size > MAX_BODY:
+        return _error(too_big)  # read to the end so the client sees the answer
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw) if raw.strip() else {}
     except ValueError:
