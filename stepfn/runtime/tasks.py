@@ -66,7 +66,8 @@ def _replayed(event: Event, reported: bool = False) -> Any:
     details = event.details or {}
     if event.type.endswith(("Succeeded", "Submitted")):
         return details.get("output")
-    raise (Reported if reported else StatesError)(details.get("error"), details.get("cause"))
+    error: Any = details.get("error")  # null when a SendTaskFailure gave none
+    raise (Reported if reported else StatesError)(error, details.get("cause"))
 
 
 class Tasks:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from stepfn.runtime.clock import Clock
-from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded
+from stepfn.runtime.events import Cursor, Event, EventLog
 from stepfn.server.protocol import dumps
 from stepfn.server.store import EventRow, Store
 
@@ -68,13 +68,12 @@ class JournalLog(EventLog):
         now: Callable[[], datetime],
         limit: int | None,
         recorded: list[EventRow] = (),  # type: ignore[assignment]
-        on_final: Callable[[str], None] | None = None,
         start: datetime | None = None,
     ) -> None:
-        super().__init__(now, None, limit)
+        super().__init__(self._stamp, None, limit)
+        self._clock_now = now
         self.store = store
         self.arn = arn
-        self.on_final = on_final
         self.events = [to_event(row) for row in recorded]
         self._tokens = {row[0]: row[5] for row in recorded if row[5]}
         self._pending: dict[int, list[Event]] = {}  # recorded events not yet re-derived, by where they link
@@ -88,22 +87,23 @@ class JournalLog(EventLog):
         self.live = self.replay_time is None
         self._first = start if not self.events else None
 
-    @property
-    def replaying(self) -> bool:
-        """True until the run adds its first event that was not in the journal."""
-        return not self.live
+    def _stamp(self) -> datetime:
+        """The time of a new event (the first one of a new execution: when it was started)."""
+        first, self._first = self._first, None
+        return first or self._clock_now()
 
     # ------------------------------------------------------------ matching recorded events
     def _match(self, previous: int, kind: str, details: dict[str, Any] | None, claim: bool) -> Event | None:
-        found = self._pending.get(previous)
-        same = [i for i, event in enumerate(found) if event.type == kind] if found else []
+        found = self._pending.get(previous) or []
+        same = [i for i, event in enumerate(found) if event.type == kind]
         if not same:
             if details is None or "index" not in details:
                 return None
             # a Map item another worker took first this time: find it by state name and index
-            found = self._elsewhere(kind, details)
-            if found is None:
+            elsewhere = self._elsewhere(kind, details)
+            if elsewhere is None:
                 return None
+            found = elsewhere
             same = [i for i, event in enumerate(found) if event.type == kind and _same_item(event, details)][:1]
         pick = same[0]
         if len(same) > 1 and details:
@@ -157,17 +157,8 @@ class JournalLog(EventLog):
                         cursor.source = event.id
                 self.replay_time = event.timestamp
                 return event.id
-        events = self.events
-        eid = len(events) + 1
-        if self.limit is not None and eid > self.limit:
-            raise HistoryLimitExceeded(self.limit)
-        if cursor is not None:
-            cursor.last = eid
-            if update:
-                cursor.source = eid
-        stamp, self._first = (self._first or self._now()), None
-        event = Event(eid, previous, stamp, type, details)
-        events.append(event)
+        eid = super().add(type, details, cursor, update)
+        event = self.events[-1]
         self.live = True
         if self.closed:
             return eid
@@ -184,8 +175,6 @@ class JournalLog(EventLog):
                 "stop": event.timestamp.timestamp(),
             }
         self.store.append(self.arn, (eid, previous, type, micros(event.timestamp), details, token), finish)
-        if status is not None and self.on_final is not None:
-            self.on_final(status)
         return eid
 
 

@@ -24,7 +24,8 @@ from stepfn.runtime.callbacks import FAILURE, SUCCESS, Callbacks, TaskTokenError
 from stepfn.runtime.clock import Clock, RealClock, VirtualClock
 from stepfn.runtime.execution import EXPRESS, STANDARD
 from stepfn.runtime.handlers import Handlers
-from stepfn.runtime.interpreter import HISTORY_LIMIT, Run
+from stepfn.runtime.drivers import HISTORY_LIMIT
+from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
 from stepfn.server import arns
 from stepfn.server.arns import Caller
@@ -101,9 +102,11 @@ def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
 
 
-def _problems_text(problems: list[Problem]) -> str:
-    return ", ".join(f"{_DIAGNOSTIC.get(p.code, 'SCHEMA_VALIDATION_FAILED')}: {p.message} at {p.pointer or '/'}"
+def invalid_definition(problems: list[Problem] | tuple[Problem, ...], code: str | None = None) -> ApiError:
+    """AWS's ``InvalidDefinition``: every problem as ``CODE: text at /pointer``."""
+    text = ", ".join(f"{code or _DIAGNOSTIC.get(p.code, 'SCHEMA_VALIDATION_FAILED')}: {p.message} at {p.pointer or '/'}"
                      for p in problems)
+    return ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
 
 
 class Service:
@@ -172,12 +175,10 @@ class Service:
         try:
             doc = parse_document(text, "<definition>", yaml=False)
         except DefinitionError as exc:
-            raise ApiError("InvalidDefinition", "Invalid State Machine Definition: '"
-                           + _problems_text(list(exc.problems)).replace("SCHEMA_VALIDATION_FAILED",
-                                                                        "INVALID_JSON_DESCRIPTION") + "'") from None
+            raise invalid_definition(exc.problems, "INVALID_JSON_DESCRIPTION") from None
         problems = validate(doc, machine_type=machine_type)
         if problems:
-            raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{_problems_text(problems)}'")
+            raise invalid_definition(problems)
         return doc
 
     def _machine_row(self, value: str) -> Row:
@@ -269,7 +270,7 @@ class Service:
         if "roleArn" in request:
             _check_role(request["roleArn"])
         if "definition" in request or "roleArn" in request:
-            definition = request.get("definition", current["definition"])
+            definition = str(request.get("definition", current["definition"]))
             if "definition" in request:
                 self._definition(definition, row["type"])
             role = request.get("roleArn", row["role_arn"])
@@ -703,8 +704,7 @@ class Service:
         try:
             doc = parse_document(request["definition"], "<definition>", yaml=False)
         except DefinitionError as exc:
-            raise ApiError("InvalidDefinition", "Invalid State Machine Definition: '"
-                           + _problems_text(list(exc.problems)) + "'") from None
+            raise invalid_definition(exc.problems, "INVALID_JSON_DESCRIPTION") from None
         _, value = self._input(request)
         options: dict[str, Any] = {"inspection": request.get("inspectionLevel", "INFO")}
         mock = request.get("mock")
@@ -723,8 +723,7 @@ class Service:
                 doc, request.get("stateName"), value, handlers=self.options.handlers, **options
             )
         except DefinitionError as exc:
-            raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{_problems_text(list(exc.problems))}'"
-                           ) from None
+            raise invalid_definition(exc.problems) from None
         except StepfnError as exc:
             raise ApiError("ValidationException", str(exc)) from None
         out = result.to_dict()
