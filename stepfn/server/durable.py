@@ -1,9 +1,11 @@
 """Durable Standard executions: the history as the journal, and replaying it after a restart.
 
-``JournalLog`` is the event log of a server-run Standard execution.  Each new event is
-committed to the store as it is added, before the run goes on to call a handler, hand a
-task token out, sleep or report an outcome, so whatever became visible outside the
-process is in the journal.
+``JournalLog`` is the event log of a server-run Standard execution.  New events are
+committed to the store in small groups: before the run calls a handler or hands a task
+token out (the runtime asks :meth:`JournalLog.recorded` right before), before it sleeps,
+with its last event (together with the execution's status), and otherwise at the end of
+the event loop's turn.  So whatever became visible outside the process is in the journal,
+and a burst of instant states costs one commit.
 
 Resuming after a crash re-runs the execution from its start with the recorded events
 loaded.  Each event the run re-derives is matched to a recorded one by where it links
@@ -59,7 +61,7 @@ def _same_item(event: Event, details: dict[str, Any]) -> bool:
 
 
 class JournalLog(EventLog):
-    """The history of one durable execution: committed event by event, replayed on resume."""
+    """The history of one durable execution: committed as it grows, replayed on resume."""
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class JournalLog(EventLog):
         self._left = len(self.events)
         self._fresh_tokens: dict[int, str] = {}
         self.closed = False  # the server is shutting down: nothing more is written
+        self._buffer: list[EventRow] = []
         self.replay_time: datetime | None = self.events[0].timestamp if self.events else start
         # a new execution reads its start time (the one StartExecution answered) until its first event
         self.live = self.replay_time is None
@@ -123,6 +126,7 @@ class JournalLog(EventLog):
         return None if best is None else best[1]
 
     def recorded(self, cursor: Cursor | None) -> Event | None:
+        self.flush()  # a Task attempt is about to call out: what led to it is committed first
         if self._left == 0 or cursor is None:
             return None
         found = self._pending.get(cursor.source)
@@ -174,8 +178,27 @@ class JournalLog(EventLog):
                 "cause": d.get("cause"),
                 "stop": event.timestamp.timestamp(),
             }
-        self.store.append(self.arn, (eid, previous, type, micros(event.timestamp), details, token), finish)
+        self._buffer.append((eid, previous, type, micros(event.timestamp), details, token))
+        if finish is not None:
+            self.flush(finish)
+        elif len(self._buffer) == 1:
+            self._flush_soon()
         return eid
+
+    def flush(self, finish: dict[str, Any] | None = None) -> None:
+        """Commit the events added since the last commit (called before anything leaves the process)."""
+        if (self._buffer or finish is not None) and not self.closed:
+            rows, self._buffer = self._buffer, []
+            self.store.append(self.arn, rows, finish)
+
+    def _flush_soon(self) -> None:
+        """Commit at the end of this turn of the event loop at the latest."""
+        try:
+            import asyncio
+
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no event loop: commit now
+            self.flush()
 
 
 class ReplayClock(Clock):
@@ -193,6 +216,7 @@ class ReplayClock(Clock):
         return self.base.now()
 
     async def sleep(self, seconds: float) -> None:
+        self.log.flush()
         target = self.now() + timedelta(seconds=max(0.0, seconds))
         await self.base.sleep((target - self.base.now()).total_seconds())
 

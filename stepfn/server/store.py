@@ -37,7 +37,7 @@ _SCHEMA = [
         arn TEXT PRIMARY KEY, seq BIGINT NOT NULL, sm_arn TEXT NOT NULL, name TEXT NOT NULL,
         revision_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT,
         error TEXT, cause TEXT, start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION,
-        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT, next_event BIGINT NOT NULL)""",
+        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT)""",
     "CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (sm_arn, seq)",
     "CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status)",
     """CREATE TABLE IF NOT EXISTS events (
@@ -71,7 +71,7 @@ class Store(Protocol):
     def execution(self, arn: str) -> Row | None: ...
     def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]: ...
     def running(self) -> list[Row]: ...
-    def append(self, arn: str, event: EventRow, finish: Row | None = None) -> None: ...
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
     def put_activity(self, row: Row) -> None: ...
@@ -201,7 +201,7 @@ class SqliteStore:
     def put_execution(self, row: Row) -> None:
         with self._tx() as db:
             self._seq += 1
-            self._insert(db, "executions", {**row, "seq": self._seq, "next_event": 1})
+            self._insert(db, "executions", {**row, "seq": self._seq})
 
     def execution(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM executions WHERE arn = ?", (arn,))
@@ -217,23 +217,22 @@ class SqliteStore:
     def running(self) -> list[Row]:
         return self._all("SELECT * FROM executions WHERE status = 'RUNNING' ORDER BY seq", ())
 
-    def append(self, arn: str, event: EventRow, finish: Row | None = None) -> None:
-        """Commit one history event (and, for the last one, the execution's outcome)."""
-        eid, previous, kind, stamp, details, token = event
-        text = None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False)
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None:
+        """Commit history events in one transaction (with the last one, the execution's outcome)."""
+        rows = [
+            (arn, eid, previous, kind, stamp,
+             None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False), token)
+            for eid, previous, kind, stamp, details, token in events
+        ]
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO events (execution_arn, id, previous_id, type, timestamp, details, token) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (arn, eid, previous, kind, stamp, text, token),
+                rows,
             )
-            if finish is None:
-                db.execute("UPDATE executions SET next_event = ? WHERE arn = ?", (eid + 1, arn))
-            else:
+            if finish is not None:
                 sets = ", ".join(f"{k} = ?" for k in finish)
-                db.execute(
-                    f"UPDATE executions SET next_event = ?, {sets} WHERE arn = ?", (eid + 1, *finish.values(), arn)
-                )
+                db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", (*finish.values(), arn))
 
     def events(self, arn: str) -> list[EventRow]:
         with self._lock:
