@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput of `stepfn serve` through boto3, beside moto's server, measured in the same run.
 
-Each server runs as its own process on a free loopback port.  16 client threads (one boto3
+Each server runs as its own process on a free loopback port.  16 client processes (one boto3
 client each) then run, for ``--seconds`` each:
 
 * ``sync``: StartSyncExecution of a tiny Express machine (a Pass state);
@@ -28,10 +28,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -81,29 +80,35 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def hammer(port: int, seconds: float, threads: int, step: Callable[[Any], float]) -> tuple[int, list[float], str]:
-    """Run ``step`` (returns its start latency) on ``threads`` clients for ``seconds``."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
+def _client_loop(args: tuple[int, float, str, str]) -> tuple[list[float], str]:
+    """One client process: run one workload until the deadline; its start latencies."""
+    port, stop, workload, arn = args
+    sfn = client(port)
+    mine: list[float] = []
+    try:
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            if workload == "sync":
+                sfn.start_sync_execution(stateMachineArn=arn, input="{}")
+                mine.append(time.perf_counter() - t0)
+            else:
+                started = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+                mine.append(time.perf_counter() - t0)
+                sfn.describe_execution(executionArn=started)
+    except Exception as exc:  # noqa: BLE001 - a workload the server does not offer
+        return mine, f"{type(exc).__name__}: {str(exc)[:80]}"
+    return mine, ""
 
-    def worker() -> None:
-        sfn = client(port)
-        mine: list[float] = []
-        try:
-            while time.monotonic() < stop:
-                mine.append(step(sfn))
-        except Exception as exc:  # noqa: BLE001 - a workload the server does not offer
-            errors.append(f"{type(exc).__name__}: {str(exc)[:80]}")
-        with lock:
-            latencies.extend(mine)
 
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+def hammer(port: int, seconds: float, clients: int, workload: str, arn: str) -> tuple[int, list[float], str]:
+    """``clients`` processes (one boto3 client each) run ``workload`` for ``seconds``."""
+    import multiprocessing
+
+    stop = time.time() + seconds + 1.0  # the processes get a second to start
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        results = pool.map(_client_loop, [(port, stop, workload, arn)] * clients)
+    latencies = [x for mine, _ in results for x in mine]
+    errors = [err for _, err in results if err]
     return len(latencies), latencies, errors[0] if errors else ""
 
 
@@ -119,20 +124,8 @@ def measure(kind: str, seconds: float, threads: int, sleepers: int) -> list[tupl
             standard = sfn.create_state_machine(name="tiny-s", definition=TINY, roleArn=ROLE)["stateMachineArn"]
             napper = sfn.create_state_machine(name="nap", definition=NAP, roleArn=ROLE)["stateMachineArn"]
 
-            def sync(c: Any) -> float:
-                t0 = time.perf_counter()
-                c.start_sync_execution(stateMachineArn=express, input="{}")
-                return time.perf_counter() - t0
-
-            def start_describe(c: Any) -> float:
-                t0 = time.perf_counter()
-                arn = c.start_execution(stateMachineArn=standard, input="{}")["executionArn"]
-                took = time.perf_counter() - t0
-                c.describe_execution(executionArn=arn)
-                return took
-
-            for label, step, calls_per_step in (("sync", sync, 1), ("standard", start_describe, 2)):
-                n, lat, err = hammer(port, seconds, threads, step)
+            for label, arn, calls_per_step in (("sync", express, 1), ("standard", standard, 2)):
+                n, lat, err = hammer(port, seconds, threads, label, arn)
                 if err and n == 0:
                     rows.append((label, f"not offered ({err})"))
                     continue
