@@ -175,7 +175,16 @@ OPERATIONS: dict[str, dict[str, M]] = {
     "PublishStateMachineVersion": {
         "stateMachineArn": ARN, "revisionId": _s(0, 256), "description": _s(0, 256, sensitive=True),
     },
-    "DeleteStateMachineVersion": {"stateMachineVersionArn": ARN},
+    "DeleteStateMachineVersion": {"stateMachineVersionArn": _s(1, 2000, required=True)},
+    "CreateStateMachineAlias": {
+        "name": NAME, "description": _s(0, 256, sensitive=True), "routingConfiguration": M("list", True, 1, 2),
+    },
+    "DescribeStateMachineAlias": {"stateMachineAliasArn": ARN},
+    "UpdateStateMachineAlias": {
+        "stateMachineAliasArn": ARN, "description": _s(0, 256, sensitive=True),
+        "routingConfiguration": M("list", min=1, max=2),
+    },
+    "DeleteStateMachineAlias": {"stateMachineAliasArn": ARN},
     "RedriveExecution": {"executionArn": ARN, "clientToken": _s(1, 64)},
     "ListMapRuns": {"executionArn": ARN, "maxResults": LIMIT, "nextToken": TOKEN},
     "DescribeMapRun": {"mapRunArn": _s(1, 2000, required=True)},
@@ -241,6 +250,11 @@ def check_request(operation: str, body: Any) -> dict[str, Any]:
             problems.append(
                 f"{shown} at '{name}' failed to satisfy constraint: Member must have value greater than or equal "
                 f"to {spec.min}"
+            )
+        elif spec.kind == "list" and spec.min is not None and len(value) < spec.min:
+            problems.append(
+                f"{shown} at '{name}' failed to satisfy constraint: Member must have length greater than or equal to "
+                f"{spec.min}"
             )
         elif spec.kind == "list" and spec.max is not None and len(value) > spec.max:
             problems.append(

@@ -182,11 +182,49 @@ class Service:
         return doc
 
     def _machine_row(self, value: str) -> Row:
-        arn, qualifier = arns.state_machine_arn(value)
-        row = self.store.state_machine(arn.text if qualifier is None else value.rsplit(":", 1)[0])
-        if row is None or qualifier is not None:
+        """The state machine an unqualified ARN names."""
+        sm, version, alias = self._resolve(value)
+        if version is not None or alias is not None:
             raise state_machine_missing(value)
-        return row
+        return sm
+
+    def _resolve(self, value: str) -> tuple[Row, Row | None, Row | None]:
+        """The machine a state machine, version or alias ARN names, and the version and alias."""
+        arn, qualifier = arns.state_machine_arn(value)
+        base = arn.text if qualifier is None else value.rsplit(":", 1)[0]
+        sm = self.store.state_machine(base)
+        if sm is None:
+            raise state_machine_missing(value)
+        if qualifier is None:
+            return sm, None, None
+        if qualifier.isdigit():
+            version = self.store.version(value)
+            if version is None:
+                raise state_machine_missing(value)
+            return sm, version, None
+        alias = self.store.alias(value)
+        if alias is None:
+            raise state_machine_missing(value)
+        routes = json.loads(alias["routing"])
+        pick = random.uniform(0, 100)
+        chosen = routes[-1]["stateMachineVersionArn"]
+        for route in routes:
+            pick -= route["weight"]
+            if pick < 0:
+                chosen = route["stateMachineVersionArn"]
+                break
+        version = self.store.version(chosen)
+        if version is None:
+            raise state_machine_missing(value)
+        return sm, version, alias
+
+    def _publish(self, sm: Row, revision_id: str, description: str | None, now: float) -> str:
+        latest = self.store.versions(sm["arn"], None, 1)
+        number = latest[0]["number"] + 1 if latest else 1
+        arn = f"{sm['arn']}:{number}"
+        self.store.put_version({"arn": arn, "sm_arn": sm["arn"], "number": number, "revision_id": revision_id,
+                                "description": description, "created": now})
+        return arn
 
     def _execution_row(self, value: str) -> Row:
         arns.parse(value, "execution")
@@ -238,10 +276,29 @@ class Service:
         )
         if tags:
             self.store.set_tags(arn, tags)
-        return {"stateMachineArn": arn, "creationDate": epoch(now)}
+        out = {"stateMachineArn": arn, "creationDate": epoch(now)}
+        if request.get("publish"):
+            sm = self.store.state_machine(arn)
+            assert sm is not None
+            out["stateMachineVersionArn"] = self._publish(sm, revision_id, request.get("versionDescription"), now)
+        return out
 
     def describe_state_machine(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        row = self._machine_row(request["stateMachineArn"])
+        row, version, alias = self._resolve(request["stateMachineArn"])
+        if alias is not None:
+            raise state_machine_missing(request["stateMachineArn"])
+        if version is not None:
+            revision = self.store.revision(version["revision_id"])
+            assert revision is not None
+            out = {
+                "stateMachineArn": version["arn"], "name": row["name"], "status": row["status"],
+                "definition": revision["definition"], "roleArn": revision["role_arn"], "type": row["type"],
+                "creationDate": epoch(version["created"]), "revisionId": version["revision_id"],
+                "loggingConfiguration": json.loads(row["logging"]), "tracingConfiguration": json.loads(row["tracing"]),
+            }
+            if version["description"]:
+                out["description"] = version["description"]
+            return out
         revision = self.store.revision(row["revision_id"])
         assert revision is not None
         out = {
@@ -283,7 +340,11 @@ class Service:
         if "tracingConfiguration" in request:
             fields["tracing"] = dumps({**_DEFAULT_TRACING, **request["tracingConfiguration"]})
         self.store.update_state_machine(row["arn"], fields, revision)
-        return {"updateDate": epoch(now), "revisionId": fields.get("revision_id", row["revision_id"])}
+        revision_id = str(fields.get("revision_id", row["revision_id"]))
+        out: dict[str, Any] = {"updateDate": epoch(now), "revisionId": revision_id}
+        if request.get("publish"):
+            out["stateMachineVersionArn"] = self._publish(row, revision_id, request.get("versionDescription"), now)
+        return out
 
     def delete_state_machine(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         arn, qualifier = arns.state_machine_arn(request["stateMachineArn"])
@@ -303,14 +364,129 @@ class Service:
         return out
 
     def list_state_machine_versions(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        self._machine_row(request["stateMachineArn"])
-        self._page("ListStateMachineVersions", request, caller)
-        return {"stateMachineVersions": []}
+        sm = self._machine_row(request["stateMachineArn"])
+        limit, below, fingerprint = self._page("ListStateMachineVersions", request, caller)
+        rows = self.store.versions(sm["arn"], below, limit + 1)
+        out: dict[str, Any] = {"stateMachineVersions": [
+            {"stateMachineVersionArn": r["arn"], "creationDate": epoch(r["created"])} for r in rows[:limit]]}
+        if len(rows) > limit:
+            out["nextToken"] = self.pager.issue(rows[limit - 1]["number"], fingerprint)
+        return out
+
+    def publish_state_machine_version(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        sm = self._machine_row(request["stateMachineArn"])
+        wanted = request.get("revisionId")
+        if wanted is not None and wanted != sm["revision_id"]:
+            raise ApiError("ConflictException", f"Failed to publish the State Machine version for revision {wanted}. "
+                           f"The current State Machine revision is {sm['revision_id']}.")
+        latest = self.store.versions(sm["arn"], None, 1)
+        if latest and latest[0]["revision_id"] == sm["revision_id"]:  # nothing changed since: the same version
+            return {"stateMachineVersionArn": latest[0]["arn"], "creationDate": epoch(latest[0]["created"])}
+        now = _now()
+        arn = self._publish(sm, sm["revision_id"], request.get("description"), now)
+        return {"stateMachineVersionArn": arn, "creationDate": epoch(now)}
+
+    def delete_state_machine_version(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        value = request["stateMachineVersionArn"]
+        arn, qualifier = arns.state_machine_arn(value)
+        if qualifier is None or not qualifier.isdigit():
+            raise invalid_arn(value)
+        holders = [a["name"] for a in self.store.aliases(value.rsplit(":", 1)[0], None, 1000)
+                   if any(r["stateMachineVersionArn"] == value for r in json.loads(a["routing"]))]
+        if holders:
+            raise ApiError("ConflictException", "Version to be deleted must not be referenced by an alias. "
+                           f"Current list of aliases referencing this version: [{', '.join(holders)}]")
+        self.store.delete_version(value)
+        return {}
+
+    # ------------------------------------------------------------ aliases
+    def _routing(self, routes: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+        """The machine an alias's routing points into, and the routing checked as AWS checks it."""
+        clean: list[dict[str, Any]] = []
+        machines = set()
+        for route in routes:
+            if not isinstance(route, dict) or not isinstance(route.get("stateMachineVersionArn"), str) \
+                    or not isinstance(route.get("weight"), int) or not 0 <= route["weight"] <= 100:
+                raise ApiError("ValidationException", "Routing configuration entries need a stateMachineVersionArn "
+                               "and a weight from 0 to 100", reason="INVALID_ROUTING_CONFIGURATION")
+            value = route["stateMachineVersionArn"]
+            _, qualifier = arns.state_machine_arn(value)
+            if qualifier is None or not qualifier.isdigit() or self.store.version(value) is None:
+                raise ApiError("ValidationException", "Routing configuration must contain state machine version "
+                               f"ARNs. Received: [{value}]", reason="INVALID_ROUTING_CONFIGURATION")
+            machines.add(value.rsplit(":", 1)[0])
+            clean.append({"stateMachineVersionArn": value, "weight": route["weight"]})
+        if len(machines) != 1 or len({r["stateMachineVersionArn"] for r in clean}) != len(clean):
+            raise ApiError("ValidationException", "Routing configuration must contain distinct versions of one "
+                           "state machine", reason="INVALID_ROUTING_CONFIGURATION")
+        weights = [r["weight"] for r in clean]
+        if sum(weights) != 100:
+            raise ApiError("ValidationException", "Sum of routing configuration weights must equal 100. Received: "
+                           f"[{', '.join(str(w) for w in weights)}]", reason="INVALID_ROUTING_CONFIGURATION")
+        return machines.pop(), clean
+
+    def _alias_row(self, value: str) -> Row:
+        _, qualifier = arns.state_machine_arn(value)
+        row = self.store.alias(value) if qualifier is not None and not qualifier.isdigit() else None
+        if row is None:
+            raise resource_missing(value)
+        return row
+
+    def create_state_machine_alias(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        name = request["name"]
+        arns.check_alias_name(name)
+        sm_arn, routing = self._routing(request["routingConfiguration"])
+        if self.store.state_machine(sm_arn) is None:
+            raise state_machine_missing(sm_arn)
+        arn = f"{sm_arn}:{name}"
+        existing = self.store.alias(arn)
+        if existing is not None:
+            if json.loads(existing["routing"]) == routing and existing["description"] == request.get("description"):
+                return {"stateMachineAliasArn": arn, "creationDate": epoch(existing["created"])}
+            raise ApiError("ConflictException", f"Failed to create alias because an alias with the same name and a "
+                           f"different routing configuration already exists: '{arn}'")
+        now = _now()
+        self.store.put_alias({"arn": arn, "sm_arn": sm_arn, "name": name, "description": request.get("description"),
+                              "routing": dumps(routing), "created": now, "updated": now})
+        return {"stateMachineAliasArn": arn, "creationDate": epoch(now)}
+
+    def describe_state_machine_alias(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        row = self._alias_row(request["stateMachineAliasArn"])
+        out = {"stateMachineAliasArn": row["arn"], "name": row["name"], "routingConfiguration":
+               json.loads(row["routing"]), "creationDate": epoch(row["created"]), "updateDate": epoch(row["updated"])}
+        if row["description"]:
+            out["description"] = row["description"]
+        return out
+
+    def update_state_machine_alias(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        row = self._alias_row(request["stateMachineAliasArn"])
+        fields: Row = {"updated": _now()}
+        if "routingConfiguration" in request:
+            sm_arn, routing = self._routing(request["routingConfiguration"])
+            if sm_arn != row["sm_arn"]:
+                raise ApiError("ValidationException", "Routing configuration must contain versions of the alias's "
+                               "state machine", reason="INVALID_ROUTING_CONFIGURATION")
+            fields["routing"] = dumps(routing)
+        if "description" in request:
+            fields["description"] = request["description"]
+        self.store.update_alias(row["arn"], fields)
+        return {"updateDate": epoch(fields["updated"])}
+
+    def delete_state_machine_alias(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        value = request["stateMachineAliasArn"]
+        arns.state_machine_arn(value)
+        self.store.delete_alias(value)
+        return {}
 
     def list_state_machine_aliases(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        self._machine_row(request["stateMachineArn"])
-        self._page("ListStateMachineAliases", request, caller)
-        return {"stateMachineAliases": []}
+        sm = self._machine_row(request["stateMachineArn"])
+        limit, after, fingerprint = self._page("ListStateMachineAliases", request, caller)
+        rows = self.store.aliases(sm["arn"], after, limit + 1)
+        out: dict[str, Any] = {"stateMachineAliases": [
+            {"stateMachineAliasArn": r["arn"], "creationDate": epoch(r["created"])} for r in rows[:limit]]}
+        if len(rows) > limit:
+            out["nextToken"] = self.pager.issue(rows[limit - 1]["name"], fingerprint)
+        return out
 
     def validate_state_machine_definition(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         limit = request.get("maxResults") or 100
@@ -342,11 +518,20 @@ class Service:
             raise ApiError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
 
     def _target(self, request: dict[str, Any]) -> tuple[Row, str | None]:
+        """The machine a start names (its version's revision, for a version or alias) and a mock test case."""
         given = request["stateMachineArn"]
         base, hash_, test_case = given.partition("#")
-        row = self._machine_row(base)
+        sm, version, alias = self._resolve(base)
         if hash_ and not self.options.mock_config:
             raise state_machine_missing(given)
+        row = dict(sm, version_arn=None, alias_arn=None)
+        if version is not None:
+            row.update(revision_id=version["revision_id"], version_arn=version["arn"])
+            revision = self.store.revision(version["revision_id"])
+            if revision is not None:
+                row["role_arn"] = revision["role_arn"]
+        if alias is not None:
+            row["alias_arn"] = alias["arn"]
         return row, (test_case if hash_ else None)
 
     def _handlers(self, machine: StateMachine, sm_name: str, test_case: str | None) -> Handlers:
@@ -407,6 +592,7 @@ class Service:
             "arn": arn, "sm_arn": sm["arn"], "name": name, "revision_id": sm["revision_id"], "status": "RUNNING",
             "input": text, "output": None, "error": None, "cause": None, "start": _now(), "stop": None,
             "seed": random.getrandbits(62), "trace_header": request.get("traceHeader"), "test_case": test_case,
+            "version_arn": sm["version_arn"], "alias_arn": sm["alias_arn"],
         }
         self.store.put_execution(row)
         run = self._launch(row, [], handlers)
@@ -501,6 +687,10 @@ class Service:
             out["cause"] = row["cause"]
         if row["trace_header"]:
             out["traceHeader"] = row["trace_header"]
+        if row["version_arn"]:
+            out["stateMachineVersionArn"] = row["version_arn"]
+        if row["alias_arn"]:
+            out["stateMachineAliasArn"] = row["alias_arn"]
         out["redriveCount"] = 0
         if status in ("RUNNING", "SUCCEEDED"):
             out["redriveStatus"] = "NOT_REDRIVABLE"
@@ -771,6 +961,7 @@ for _name in (
     "StartSyncExecution", "DescribeExecution", "DescribeStateMachineForExecution", "ListExecutions",
     "StopExecution", "GetExecutionHistory", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat",
     "CreateActivity", "DescribeActivity", "DeleteActivity", "ListActivities", "GetActivityTask", "TagResource",
-    "UntagResource", "ListTagsForResource", "TestState",
+    "UntagResource", "ListTagsForResource", "TestState", "PublishStateMachineVersion", "DeleteStateMachineVersion",
+    "CreateStateMachineAlias", "DescribeStateMachineAlias", "UpdateStateMachineAlias", "DeleteStateMachineAlias",
 ):
     _OPERATIONS[_name] = getattr(Service, _snake(_name))

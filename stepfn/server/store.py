@@ -37,7 +37,7 @@ _SCHEMA = [
         arn TEXT PRIMARY KEY, seq BIGINT NOT NULL, sm_arn TEXT NOT NULL, name TEXT NOT NULL,
         revision_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT,
         error TEXT, cause TEXT, start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION,
-        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT)""",
+        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT, version_arn TEXT, alias_arn TEXT)""",
     "CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (sm_arn, seq)",
     "CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status)",
     """CREATE TABLE IF NOT EXISTS events (
@@ -47,6 +47,13 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS activities (
         arn TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
         created DOUBLE PRECISION NOT NULL, seq BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS versions (
+        arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, number BIGINT NOT NULL, revision_id TEXT NOT NULL,
+        description TEXT, created DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS versions_by_machine ON versions (sm_arn, number)",
+    """CREATE TABLE IF NOT EXISTS aliases (
+        arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, name TEXT NOT NULL, description TEXT, routing TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS tags (
         resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_arn, key))""",
 ]
@@ -67,6 +74,15 @@ class Store(Protocol):
     def delete_state_machine(self, arn: str) -> None: ...
     def state_machines(self, account: str, region: str, after: str | None, limit: int) -> list[Row]: ...
     def revision(self, revision_id: str) -> Row | None: ...
+    def put_version(self, row: Row) -> None: ...
+    def versions(self, sm_arn: str, below: int | None, limit: int) -> list[Row]: ...
+    def version(self, arn: str) -> Row | None: ...
+    def delete_version(self, arn: str) -> None: ...
+    def put_alias(self, row: Row) -> None: ...
+    def update_alias(self, arn: str, fields: Row) -> None: ...
+    def alias(self, arn: str) -> Row | None: ...
+    def aliases(self, sm_arn: str, after: str | None, limit: int) -> list[Row]: ...
+    def delete_alias(self, arn: str) -> None: ...
     def put_execution(self, row: Row) -> None: ...
     def execution(self, arn: str) -> Row | None: ...
     def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]: ...
@@ -184,9 +200,51 @@ class SqliteStore:
         )
 
     def delete_state_machine(self, arn: str) -> None:
+        """The machine, its versions and aliases go (executions and their revisions stay)."""
         with self._tx() as db:
             db.execute("DELETE FROM state_machines WHERE arn = ?", (arn,))
+            db.execute("DELETE FROM versions WHERE sm_arn = ?", (arn,))
+            db.execute("DELETE FROM aliases WHERE sm_arn = ?", (arn,))
             db.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+
+    # ------------------------------------------------------------ versions and aliases
+    def put_version(self, row: Row) -> None:
+        with self._tx() as db:
+            self._insert(db, "versions", row)
+
+    def versions(self, sm_arn: str, below: int | None, limit: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM versions WHERE sm_arn = ? AND number < ? ORDER BY number DESC LIMIT ?",
+            (sm_arn, below if below is not None else 2**62, limit),
+        )
+
+    def version(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM versions WHERE arn = ?", (arn,))
+
+    def delete_version(self, arn: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM versions WHERE arn = ?", (arn,))
+
+    def put_alias(self, row: Row) -> None:
+        with self._tx() as db:
+            self._insert(db, "aliases", row)
+
+    def update_alias(self, arn: str, fields: Row) -> None:
+        with self._tx() as db:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            db.execute(f"UPDATE aliases SET {sets} WHERE arn = ?", (*fields.values(), arn))
+
+    def alias(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM aliases WHERE arn = ?", (arn,))
+
+    def aliases(self, sm_arn: str, after: str | None, limit: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM aliases WHERE sm_arn = ? AND name > ? ORDER BY name LIMIT ?", (sm_arn, after or "", limit)
+        )
+
+    def delete_alias(self, arn: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM aliases WHERE arn = ?", (arn,))
 
     def state_machines(self, account: str, region: str, after: str | None, limit: int) -> list[Row]:
         return self._all(

@@ -273,3 +273,47 @@ def test_account_and_region_come_from_the_credentials(server: Any) -> None:
     arn = create(other, "mine", PASS)
     assert arn == "arn:aws:states:eu-west-1:210987654321:stateMachine:mine"
     assert server.client().list_state_machines()["stateMachines"] == []  # another account's machines stay apart
+
+
+# ---------------------------------------------------------------- versions and aliases
+def test_versions_and_aliases(sfn: Any) -> None:
+    made = sfn.create_state_machine(name="versioned", definition=json.dumps(PASS), roleArn=ROLE, publish=True,
+                                    versionDescription="first")
+    arn = made["stateMachineArn"]
+    v1 = made["stateMachineVersionArn"]
+    assert v1 == arn + ":1"
+    v2 = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(DOUBLE), publish=True)[
+        "stateMachineVersionArn"]
+    assert v2 == arn + ":2"
+    assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == v2  # nothing new
+    listed = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in listed] == [v2, v1]  # newest first
+    first = sfn.describe_state_machine(stateMachineArn=v1)
+    assert json.loads(first["definition"]) == PASS and first["description"] == "first"
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": v1, "weight": 100}])["stateMachineAliasArn"]
+    assert alias == arn + ":live"
+    started = sfn.start_execution(stateMachineArn=alias, input='{"value": 1}')["executionArn"]
+    described = finished(sfn, started)
+    assert described["stateMachineVersionArn"] == v1 and described["stateMachineAliasArn"] == alias
+    assert json.loads(described["output"]) == {"value": 1}  # version 1 is the Pass machine
+    by_version = finished(sfn, sfn.start_execution(stateMachineArn=v2, input='{"value": 2}')["executionArn"])
+    assert json.loads(by_version["output"]) == {"value": 4}
+    code, message, status = error_of(sfn.delete_state_machine_version, stateMachineVersionArn=v1)
+    assert (code, status) == ("ConflictException", 409)
+    assert message.endswith("Current list of aliases referencing this version: [live]")
+    code, message, _ = error_of(sfn.update_state_machine_alias, stateMachineAliasArn=alias, routingConfiguration=[
+        {"stateMachineVersionArn": v1, "weight": 70}, {"stateMachineVersionArn": v2, "weight": 31}])
+    assert (code, message) == ("ValidationException", "Sum of routing configuration weights must equal 100. "
+                                                      "Received: [70, 31]")
+    sfn.update_state_machine_alias(stateMachineAliasArn=alias, routingConfiguration=[
+        {"stateMachineVersionArn": v2, "weight": 100}])
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
+        {"stateMachineVersionArn": v2, "weight": 100}]
+    assert [a["stateMachineAliasArn"] for a in sfn.list_state_machine_aliases(stateMachineArn=arn)[
+        "stateMachineAliases"]] == [alias]
+    sfn.delete_state_machine_version(stateMachineVersionArn=v1)
+    sfn.delete_state_machine_alias(stateMachineAliasArn=alias)
+    assert error_of(sfn.describe_state_machine_alias, stateMachineAliasArn=alias)[0] == "ResourceNotFound"
+    assert [v["stateMachineVersionArn"] for v in sfn.list_state_machine_versions(stateMachineArn=arn)[
+        "stateMachineVersions"]] == [v2]
