@@ -106,6 +106,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
         self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
         self.role_arn = ROLE_ARN
+        self.redrive_count = 0  # $$.Execution.RedriveCount (a server resuming a redriven execution sets it)
         self._context_execution: dict[str, Any] | None = None
         self._input: Any = None
         self.started = self.clock.now()
@@ -166,7 +167,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 "StartTime": iso(self.started),
                 "Name": self.name,
                 "RoleArn": self.role_arn,
-                "RedriveCount": 0,
+                "RedriveCount": self.redrive_count,
             }
         return ctx
 

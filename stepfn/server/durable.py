@@ -39,6 +39,10 @@ _FINAL = {
     "ExecutionAborted": "ABORTED",
 }
 _ISSUES_TOKEN = ("TaskScheduled", "ActivityScheduled")
+_REDRIVE_AGAIN = frozenset((
+    "ExecutionRedriven", "TaskScheduled", "TaskStarted", "TaskSubmitted", "LambdaFunctionScheduled",
+    "LambdaFunctionStarted", "ActivityScheduled", "ActivityStarted",
+))
 
 
 def micros(moment: datetime) -> int:
@@ -53,6 +57,33 @@ def from_micros(value: int) -> datetime:
 def to_event(row: EventRow) -> Event:
     eid, previous, kind, stamp, details, _ = row
     return Event(eid, previous, from_micros(stamp), kind, details)
+
+
+def redrive_skips(rows: list[EventRow]) -> frozenset[int]:
+    """The events a redrive does not replay: how the execution ended, and every failure that led there.
+
+    A failure (or abort) event is dropped when nothing that is kept follows from it, and so
+    are the scheduling events of the attempt that ended so: a retried or caught failure is
+    followed by the next attempt or the state's exit and stays.  A redrive thus re-runs the
+    Task attempts, branches and iterations that failed or were aborted (their new events
+    follow the state's entry), and a Fail state fails again; what succeeded comes from the
+    journal.
+    """
+    followers: dict[int, list[int]] = {}
+    for row in rows:
+        followers.setdefault(row[1], []).append(row[0])
+    dropped: set[int] = set()
+    for eid, _, kind, _, _, _ in reversed(rows):
+        ending = kind.endswith(("Failed", "TimedOut", "Aborted")) or kind in _REDRIVE_AGAIN
+        if ending and all(f in dropped for f in followers.get(eid, ())):
+            dropped.add(eid)
+    return frozenset(dropped)
+
+
+def resume_skips(rows: list[EventRow]) -> frozenset[int]:
+    """What resuming does not replay: what the last redrive dropped (nothing, if never redriven)."""
+    last = max((i for i, row in enumerate(rows) if row[2] == "ExecutionRedriven"), default=None)
+    return frozenset() if last is None else redrive_skips(rows[: last + 1])
 
 
 def _same_item(event: Event, details: dict[str, Any]) -> bool:
@@ -71,6 +102,7 @@ class JournalLog(EventLog):
         limit: int | None,
         recorded: list[EventRow] = (),  # type: ignore[assignment]
         start: datetime | None = None,
+        skip: frozenset[int] = frozenset(),
     ) -> None:
         super().__init__(self._stamp, None, limit)
         self._clock_now = now
@@ -80,8 +112,9 @@ class JournalLog(EventLog):
         self._tokens = {row[0]: row[5] for row in recorded if row[5]}
         self._pending: dict[int, list[Event]] = {}  # recorded events not yet re-derived, by where they link
         for event in self.events:
-            self._pending.setdefault(event.previous_event_id, []).append(event)
-        self._left = len(self.events)
+            if event.id not in skip:  # a redrive re-runs what these recorded
+                self._pending.setdefault(event.previous_event_id, []).append(event)
+        self._left = sum(len(found) for found in self._pending.values())
         self._fresh_tokens: dict[int, str] = {}
         self.closed = False  # the server is shutting down: nothing more is written
         self._buffer: list[EventRow] = []

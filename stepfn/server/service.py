@@ -29,7 +29,15 @@ from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
 from stepfn.server import arns
 from stepfn.server.arns import Caller
-from stepfn.server.durable import JournalLog, ReplayClock, ScaledClock, to_event
+from stepfn.server.durable import (
+    JournalLog,
+    ReplayClock,
+    ScaledClock,
+    micros,
+    redrive_skips,
+    resume_skips,
+    to_event,
+)
 from stepfn.server.paging import Pager, page_size
 from stepfn.server.protocol import (
     ApiError,
@@ -48,6 +56,7 @@ from stepfn.server.protocol import (
 from stepfn.server.store import Row, Store
 
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
+REDRIVE_WINDOW = 14 * 24 * 3600  # AWS redrives executions that closed in the last 14 days
 _DEFAULT_TRACING = {"enabled": False}
 _CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _DATA_KEYS = ("input", "output", "parameters")
@@ -136,7 +145,8 @@ class Service:
         """Start again every Standard execution the store says is RUNNING; how many."""
         rows = self.store.running()
         for row in rows:
-            self._launch(row, self.store.events(row["arn"]))
+            recorded = self.store.events(row["arn"])
+            self._launch(row, recorded, skip=resume_skips(recorded))
         return len(rows)
 
     def close(self) -> None:
@@ -592,13 +602,15 @@ class Service:
             "arn": arn, "sm_arn": sm["arn"], "name": name, "revision_id": sm["revision_id"], "status": "RUNNING",
             "input": text, "output": None, "error": None, "cause": None, "start": _now(), "stop": None,
             "seed": random.getrandbits(62), "trace_header": request.get("traceHeader"), "test_case": test_case,
-            "version_arn": sm["version_arn"], "alias_arn": sm["alias_arn"],
+            "version_arn": sm["version_arn"], "alias_arn": sm["alias_arn"], "redrive_count": 0,
+            "redrive_date": None, "redrive_token": None,
         }
         self.store.put_execution(row)
         run = self._launch(row, [], handlers)
         return {"executionArn": arn, "startDate": epoch(run.started)}
 
-    def _launch(self, row: Row, recorded: list[Any], handlers: Handlers | None = None) -> Run:
+    def _launch(self, row: Row, recorded: list[Any], handlers: Handlers | None = None,
+                skip: frozenset[int] = frozenset()) -> Run:
         sm = self.store.revision(row["revision_id"])
         assert sm is not None
         parts = row["arn"].split(":")
@@ -608,10 +620,11 @@ class Service:
             handlers = self._handlers(machine, parts[6], row["test_case"])
         base = self._clock()
         start = datetime.fromtimestamp(row["start"], timezone.utc)
-        log = JournalLog(self.store, row["arn"], base.now, HISTORY_LIMIT - 1, recorded, start=start)
+        log = JournalLog(self.store, row["arn"], base.now, HISTORY_LIMIT - 1, recorded, start=start, skip=skip)
         clock = ReplayClock(base, log)
         run = self._run(machine, handlers, clock, row["seed"], STANDARD, row["name"], sm_row, row["arn"])
         run.log = log
+        run.redrive_count = row["redrive_count"]
         self.runs[row["arn"]] = run
         import anyio
 
@@ -691,7 +704,9 @@ class Service:
             out["stateMachineVersionArn"] = row["version_arn"]
         if row["alias_arn"]:
             out["stateMachineAliasArn"] = row["alias_arn"]
-        out["redriveCount"] = 0
+        out["redriveCount"] = row["redrive_count"]
+        if row["redrive_date"] is not None:
+            out["redriveDate"] = epoch(row["redrive_date"])
         if status in ("RUNNING", "SUCCEEDED"):
             out["redriveStatus"] = "NOT_REDRIVABLE"
             out["redriveStatusReason"] = f"Execution is {status} and cannot be redriven"
@@ -727,15 +742,17 @@ class Service:
             raise not_supported_for_type()
         limit, before, fingerprint = self._page("ListExecutions", request, caller)
         status = request.get("statusFilter")
-        rows = self.store.executions(sm["arn"], status, before, limit + 1)
-        if request.get("redriveFilter") == "REDRIVEN":
-            rows = []
+        redrive = request.get("redriveFilter")
+        rows = self.store.executions(sm["arn"], status, before, limit + 1,
+                                     None if redrive is None else redrive == "REDRIVEN")
         items = []
         for r in rows[:limit]:
             item = {"executionArn": r["arn"], "stateMachineArn": r["sm_arn"], "name": r["name"],
                     "status": r["status"], "startDate": epoch(r["start"])}
             if r["stop"] is not None:
                 item["stopDate"] = epoch(r["stop"])
+            if r["redrive_count"]:
+                item.update(redriveCount=r["redrive_count"], redriveDate=epoch(r["redrive_date"]))
             items.append(item)
         out: dict[str, Any] = {"executions": items}
         if len(rows) > limit:
@@ -780,6 +797,32 @@ class Service:
         if len(rows) > limit:
             out["nextToken"] = self.pager.issue(rows[limit - 1][0], fingerprint)
         return out
+
+    def redrive_execution(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """Run a failed, timed-out or aborted Standard execution again from where it stopped."""
+        row = self._execution_row(request["executionArn"])
+        token = request.get("clientToken")
+        if token is not None and token == row["redrive_token"] and row["redrive_date"] is not None:
+            return {"redriveDate": epoch(row["redrive_date"])}  # the same request again: the same answer
+        if row["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+            raise ApiError("ExecutionNotRedrivable", f"Execution is {row['status']} and cannot be redriven")
+        now = _now()
+        if row["stop"] is not None and now - row["stop"] > REDRIVE_WINDOW:
+            raise ApiError("ExecutionNotRedrivable", "Execution can no longer be redriven: it closed more than 14 "
+                           "days ago")
+        recorded = self.store.events(row["arn"])
+        if len(recorded) >= HISTORY_LIMIT - 1:
+            raise ApiError("ExecutionNotRedrivable", "Execution has reached the maximum number of history events")
+        count = row["redrive_count"] + 1
+        last = recorded[-1][0]
+        redriven = (last + 1, last, "ExecutionRedriven", micros(datetime.fromtimestamp(now, timezone.utc)),
+                    {"redriveCount": count}, None)
+        fields: Row = {"status": "RUNNING", "stop": None, "output": None, "error": None, "cause": None,
+                       "redrive_count": count, "redrive_date": now, "redrive_token": token}
+        self.store.update_execution(row["arn"], fields, [redriven])
+        recorded.append(redriven)
+        self._launch({**row, **fields}, recorded, skip=redrive_skips(recorded))
+        return {"redriveDate": epoch(now)}
 
     # ------------------------------------------------------------ task tokens
     def _send(self, token: str, outcome: tuple[Any, ...] | None) -> dict[str, Any]:
@@ -963,5 +1006,6 @@ for _name in (
     "CreateActivity", "DescribeActivity", "DeleteActivity", "ListActivities", "GetActivityTask", "TagResource",
     "UntagResource", "ListTagsForResource", "TestState", "PublishStateMachineVersion", "DeleteStateMachineVersion",
     "CreateStateMachineAlias", "DescribeStateMachineAlias", "UpdateStateMachineAlias", "DeleteStateMachineAlias",
+    "RedriveExecution",
 ):
     _OPERATIONS[_name] = getattr(Service, _snake(_name))

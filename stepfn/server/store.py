@@ -37,7 +37,8 @@ _SCHEMA = [
         arn TEXT PRIMARY KEY, seq BIGINT NOT NULL, sm_arn TEXT NOT NULL, name TEXT NOT NULL,
         revision_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT,
         error TEXT, cause TEXT, start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION,
-        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT, version_arn TEXT, alias_arn TEXT)""",
+        seed BIGINT NOT NULL, trace_header TEXT, test_case TEXT, version_arn TEXT, alias_arn TEXT,
+        redrive_count BIGINT NOT NULL DEFAULT 0, redrive_date DOUBLE PRECISION, redrive_token TEXT)""",
     "CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (sm_arn, seq)",
     "CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status)",
     """CREATE TABLE IF NOT EXISTS events (
@@ -85,8 +86,10 @@ class Store(Protocol):
     def delete_alias(self, arn: str) -> None: ...
     def put_execution(self, row: Row) -> None: ...
     def execution(self, arn: str) -> Row | None: ...
-    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]: ...
+    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int,
+                   redriven: bool | None = None) -> list[Row]: ...
     def running(self) -> list[Row]: ...
+    def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None: ...
     def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
@@ -264,13 +267,20 @@ class SqliteStore:
     def execution(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM executions WHERE arn = ?", (arn,))
 
-    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]:
+    def executions(self, sm_arn: str, status: str | None, before: int | None, limit: int,
+                   redriven: bool | None = None) -> list[Row]:
         sql = "SELECT * FROM executions WHERE sm_arn = ? AND seq < ?"
         args: tuple[Any, ...] = (sm_arn, before if before is not None else 2**62)
         if status is not None:
             sql += " AND status = ?"
             args += (status,)
+        if redriven is not None:
+            sql += " AND redrive_count > 0" if redriven else " AND redrive_count = 0"
         return self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+
+    def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None:
+        """Change an execution's row and append events, in one transaction (a redrive)."""
+        self.append(arn, events, fields)
 
     def running(self) -> list[Row]:
         return self._all("SELECT * FROM executions WHERE status = 'RUNNING' ORDER BY seq", ())

@@ -317,3 +317,58 @@ def test_versions_and_aliases(sfn: Any) -> None:
     assert error_of(sfn.describe_state_machine_alias, stateMachineAliasArn=alias)[0] == "ResourceNotFound"
     assert [v["stateMachineVersionArn"] for v in sfn.list_state_machine_versions(stateMachineArn=arn)[
         "stateMachineVersions"]] == [v2]
+
+
+# ---------------------------------------------------------------- redrive
+def test_redrive_reruns_only_what_failed() -> None:
+    from .conftest import InProcess
+
+    calls: list[str] = []
+    broken = {"yes": True}
+
+    def steady(payload: Any, ctx: Any) -> Any:
+        calls.append("steady")
+        return "steady"
+
+    def fragile(payload: Any, ctx: Any) -> Any:
+        calls.append("fragile")
+        if broken["yes"]:
+            raise RuntimeError("not today")
+        return "fragile"
+
+    fn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    definition = {"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": fn + "steady", "End": True}}},
+            {"StartAt": "F", "States": {"F": {"Type": "Task", "Resource": fn + "fragile", "End": True}}},
+        ]}}}
+    server = InProcess({"steady": steady, "fragile": fragile})
+    try:
+        sfn = server.client()
+        arn = create(sfn, "redrivable", definition)
+        execution = sfn.start_execution(stateMachineArn=arn, name="r")["executionArn"]
+        first = finished(sfn, execution)
+        assert first["status"] == "FAILED" and first["redriveStatus"] == "REDRIVABLE"
+        broken["yes"] = False
+        redriven = sfn.redrive_execution(executionArn=execution, clientToken="t1")
+        again = sfn.redrive_execution(executionArn=execution, clientToken="t1")  # the same request: same answer
+        assert again["redriveDate"] == redriven["redriveDate"]
+        done = finished(sfn, execution)
+        assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == ["steady", "fragile"]
+        assert done["redriveCount"] == 1 and "redriveDate" in done
+        assert sorted(calls) == ["fragile", "fragile", "steady"]  # the branch that succeeded is not run again
+        kinds = [e["type"] for e in sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]]
+        failed_at = kinds.index("ExecutionFailed")
+        assert kinds[failed_at + 1] == "ExecutionRedriven" and kinds[-1] == "ExecutionSucceeded"
+        assert kinds[failed_at + 2:].count("LambdaFunctionScheduled") == 1
+        assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn, redriveFilter="REDRIVEN")[
+            "executions"]] == ["r"]
+        assert error_of(sfn.redrive_execution, executionArn=execution) == (
+            "ExecutionNotRedrivable", "Execution is SUCCEEDED and cannot be redriven", 400)
+        fails = create(sfn, "always-fails", {"StartAt": "X", "States": {"X": {"Type": "Fail", "Error": "E"}}})
+        doomed = sfn.start_execution(stateMachineArn=fails)["executionArn"]
+        finished(sfn, doomed)
+        sfn.redrive_execution(executionArn=doomed)
+        assert (finished(sfn, doomed)["status"], finished(sfn, doomed)["redriveCount"]) == ("FAILED", 1)
+    finally:
+        server.stop()
