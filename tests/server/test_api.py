@@ -372,3 +372,28 @@ def test_redrive_reruns_only_what_failed() -> None:
         assert (finished(sfn, doomed)["status"], finished(sfn, doomed)["redriveCount"]) == ("FAILED", 1)
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- Step Functions Local's mock files
+def test_mock_config_test_cases() -> None:
+    from pathlib import Path
+
+    from .conftest import InProcess
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "order-processing"
+    server = InProcess(mock_config=str(example / "MockConfigFile.json"), clock="virtual")
+    try:
+        sfn = server.client()
+        arn = sfn.create_state_machine(name="OrderProcessing", roleArn=ROLE,
+                                       definition=(example / "machine.asl.json").read_text())["stateMachineArn"]
+        order = (example / "order.json").read_text()
+        happy = sfn.start_execution(stateMachineArn=arn + "#HappyPath", input=order)["executionArn"]
+        assert happy == arn.replace(":stateMachine:", ":execution:") + ":" + happy.rsplit(":", 1)[1]
+        assert finished(sfn, happy)["status"] == "SUCCEEDED"
+        recovered = sfn.start_execution(stateMachineArn=arn + "#RetryThenRecover", input=order)["executionArn"]
+        assert finished(sfn, recovered)["status"] == "SUCCEEDED"
+        history = sfn.get_execution_history(executionArn=recovered, maxResults=1000)["events"]
+        assert sum(e["type"] == "LambdaFunctionFailed" for e in history) == 1
+        assert error_of(sfn.start_execution, stateMachineArn=arn + "#NoSuchCase", input=order)[0] == "InvalidName"
+    finally:
+        server.stop()
