@@ -370,6 +370,15 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
     clock = "virtual" if virtual_time else "scaled" if wait_time_scale is not None else "real"
     options = Options(handlers, clock=clock, wait_time_scale=wait_time_scale or 1.0,
                       mock_config=mock_config or os.environ.get(ENV_VAR))
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     click.echo(f"stepfn serve: http://{host}:{port}/ (database {db})", err=True)
     run_server(create_app(Service(store, options)), host=host, port=port)
 

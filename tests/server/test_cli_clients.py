@@ -66,3 +66,14 @@ def test_sigterm_keeps_running_executions_for_the_next_start(tmp_path: Path) -> 
         assert kinds == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded"]
     finally:
         second.terminate()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tasks", "no-such-file.py"], "tasks file not found"),
+    (["--virtual-time", "--wait-time-scale", "2"], "not both"),
+    (["--db", "/proc/no/such/dir/x.sqlite"], "cannot open the database"),
+])
+def test_serve_refuses_bad_options(args: list[str], message: str) -> None:
+    done = subprocess.run([sys.executable, "-c", "from stepfn.cli import entry; entry()", "serve", *args],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
