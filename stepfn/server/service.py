@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 
 from stepfn.asl.loader import load, parse_document, validate
 from stepfn.asl.model import StateMachine
-from stepfn.errors import DefinitionError, Problem, StepfnError
+from stepfn.errors import DefinitionError, StepfnError
 from stepfn.runtime.callbacks import FAILURE, SUCCESS, Callbacks, TaskTokenError
 from stepfn.runtime.clock import Clock, RealClock, VirtualClock
 from stepfn.runtime.execution import EXPRESS, STANDARD
@@ -29,6 +29,7 @@ from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
 from stepfn.server import arns
 from stepfn.server.arns import Caller
+from stepfn.server.diagnostics import diagnostics, invalid_definition
 from stepfn.server.durable import (
     JournalLog,
     ReplayClock,
@@ -60,13 +61,6 @@ REDRIVE_WINDOW = 14 * 24 * 3600  # AWS redrives executions that closed in the la
 _DEFAULT_TRACING = {"enabled": False}
 _CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _DATA_KEYS = ("input", "output", "parameters")
-# stepfn's problem codes -> AWS's diagnostic codes (anything else is a schema problem)
-_DIAGNOSTIC = {
-    "graph.unknown-target": "MISSING_TRANSITION_TARGET",
-    "graph.no-terminal": "MISSING_END_STATE",
-    "json.duplicate-key": "DUPLICATE_STATE_NAME",
-    "json.syntax": "INVALID_JSON_DESCRIPTION",
-}
 
 
 @dataclass
@@ -109,13 +103,6 @@ class _Registry(Machines):
 
 def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
-
-
-def invalid_definition(problems: list[Problem] | tuple[Problem, ...], code: str | None = None) -> ApiError:
-    """AWS's ``InvalidDefinition``: every problem as ``CODE: text at /pointer``."""
-    text = ", ".join(f"{code or _DIAGNOSTIC.get(p.code, 'SCHEMA_VALIDATION_FAILED')}: {p.message} at {p.pointer or '/'}"
-                     for p in problems)
-    return ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
 
 
 class Service:
@@ -500,22 +487,14 @@ class Service:
 
     def validate_state_machine_definition(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         limit = request.get("maxResults") or 100
-        diagnostics: list[dict[str, Any]] = []
         try:
             doc = parse_document(request["definition"], "<definition>", yaml=False)
         except DefinitionError as exc:
-            diagnostics = [{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": p.message,
-                            "location": p.pointer or "/"} for p in exc.problems]
+            found = diagnostics(exc.problems, "INVALID_JSON_DESCRIPTION")
         else:
-            for problem in validate(doc, machine_type=request.get("type", STANDARD)):
-                diagnostics.append({"severity": "ERROR", "code": _DIAGNOSTIC.get(problem.code,
-                                                                                 "SCHEMA_VALIDATION_FAILED"),
-                                    "message": problem.message, "location": problem.pointer or "/"})
-        unique: list[dict[str, Any]] = []
-        for d in diagnostics:
-            if d not in unique:
-                unique.append(d)
-        return {"result": "FAIL" if unique else "OK", "diagnostics": unique[:limit], "truncated": len(unique) > limit}
+            found = diagnostics(validate(doc, machine_type=request.get("type", STANDARD)))
+        items = [{"severity": "ERROR", "code": c, "message": m, "location": w} for c, m, w in found]
+        return {"result": "FAIL" if items else "OK", "diagnostics": items[:limit], "truncated": len(items) > limit}
 
     # ------------------------------------------------------------ executions
     def _input(self, request: dict[str, Any]) -> tuple[str, Any]:

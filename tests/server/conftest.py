@@ -134,6 +134,9 @@ class ServeProcess:
             stderr=subprocess.PIPE,
         )
         self.client = client(self.port)
+        from .shapes import ShapeChecker
+
+        self.shapes = ShapeChecker(self.client)  # every answer checked against botocore's output shapes
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -97,6 +97,7 @@ class Scenario:
                              and d, timeout=40)
         events = self.history()
         assert self.proc is not None
+        assert not self.proc.shapes.found, self.proc.shapes.found
         assert self.proc.terminate() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once shut down
         return described, events
 
