@@ -2,7 +2,9 @@
 
 This is the top of the package: it only gathers what the layers below implement
 (``stepfn.asl`` loads and validates, ``stepfn.runtime.launch`` runs) under the names
-``import stepfn`` offers.
+``import stepfn`` offers, and picks the AWS backend a run gets (``aws=``): moto embedded in
+the process unless told otherwise, an endpoint URL, ``"real"``, an
+:class:`~stepfn.aws.AwsBackend`, or ``False`` for none.  Handlers and mocks always win over it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,45 @@ from __future__ import annotations
 from typing import Any
 
 from stepfn.asl.loader import load
+from stepfn.runtime import launch
 from stepfn.runtime.execution import STANDARD
-from stepfn.runtime.launch import NO_INPUT, execute, prepare, run, start
+from stepfn.runtime.launch import NO_INPUT
 
 __all__ = ["NO_INPUT", "execute", "load", "prepare", "run", "start", "validate"]
+
+
+def _services(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``aws=`` / ``region=`` turned into the run's service backend."""
+    aws = options.pop("aws", None)
+    region = options.pop("region", None)
+    if "services" in options or aws is False:
+        return options
+    from stepfn.aws import backend
+
+    return {**options, "services": backend(aws, region=region)}
+
+
+def prepare(machine: Any, **options: Any) -> Any:
+    """Build a run ready to execute (see :func:`stepfn.runtime.launch.prepare`)."""
+    return launch.prepare(machine, **_services(options))
+
+
+async def execute(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+    """Run one execution inside the caller's event loop (no ``input`` means ``{}``; ``None`` is null)."""
+    return await launch.execute(machine, input, **_services(options))
+
+
+def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+    """Run one execution to completion and return its :class:`~stepfn.Execution`.
+
+    ``aws=`` picks the backend of AWS service Tasks (default: moto in this process).
+    """
+    return launch.run(machine, input, **_services(options))
+
+
+def start(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+    """Start one execution in the background and return its :class:`~stepfn.ExecutionHandle`."""
+    return launch.start(machine, input, **_services(options))
 
 
 def validate(source: Any, *, machine_type: str = STANDARD) -> list[Any]:

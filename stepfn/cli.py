@@ -78,6 +78,14 @@ def main() -> None:
               help="Write the execution history (AWS's event shapes) to FILE as JSON Lines.")
 @click.option("--render", "render_file", type=click.Path(dir_okay=False, writable=True),
               help="Draw the execution over the machine to FILE (.dot, .svg, .png or .html).")
+@click.option("--aws", "aws_mode", type=click.Choice(["moto", "real"]), default=None,
+              help="Backend of AWS service Tasks: moto in this process (the default) or real AWS (your "
+                   "boto3 credentials).")
+@click.option("--aws-endpoint", metavar="URL", default=None,
+              help="Send AWS service calls to this AWS-compatible endpoint (moto server, LocalStack ...).")
+@click.option("--region", default=None, help="AWS region of service calls (default us-east-1).")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME=DIR",
+              help="Load DIR into S3 bucket NAME before the run and write the bucket back to DIR after it.")
 def run(
     machine: str,
     input_text: str | None,
@@ -94,6 +102,10 @@ def run(
     state_machine: str | None,
     events_file: str | None,
     render_file: str | None,
+    aws_mode: str | None,
+    aws_endpoint: str | None,
+    region: str | None,
+    buckets: tuple[str, ...],
 ) -> None:
     """Run MACHINE (JSON or YAML) once and report what it did."""
     from stepfn.api import run as run_machine
@@ -125,13 +137,22 @@ def run(
         clock = VirtualClock(start_time) if virtual_time else None
     except ValueError:
         _fail(f"--start-time is not an ISO-8601 date-time: {start_time!r}")
+    if aws_mode is not None and aws_endpoint is not None:
+        _fail("give --aws or --aws-endpoint, not both")
+    folders = _bucket_folders(buckets)
     try:
+        from stepfn.aws import backend
+
+        services = backend(aws_endpoint or aws_mode, region=region)
         for spec in tasks:
             handlers.update(load_handlers(spec))
         if test_case is not None:
             machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
                                                   state_machine)
-        execution = run_machine(
+        execution = _run_with_buckets(
+            run_machine,
+            services,
+            folders,
             machine,
             data,
             handlers=handlers,
@@ -139,6 +160,7 @@ def run(
             clock=clock,
             seed=seed,
             machines=registry or None,
+            aws=services,
         )
     except DefinitionError as exc:
         _print_problems(exc.problems)
@@ -157,6 +179,36 @@ def run(
             if execution.cause is not None:
                 click.echo(f"cause:  {execution.cause}")
     sys.exit(EXIT_OK if execution.status == "SUCCEEDED" else EXIT_FAILED)
+
+
+def _bucket_folders(buckets: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--bucket NAME=DIR`` options as (bucket, directory) pairs."""
+    import os
+
+    out = []
+    for entry in buckets:
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            _fail(f"--bucket takes NAME=DIR, not {entry!r}")
+        if os.path.exists(path) and not os.path.isdir(path):
+            _fail(f"--bucket {name}: {path} is not a directory")
+        out.append((name, path))
+    return out
+
+
+def _run_with_buckets(run_machine: Any, services: Any, folders: list[tuple[str, str]], *args: Any,
+                      **kwargs: Any) -> Any:
+    """Load each folder into its bucket, run, and write the buckets back to the folders."""
+    if not folders:
+        return run_machine(*args, **kwargs)
+    from stepfn.aws.folders import download, upload
+
+    for bucket, path in folders:
+        upload(services, path, bucket)
+    execution = run_machine(*args, **kwargs)
+    for bucket, path in folders:
+        download(services, bucket, path)
+    return execution
 
 
 def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,

@@ -295,7 +295,7 @@ def test_heartbeats_keep_a_long_task_alive() -> None:
 
 
 def test_the_handle_answers_from_the_test_thread_at_one_virtual_instant() -> None:
-    with stepfn.start(waiting(HeartbeatSeconds=5), {"id": 1}, clock=clock()) as run:
+    with stepfn.start(waiting(HeartbeatSeconds=5), {"id": 1}, aws=False, clock=clock()) as run:
         task = run.wait_for_task(timeout=5)
         assert (task.state, task.resource) == ("Ask", SEND)
         assert task.input["MessageBody"] == {"token": task.token, "order": {"id": 1}}
@@ -307,7 +307,7 @@ def test_the_handle_answers_from_the_test_thread_at_one_virtual_instant() -> Non
 
 
 def test_the_handle_lets_virtual_time_pass_on_request() -> None:
-    with stepfn.start(waiting(HeartbeatSeconds=30), {}, clock=clock()) as run:
+    with stepfn.start(waiting(HeartbeatSeconds=30), {}, aws=False, clock=clock()) as run:
         task = run.wait_for_task()
         for _ in range(5):
             run.sleep(20)
@@ -318,7 +318,7 @@ def test_the_handle_lets_virtual_time_pass_on_request() -> None:
 
 
 def test_sleeping_past_the_heartbeat_times_the_task_out() -> None:
-    with stepfn.start(waiting(HeartbeatSeconds=30), {}, clock=clock()) as run:
+    with stepfn.start(waiting(HeartbeatSeconds=30), {}, aws=False, clock=clock()) as run:
         task = run.wait_for_task()
         run.sleep(31)
         with pytest.raises(stepfn.TaskTokenError) as info:
@@ -329,7 +329,7 @@ def test_sleeping_past_the_heartbeat_times_the_task_out() -> None:
 
 
 def test_a_thread_answers_with_a_real_clock() -> None:
-    run = stepfn.start(waiting(TimeoutSeconds=30), {})
+    run = stepfn.start(waiting(TimeoutSeconds=30), {}, aws=False)
 
     def answer() -> None:
         task = run.wait_for_task(timeout=10)
@@ -344,7 +344,7 @@ def test_a_thread_answers_with_a_real_clock() -> None:
 
 @pytest.mark.parametrize("token", ["never-issued", "", "x" * 200])
 def test_unknown_tokens_are_invalid(token: str) -> None:
-    with stepfn.start(waiting(), {}, clock=clock()) as run:
+    with stepfn.start(waiting(), {}, aws=False, clock=clock()) as run:
         run.wait_for_task()
         with pytest.raises(stepfn.TaskTokenError) as info:
             run.send_task_success(token, 1)
@@ -353,7 +353,7 @@ def test_unknown_tokens_are_invalid(token: str) -> None:
 
 
 def test_a_second_answer_is_refused() -> None:
-    with stepfn.start(waiting(), {}, clock=clock()) as run:
+    with stepfn.start(waiting(), {}, aws=False, clock=clock()) as run:
         task = run.wait_for_task()
         run.send_task_success(task.token, 1)
         with pytest.raises(stepfn.TaskTokenError):
@@ -371,14 +371,14 @@ def test_wait_for_task_gives_up_when_the_execution_ends() -> None:
 
 def test_an_unserved_token_resource_needs_a_handle() -> None:
     with pytest.raises(stepfn.MissingHandlerError, match="waitForTaskToken"):
-        stepfn.run(waiting(), {})
-    with stepfn.start(waiting(), {}, clock=clock()) as run:  # answered through the handle
+        stepfn.run(waiting(), {}, aws=False)
+    with stepfn.start(waiting(), {}, aws=False, clock=clock()) as run:  # answered through the handle
         run.send_task_success(run.wait_for_task().token, "ok")
         assert run.result().output == "ok"
 
 
 def test_answer_output_is_limited_like_aws() -> None:
-    with stepfn.start(waiting(), {}, clock=clock()) as run:
+    with stepfn.start(waiting(), {}, aws=False, clock=clock()) as run:
         task = run.wait_for_task()
         with pytest.raises(stepfn.UsageError):
             run.send_task_success(task.token, "x" * 262_144)
@@ -402,7 +402,7 @@ def test_stop_aborts_what_is_in_flight() -> None:
             }
         },
     }
-    with stepfn.start(doc, [1, 2], clock=clock()) as run:
+    with stepfn.start(doc, [1, 2], aws=False, clock=clock()) as run:
         run.wait_for_task()
         run.wait_for_task()
         assert run.stop("Ops.Cancelled", "by the on-call") is True

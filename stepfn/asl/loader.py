@@ -450,9 +450,44 @@ class _Compiler:
             tolerated_count_path=self.path(spec, "ToleratedFailureCountPath", pointer, None),
             tolerated_percentage=self.number_or_expr(spec, "ToleratedFailurePercentage", pointer, language),
             tolerated_percentage_path=self.path(spec, "ToleratedFailurePercentagePath", pointer, None),
-            item_reader=spec.get("ItemReader"),
-            item_batcher=spec.get("ItemBatcher"),
-            result_writer=spec.get("ResultWriter"),
+            item_reader=self.item_source(spec, "ItemReader", pointer, language),
+            item_batcher=self.batcher(spec, pointer, language),
+            result_writer=self.item_source(spec, "ResultWriter", pointer, language),
+        )
+
+    def item_source(self, spec: Any, key: str, pointer: str, language: str) -> m.ItemSource | None:
+        """``ItemReader`` / ``ResultWriter`` with its Parameters/Arguments and MaxItems compiled."""
+        field = spec.get(key)
+        if not isinstance(field, Mapping):
+            return None
+        here = f"{pointer}/{key}"
+        if language == m.JSONATA:
+            parameters = self.jsonata(field, "Arguments", here)
+        else:
+            parameters = self.template(field, "Parameters", here)
+        config = field.get("ReaderConfig")
+        config = config if isinstance(config, Mapping) else {}
+        return m.ItemSource(
+            resource=str(field.get("Resource", "")),
+            spec=field,
+            parameters=parameters,
+            max_items=self.number_or_expr(config, "MaxItems", f"{here}/ReaderConfig", language),
+            max_items_path=self.path(config, "MaxItemsPath", f"{here}/ReaderConfig", None),
+        )
+
+    def batcher(self, spec: Any, pointer: str, language: str) -> m.Batcher | None:
+        field = spec.get("ItemBatcher")
+        if not isinstance(field, Mapping):
+            return None
+        here = f"{pointer}/ItemBatcher"
+        compile_input = self.jsonata if language == m.JSONATA else self.template
+        batch_input = compile_input(field, "BatchInput", here)
+        return m.Batcher(
+            max_items=self.number_or_expr(field, "MaxItemsPerBatch", here, language),
+            max_items_path=self.path(field, "MaxItemsPerBatchPath", here, None),
+            max_bytes=self.number_or_expr(field, "MaxInputBytesPerBatch", here, language),
+            max_bytes_path=self.path(field, "MaxInputBytesPerBatchPath", here, None),
+            batch_input=batch_input,
         )
 
 

@@ -133,6 +133,30 @@ class Parallel(State):
     branches: tuple[Scope, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ItemSource:
+    """A Distributed Map's ``ItemReader`` or ``ResultWriter``: its resource, the whole
+    field as written, its ``Parameters`` (JSONPath template) or ``Arguments`` (JSONata)
+    compiled, and the reader's ``MaxItems`` (a number or JSONata) / ``MaxItemsPath``."""
+
+    resource: str
+    spec: Mapping[str, Any]
+    parameters: Any = None
+    max_items: Any = None
+    max_items_path: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batcher:
+    """A Distributed Map's ``ItemBatcher``: limits as numbers, JSONata or paths, and ``BatchInput``."""
+
+    max_items: Any = None
+    max_items_path: Any = None
+    max_bytes: Any = None
+    max_bytes_path: Any = None
+    batch_input: Any = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Map(State):
     processor: Scope | None = None
@@ -148,9 +172,9 @@ class Map(State):
     tolerated_count_path: Any = None
     tolerated_percentage: Any = None
     tolerated_percentage_path: Any = None
-    item_reader: Any = None
-    item_batcher: Any = None
-    result_writer: Any = None
+    item_reader: ItemSource | None = None
+    item_batcher: Batcher | None = None
+    result_writer: ItemSource | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,13 @@ from stepfn.asl import model as m
 from stepfn.errors import StatesError
 from stepfn.runtime.events import HistoryLimitExceeded
 from stepfn.runtime.handlers import Handlers, TaskContext, copy_json, is_async
+from stepfn.runtime.tasks import served_by_stepfn
 
 if TYPE_CHECKING:
     from stepfn.runtime.callbacks import Callbacks
     from stepfn.runtime.clock import Clock
     from stepfn.runtime.frames import Env
+    from stepfn.runtime.services import ServiceBackend
 
 
 def _plumbing() -> tuple[str, ...]:
@@ -68,6 +70,7 @@ class Calls:
     gc_paused: bool
     _handlers: dict[tuple[str, str], Any]
     _async: dict[int, bool]
+    services: ServiceBackend | None
 
     if TYPE_CHECKING:  # defined by ``Run``
 
@@ -79,7 +82,10 @@ class Calls:
         key = (state_name, resource)
         cache = self._handlers
         if key not in cache:
-            cache[key] = self.handlers.lookup(state_name, resource)
+            found = self.handlers.lookup(state_name, resource)
+            if found is None and self.services is not None and not served_by_stepfn(resource):
+                found = self.services.handler(resource)
+            cache[key] = found
         return cache[key]
 
     def _is_async_handler(self, handler: Any) -> bool:

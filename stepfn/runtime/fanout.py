@@ -20,7 +20,7 @@ from stepfn.errors import StatesError
 from stepfn.runtime.events import Cursor, EventLog, HistoryLimitExceeded
 from stepfn.runtime.execution import ROLE_ARN
 from stepfn.runtime.frames import Env, Frame
-from stepfn.runtime.limits import Sizes, payload_size
+from stepfn.runtime.limits import MAX_PAYLOAD, Sizes, payload_size
 from stepfn.runtime.queries import assign_jsonata, assign_jsonpath
 
 if TYPE_CHECKING:
@@ -156,7 +156,11 @@ class Fanout:
         jsonata = state.query_language == m.JSONATA
         states: dict[str, Any] = {"input": data}
         effective = data if jsonata else select_input(state.input_path, data, env)
-        if jsonata:
+        reader = state.item_reader
+        items: Any = None
+        if reader is not None:
+            pass  # read after MapRunStarted, below: AWS reports reader failures on the Map Run
+        elif jsonata:
             items = data
             if callable(state.items) and not hasattr(state.items, "evaluate_defined"):
                 items = self.queries.evaluate(state.items, env, states)
@@ -173,7 +177,7 @@ class Fanout:
             items = select_input(state.items_path, effective, env)
         else:
             items = effective
-        if not isinstance(items, list):
+        if reader is None and not isinstance(items, list):
             raise StatesError(
                 errors.RUNTIME,
                 f"Item paths must resolve to arrays, but '{state.items_path.text if state.items_path else '$'}' "
@@ -182,17 +186,30 @@ class Fanout:
         log = self.log
         cursor = env.cursor
         assert cursor is not None
-        log.add("MapStateStarted", {"length": len(items)}, cursor)
+        log.add("MapStateStarted", {"length": 0 if reader is not None else len(items)}, cursor)
         distributed = state.mode == "DISTRIBUTED"
+        run_arn = ""
         if distributed:  # each item runs as a child execution with a history of its own
             from stepfn.runtime.execution import uuid4
 
             run_id = f"{state.label or state.name}:{uuid4(self.random)}"
             run_arn = f"{self.machine_arn.replace(':stateMachine:', ':mapRun:')}/{run_id}"
             log.add("MapRunStarted", {"mapRunArn": run_arn}, cursor)
+        if reader is not None:
+            try:
+                items = self._read_items(state, reader, effective, env, states if jsonata else None)
+            except StatesError as err:
+                log.add("MapRunFailed", {"error": err.error, "cause": err.cause}, cursor)
+                log.add("MapStateFailed", None, cursor)
+                raise
         processor = state.processor
         assert processor is not None
         selector = state.item_selector
+        if state.item_batcher is not None:  # ItemSelector, then ItemBatcher: a child gets a batch
+            if selector is not None:
+                items = [self._select(state, i, v, effective, data, env, frame) for i, v in enumerate(items)]
+            items = self._batches(state, state.item_batcher, items, effective, env, states if jsonata else None)
+            selector = None
         n = len(items)
         results: list[Any] = [None] * n
         limit = state.max_concurrency
@@ -211,22 +228,19 @@ class Fanout:
             return [lane.last if lane_ok[j] else lane.source for j, lane in enumerate(lanes)]
 
         sizes = self.sizes
-        items_bound = sizes.bound(items) if jsonata else sizes.part(items, data)  # a part of the input
+        own_items = jsonata or reader is not None or state.item_batcher is not None
+        items_bound = sizes.bound(items) if own_items else sizes.part(items, data)  # a part of the input
         bounds = [0] * n  # of each iteration's output, taken while it is still remembered
+        writer = state.result_writer if distributed else None
+        # what ResultWriter exports: one record per child execution
+        children: list[Any] | None = [None] * n if writer is not None and writer.resource else None
 
         def item_input(i: int) -> Any:
             value = items[i]
             if selector is None:
                 sizes.note(value, items_bound)
                 return value
-            item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
-            if jsonata:
-                selected = self.queries.evaluate(selector, item_env, {"input": data})
-                sizes.check(state.name, selected, payload_size(selected))
-                return selected
-            selected = selector(effective, item_env)
-            sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
-            return selected
+            return self._select(state, i, value, effective, data, env, frame)
 
         def succeed(i: int, output: Any, j: int) -> None:
             results[i] = output
@@ -258,6 +272,8 @@ class Fanout:
                         value = item_input(i)
                         lane = Cursor(0, EventLog(self.clock.now))
                         log.add("ExecutionStarted", {"input": value, "roleArn": ROLE_ARN}, lane, False)
+                        if children is not None:
+                            children[i] = {"Input": value, "StartDate": self.clock.now()}
                     else:
                         log.add("MapIterationStarted", details, lane)
                         value = item_input(i)
@@ -274,6 +290,9 @@ class Fanout:
                             log.add("MapIterationFailed", details, lane, False)
                         failures.append(err)
                         results[i] = {"Error": err.error, "Cause": err.cause}
+                        if children is not None:
+                            children[i].update(Status="FAILED", Error=err.error, Cause=err.cause,
+                                               StopDate=self.clock.now())
                         bounds[i] = sizes.bound(results[i])
                         if not distributed or len(failures) > tolerated:
                             stop.cancel()
@@ -282,6 +301,8 @@ class Fanout:
                     if distributed:
                         results[i] = out
                         bounds[i] = sizes.bound(out)
+                        if children is not None:
+                            children[i].update(Status="SUCCEEDED", Output=out, StopDate=self.clock.now())
                     else:
                         succeed(i, out, j)
 
@@ -331,11 +352,121 @@ class Fanout:
             log.add("MapStateFailed", None, cursor)
             raise err
         _join(cursor, tails())
+        bound = 2 + n + sum(bounds)
+        combined: Any = results
+        if children is not None and writer is not None:
+            try:
+                combined = self._write_results(writer, run_arn, children, effective, env, states if jsonata else None)
+            except StatesError as err:
+                log.add("MapRunFailed", {"error": err.error, "cause": err.cause}, cursor)
+                log.add("MapStateFailed", None, cursor)
+                raise
+            bound = payload_size(combined)
         if distributed:
             log.add("MapRunSucceeded", None, cursor, False)
         log.add("MapStateSucceeded", None, cursor, False)
-        bound = 2 + n + sum(bounds)
-        return self._combined(state, data, env, states if jsonata else None, results, bound), state.next
+        return self._combined(state, data, env, states if jsonata else None, combined, bound), state.next
+
+    def _write_results(
+        self, writer: m.ItemSource, run_arn: str, children: list[Any], data: Any, env: Env,
+        states: dict[str, Any] | None,
+    ) -> Any:
+        """Export the children's results through the service backend (ResultWriter)."""
+        services = getattr(self, "services", None)
+        if services is None:
+            raise StatesError(errors.RESULT_WRITER_FAILED, "No AWS backend serves ResultWriter in this run.")
+        params = self._source_parameters(writer, data, env, states)
+        prefix = run_arn.rsplit(":", 1)[-1]
+        execution = self.machine_arn.replace(":stateMachine:", ":execution:")
+        records = []
+        for i, child in enumerate(children):
+            if child is None:
+                continue
+            name = f"{prefix}_{i}" if len(prefix) < 60 else str(i)
+            records.append({**child, "Name": name, "ExecutionArn": f"{execution}/{prefix}:{name}",
+                            "StateMachineArn": f"{self.machine_arn}/{prefix}"})
+        return services.write_results(writer.spec, params, {"MapRunArn": run_arn, "Executions": records})
+
+    def _select(self, state: m.Map, i: int, value: Any, effective: Any, data: Any, env: Env, frame: Frame) -> Any:
+        """An item through the Map's ItemSelector."""
+        sizes = self.sizes
+        item_env = Env(self, state.name, env.entered, frame.variables, (i, value))
+        if state.query_language == m.JSONATA:
+            selected = self.queries.evaluate(state.item_selector, item_env, {"input": data})
+            sizes.check(state.name, selected, payload_size(selected))
+            return selected
+        assert state.item_selector is not None
+        selected = state.item_selector(effective, item_env)
+        sizes.made(state.name, state.pointer, "ItemSelector", selected, data)
+        return selected
+
+    def _source_parameters(self, source: m.ItemSource, data: Any, env: Env, states: dict[str, Any] | None) -> Any:
+        if source.parameters is None:
+            return {}
+        if states is not None:
+            return self.queries.evaluate(source.parameters, env, states)
+        return source.parameters(data, env)
+
+    def _read_items(
+        self, state: m.Map, reader: m.ItemSource, data: Any, env: Env, states: dict[str, Any] | None
+    ) -> list[Any]:
+        """The items of an ItemReader, through the run's service backend."""
+        services = getattr(self, "services", None)
+        if services is None:
+            raise StatesError(errors.ITEM_READER_FAILED, "No AWS backend serves ItemReader in this run.")
+        params = self._source_parameters(reader, data, env, states)
+        limit = reader.max_items
+        if states is not None:
+            limit = self.queries.number(limit, env, states, "MaxItems")
+        elif reader.max_items_path is not None:
+            limit = field_value(reader.max_items_path, data, env, "MaxItemsPath")
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise StatesError(
+                    errors.RUNTIME,
+                    f"The MaxItemsPath field refers to value {json.dumps(json.dumps(limit))} which is not a valid "
+                    f"integer: {reader.max_items_path.text}",
+                )
+        if limit is not None and limit < 0:
+            raise StatesError(errors.ITEM_READER_FAILED, "field MaxItems must be positive")
+        items = services.read_items(reader.spec, params, int(limit or 0))
+        self.sizes.note(items, self.sizes.bound(items))
+        return list(items)
+
+    def _batches(
+        self, state: m.Map, batcher: m.Batcher, items: list[Any], data: Any, env: Env, states: dict[str, Any] | None
+    ) -> list[Any]:
+        """Items grouped as ItemBatcher says: ``{"BatchInput"?, "Items": [...]}`` per child."""
+        if states is not None:
+            most = self.queries.number(batcher.max_items, env, states, "MaxItemsPerBatch")
+            most_bytes = self.queries.number(batcher.max_bytes, env, states, "MaxInputBytesPerBatch")
+            batch_input = batcher.batch_input
+            if batch_input is not None:
+                batch_input = self.queries.evaluate(batch_input, env, states)
+        else:
+            most, most_bytes = batcher.max_items, batcher.max_bytes
+            if batcher.max_items_path is not None:
+                most = _path_number(batcher.max_items_path, data, env, "MaxItemsPerBatchPath")
+            if batcher.max_bytes_path is not None:
+                most_bytes = _path_number(batcher.max_bytes_path, data, env, "MaxInputBytesPerBatchPath")
+            batch_input = None if batcher.batch_input is None else batcher.batch_input(data, env)
+        most = int(most or 0) or len(items) or 1
+        limit_bytes = int(most_bytes or 0) or MAX_PAYLOAD
+        base = 2 + (len(json.dumps(batch_input)) + 14 if batch_input is not None else 0)
+        batches: list[Any] = []
+        current: list[Any] = []
+        size = base
+        for item in items:
+            item_size = len(json.dumps(item, ensure_ascii=False).encode()) + 1
+            if current and (len(current) >= most or size + item_size > limit_bytes):
+                batches.append(current)
+                current, size = [], base
+            current.append(item)
+            size += item_size
+        if current:
+            batches.append(current)
+        if batch_input is None:
+            return [{"Items": batch} for batch in batches]
+        return [{"BatchInput": batch_input, "Items": batch} for batch in batches]
 
     def _jsonata_result(self, state: m.State, env: Env, states: dict[str, Any], result: Any) -> Any:
         states["result"] = result

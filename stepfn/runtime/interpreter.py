@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:  # anyio (and asyncio) load only for runs that need an event loop
     import anyio
 
+    from stepfn.runtime.services import ServiceBackend
+
 from stepfn import errors
 from stepfn.asl import model as m
 from stepfn.asl.dataflow import apply_result_path, decide_retry, match_catch, retry_delay, select_input
@@ -85,8 +87,10 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         callbacks: Callbacks | None = None,
         machines: Any = None,
         machine_name: str | None = None,
+        services: ServiceBackend | None = None,
     ) -> None:
         self.machine = machine
+        self.services = services  # serves AWS resources no handler serves (see runtime.services)
         self.handlers = handlers if handlers is not None else Handlers()
         self.clock = clock or RealClock()
         self.random = rand or shared_random()
@@ -137,6 +141,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             callbacks=self.callbacks,
             machines=self.machines,
             machine_name=machine_name,
+            services=self.services,
         )
         run.spawn = self.spawn
         return run

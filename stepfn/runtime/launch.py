@@ -28,7 +28,8 @@ from stepfn.runtime.execution import EXPRESS, STANDARD, Execution
 from stepfn.runtime.handlers import LAMBDA_INVOKE, Handlers
 from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
-from stepfn.runtime.tasks import BUILTINS
+from stepfn.runtime.services import ServiceBackend
+from stepfn.runtime.tasks import BUILTINS, served_by_stepfn
 
 if TYPE_CHECKING:
     from stepfn.runtime.handle import ExecutionHandle
@@ -58,7 +59,11 @@ def _machine(machine: StateMachine | Any, machine_type: str) -> StateMachine:
 
 
 def check_handlers(
-    machine: StateMachine, handlers: Handlers, activities: Iterable[str] = (), external: bool = False
+    machine: StateMachine,
+    handlers: Handlers,
+    activities: Iterable[str] = (),
+    external: bool = False,
+    services: ServiceBackend | None = None,
 ) -> None:
     """Refuse a run whose Tasks name resources nobody serves."""
     declared = frozenset(activities)
@@ -68,6 +73,8 @@ def check_handlers(
         if base == LAMBDA_INVOKE or base in BUILTINS:
             continue  # served by stepfn (lambda:invoke finds its function at run time, as AWS does)
         if handlers.lookup(task.name, resource) is not None:
+            continue
+        if services is not None and not served_by_stepfn(resource) and services.handler(resource) is not None:
             continue
         if is_activity_arn(resource):
             if resource in declared:
@@ -97,12 +104,14 @@ def prepare(
     machines: Mapping[str, Any] | Machines | None = None,
     activities: Iterable[str] = (),
     external: bool = False,
+    services: ServiceBackend | None = None,
 ) -> Run:
     """Build a :class:`Run` ready to execute (shared by ``run``, ``execute`` and ``start``).
 
     ``machines`` maps state machine ARNs or names to the definitions
     ``states:startExecution`` Tasks start; ``activities`` lists activity ARNs served by
-    workers polling an :class:`~stepfn.ExecutionHandle`.
+    workers polling an :class:`~stepfn.ExecutionHandle`; ``services`` serves the AWS
+    resources no handler serves (see :mod:`stepfn.runtime.services`).
     """
     if type not in _TYPES:
         raise UsageError(f"type must be STANDARD or EXPRESS, not {type!r}")
@@ -112,7 +121,7 @@ def prepare(
     elif not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
     activities = tuple(activities)
-    check_handlers(compiled, handlers, activities, external)
+    check_handlers(compiled, handlers, activities, external, services)
     if machines is not None and not isinstance(machines, Machines):
         machines = Machines(machines)
     rand = random if random is not None or seed is None else _random.Random(seed)
@@ -126,6 +135,7 @@ def prepare(
         on_event=on_event,
         callbacks=Callbacks(activities) if activities or external else None,  # else made when needed
         machines=machines,
+        services=services,
     )
 
 

@@ -39,6 +39,13 @@ BUILTINS = {
 }
 
 
+def served_by_stepfn(resource: str) -> bool:
+    """Resources stepfn serves itself, never a service backend: Lambda, activities and
+    the built-in ``states``/``sfn`` integrations."""
+    base = split_resource(resource)[0]
+    return base == LAMBDA_INVOKE or base in BUILTINS or is_lambda_arn(resource) or is_activity_arn(resource)
+
+
 def _waits_for_token(resource: str) -> bool:
     return resource.endswith(TOKEN) or is_activity_arn(resource)
 
