@@ -99,6 +99,8 @@ class AwsBackend:
         config = Config(
             retries={"max_attempts": 1, "mode": "standard"},
             s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
             connect_timeout=5,
             read_timeout=60,
         )

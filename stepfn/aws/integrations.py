@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from stepfn.aws import sdk
-from stepfn.aws.shapes import ServiceFailure, optimized_failure, with_metadata
+from stepfn.aws.shapes import ServiceFailure, missing_parameter, optimized_failure, with_metadata
 from stepfn.runtime.handlers import Handler, TaskContext
 from stepfn.runtime.tasks import TOKEN, split_resource
 
@@ -96,10 +96,15 @@ def call_optimized(backend: Any, service: str, action: str, params: Any) -> Any:
     op = sdk.operation_name(action)
     operation = model.operation_model(op)
     request = sdk.to_model(operation.input_shape, request)
+    for member in operation.input_shape.required_members:
+        if member not in request:
+            raise missing_parameter(service, member)
     prefix = {"sqs": "SQS", "sns": "SNS", "dynamodb": "DynamoDB", "events": "EventBridge"}[service]
     response = sdk.invoke(client, op, request, lambda exc: optimized_failure(service, model, exc), prefix)
     meta = response.get("ResponseMetadata") or {}
     result = sdk.render(response, None)
+    if service == "dynamodb" and request.get("ReturnConsumedCapacity", "NONE") == "NONE":
+        result.pop("ConsumedCapacity", None)  # DynamoDB reports it only when asked
     if service == "events":
         if result.get("FailedEntryCount"):
             raise ServiceFailure("EventBridge.FailedEntry", json.dumps(result, separators=(",", ":")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -68,6 +69,8 @@ def to_model(shape: Any, value: Any) -> Any:
         folded = {k.lower(): k for k in members}
         out = {}
         for key, item in value.items():
+            if item is None:  # null is an absent member
+                continue
             name = key if key in members else folded.get(key.lower(), key)
             out[name] = to_model(members.get(name), item)
         return out
@@ -77,6 +80,8 @@ def to_model(shape: Any, value: Any) -> Any:
         return {key: to_model(shape.value, item) for key, item in value.items()}
     if kind == "blob" and isinstance(value, str):
         return value.encode()
+    if kind == "string" and isinstance(value, (dict, list)):  # JSON for a string: its compact text
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return value
 
 

@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import uuid
 from email.utils import formatdate
 from typing import Any
 
@@ -86,12 +89,29 @@ def optimized_failure(service: str, service_model: Any, exc: Any) -> ServiceFail
     return ServiceFailure(f"{prefix}.{name}", cause)
 
 
+def missing_parameter(service: str, member: str) -> ServiceFailure:
+    """What the service answers an optimized integration that left out a required member."""
+    prefix, long_name = OPTIMIZED_NAMES.get(service, (service.upper(), service))
+    if service == "sqs":
+        code, message = "MissingParameter", f"The request must contain the parameter {member}."
+    else:
+        code = "ValidationException"
+        message = (f"1 validation error detected: Value null at '{member[:1].lower() + member[1:]}' failed to "
+                   "satisfy constraint: Member must not be null")
+    name = _GENERIC_V1.get(prefix, f"Amazon{prefix}Exception")
+    cause = (f"{message} (Service: {long_name}; Status Code: 400; Error Code: {code}; "
+             f"Request ID: {uuid.uuid4()}; Proxy: null)")
+    return ServiceFailure(f"{prefix}.{name}", cause)
+
+
 def sdk_failure(service_model: Any, exc: Any) -> ServiceFailure:
     """An ``aws-sdk:*`` integration's failure for a botocore ClientError."""
     service = sdk_service_name(service_model.service_id)
     code, message, status, request_id, extended = client_error_parts(exc)
     modelled = _modelled(service_model, code)
     name = _exception_name(modelled) if modelled else f"{service}Exception"
+    if service == "S3" and not extended:  # S3 always answers with an x-amz-id-2
+        extended = base64.b64encode(os.urandom(57)).decode()
     tail = f", Extended Request ID: {extended}" if extended else ""
     cause = f"{message} (Service: {service}, Status Code: {status}, Request ID: {request_id}{tail})"
     return ServiceFailure(f"{service}.{name}", cause)
@@ -105,6 +125,7 @@ def client_failure(prefix: str, exc: BaseException) -> ServiceFailure:
 # -- SdkHttpMetadata ----------------------------------------------------------------------
 
 _JSON_10 = "application/x-amz-json-1.0"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # per service: the headers in AWS's order and spelling ("{id}" is the request id header)
 _SQS_SNS = ("x-amzn-RequestId", "connection", "Content-Length", "Date", "Content-Type")
 _DYNAMO = ("Server", "Connection", "x-amzn-RequestId", "x-amz-crc32", "Content-Length", "Date", "Content-Type")
@@ -129,6 +150,8 @@ def with_metadata(service: str, action: str, result: dict[str, Any], meta: dict[
     """``result`` with the ``SdkHttpMetadata`` and ``SdkResponseMetadata`` AWS adds."""
     headers_in = {k.lower(): v for k, v in (meta.get("HTTPHeaders") or {}).items()}
     request_id = str(meta.get("RequestId") or headers_in.get("x-amzn-requestid") or "")
+    if not _UUID.fullmatch(request_id):  # emulators make other ids up; AWS's are UUIDs
+        request_id = str(uuid.uuid4())
     date = headers_in.get("date") or formatdate(usegmt=True)
     if service == "sns":
         names, content_type, length = _SQS_SNS, "text/xml", _sns_length(result, request_id)

@@ -167,7 +167,11 @@ class Callbacks:
             await wait_event(clock, waiter.event, limit)
 
     # ------------------------------------------------------------ any thread
-    def send(self, token: str, outcome: tuple[Any, ...] | None) -> None:
+    def check(self, token: Any) -> None:
+        """Raise ``TaskTokenError`` unless ``token`` is waiting for an answer."""
+        self.send(token, None, probe=True)
+
+    def send(self, token: str, outcome: tuple[Any, ...] | None, probe: bool = False) -> None:
         """Report ``outcome`` for ``token`` (``None`` is a heartbeat)."""
         if not isinstance(token, str):
             raise TaskTokenError("InvalidToken", str(token))
@@ -176,6 +180,8 @@ class Callbacks:
             if waiter is None or waiter.outcome is not None:
                 code = "TaskTimedOut" if waiter is not None or token in self._over else "InvalidToken"
                 raise TaskTokenError(code, token)
+            if probe:
+                return
             if outcome is None:
                 waiter.beats += 1
             else:

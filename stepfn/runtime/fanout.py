@@ -419,13 +419,7 @@ class Fanout:
         if states is not None:
             limit = self.queries.number(limit, env, states, "MaxItems")
         elif reader.max_items_path is not None:
-            limit = field_value(reader.max_items_path, data, env, "MaxItemsPath")
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise StatesError(
-                    errors.RUNTIME,
-                    f"The MaxItemsPath field refers to value {json.dumps(json.dumps(limit))} which is not a valid "
-                    f"integer: {reader.max_items_path.text}",
-                )
+            limit = path_value(reader.max_items_path, data, env, "MaxItemsPath", integer=True)
         if limit is not None and limit < 0:
             raise StatesError(errors.ITEM_READER_FAILED, "field MaxItems must be positive")
         items = services.read_items(reader.spec, params, int(limit or 0))
@@ -480,9 +474,13 @@ class Fanout:
             count = self.queries.number(count, env, states, "ToleratedFailureCount")
             pct = self.queries.number(pct, env, states, "ToleratedFailurePercentage", integer=False)
         if state.tolerated_count_path is not None:
-            count = _path_number(state.tolerated_count_path, data, env, "ToleratedFailureCountPath")
+            count = path_value(state.tolerated_count_path, data, env, "ToleratedFailureCountPath", integer=True)
         if state.tolerated_percentage_path is not None:
-            pct = _path_number(state.tolerated_percentage_path, data, env, "ToleratedFailurePercentagePath")
+            pct = path_value(state.tolerated_percentage_path, data, env, "ToleratedFailurePercentagePath")
+        if count is not None and count < 0:
+            raise StatesError(errors.RUNTIME, "ToleratedFailureCount cannot be negative.")
+        if pct is not None and not 0 <= pct <= 100:
+            raise StatesError(errors.RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
         allowed = 0
         if count is not None:
             allowed = max(allowed, int(count))
@@ -496,6 +494,24 @@ def _join(cursor: Cursor, tails: list[int]) -> None:
     for tail in tails:
         cursor.source = max(cursor.source, tail)
     cursor.last = max(cursor.last, cursor.source)
+
+
+def path_value(path: Any, data: Any, env: Env, field_name: str, integer: bool = False) -> float:
+    """A number read through a Map ``...Path`` field that AWS parses from text (numeric
+    strings are accepted): ``MaxItemsPath``, ``ToleratedFailure...Path``."""
+    value = field_value(path, data, env, field_name)
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(text)
+        number = int(text) if integer else float(text)
+    except ValueError:
+        kind = "integer" if integer else "float"
+        raise StatesError(
+            errors.RUNTIME,
+            f"The {field_name} field refers to value {json.dumps(text)} which is not a valid {kind}: {path.text}",
+        ) from None
+    return number
 
 
 def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:

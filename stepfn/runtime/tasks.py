@@ -356,21 +356,22 @@ class Tasks:
         action = names["resource"]
         token = params.get("TaskToken")
         outcome: tuple[Any, ...] | None = None
-        if action == "sendTaskSuccess":
-            output = params.get("Output")
-            if isinstance(output, str):
-                try:
-                    output = json.loads(output)
-                except ValueError:
-                    raise StatesError(
-                        "Sfn.InvalidOutputException",
-                        f"Invalid Output: 'Invalid JSON' (Service: Sfn, Status Code: 400, "
-                        f"Request ID: {self._request_id()}) (SDK Attempt Count: 1)",
-                    ) from None
-            outcome = (SUCCESS, output)
-        elif action == "sendTaskFailure":
-            outcome = (FAILURE, params.get("Error"), params.get("Cause"))
         try:
+            if action == "sendTaskSuccess":
+                output = params.get("Output")
+                if isinstance(output, str):
+                    try:
+                        output = json.loads(output)
+                    except ValueError:
+                        self.callbacks.check(token)  # AWS looks at the token first
+                        raise StatesError(
+                            "Sfn.InvalidOutputException",
+                            f"Invalid Output: 'Invalid JSON' (Service: Sfn, Status Code: 400, "
+                            f"Request ID: {self._request_id()}) (SDK Attempt Count: 1)",
+                        ) from None
+                outcome = (SUCCESS, output)
+            elif action == "sendTaskFailure":
+                outcome = (FAILURE, params.get("Error"), params.get("Cause"))
             self.callbacks.send(token, outcome)
         except TaskTokenError as exc:
             text = "Invalid Token: 'Invalid token'" if exc.code == "InvalidToken" else (
