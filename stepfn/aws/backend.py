@@ -151,10 +151,17 @@ class AwsBackend:
     # -- ServiceBackend ------------------------------------------------------------------
 
     def handler(self, resource: str) -> Handler | None:
-        from stepfn.aws.integrations import handler_for
+        from stepfn.aws.integrations import handler_for, parse
 
         found = handler_for(self, resource)
-        if found is not None:
+        if found is None:
+            return None
+        if parse(resource)[0] == "http":  # type: ignore[index]
+            import importlib.util
+
+            if importlib.util.find_spec("httpx") is None:
+                raise MissingHandlerError(f"resource {resource!r} needs httpx: {INSTALL}")
+        else:
             self.require(f"resource {resource!r}")
         return found
 

@@ -31,6 +31,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from stepfn import errors
+from stepfn.aws import AwsBackend
+from stepfn.aws import backend as aws_backend
 from stepfn.asl import model as m
 from stepfn.asl.loader import load
 from stepfn.errors import MissingHandlerError, StatesError, UsageError
@@ -56,6 +58,7 @@ from stepfn.testing.mocks import (
     Layered,
     Mock,
     MockLayer,
+    Served,
     MockVerificationError,
     check_targets,
     matches,
@@ -99,8 +102,11 @@ class Harness:
         base_dir: str | os.PathLike[str] | None = None,
         inline_handlers: bool = True,
         observer: Observer | None = None,
+        aws: Any = None,
     ) -> None:
         self.strict_mocks = strict_mocks
+        self._aws_spec = aws  # None: moto embedded, fresh for this harness; False: no AWS backend
+        self._aws: AwsBackend | None = None
         self.seed = seed
         self.start = start
         self.base_dir = FsPath(base_dir) if base_dir is not None else None
@@ -116,6 +122,16 @@ class Harness:
         self._misses: list[tuple[str, str]] = []
 
     # set-up ----------------------------------------------------------------------
+    @property
+    def aws(self) -> AwsBackend:
+        """The AWS backend of this harness's runs; ``sfn.aws.client("dynamodb")`` is a boto3
+        client bound to it (moto in this process unless the harness was given ``aws=``)."""
+        if self._aws_spec is False:
+            raise UsageError("this harness runs without an AWS backend (aws=False)")
+        if self._aws is None:
+            self._aws = aws_backend(self._aws_spec)
+        return self._aws
+
     def mock(self, target: str, *, returns: Any = UNSET, raises: Any = None, side_effect: Any = None) -> Mock:
         """Script what the Task state or resource ``target`` does; replaces an earlier mock of it."""
         mock = Mock(target, returns=returns, raises=raises, side_effect=side_effect)
@@ -233,7 +249,7 @@ class Harness:
             return machine, label
         return load(source, machine_type=machine_type), None
 
-    def _handlers(self, machine: m.StateMachine, extra: Any, clock: Clock) -> Handlers:
+    def _handlers(self, machine: m.StateMachine, extra: Any, clock: Clock, services: Any = None) -> Handlers:
         if self._pending_config is not None:
             config, state_machine, test_case = self._pending_config
             self._apply_config(config.test_case(test_case, state_machine, machine_name=machine.name), config.source)
@@ -245,6 +261,8 @@ class Harness:
         if extra is not None:
             layers.append(extra if isinstance(extra, Handlers) else Handlers(extra))
         layers.append(self.handlers)
+        if services is not None:
+            layers.append(Served(services))
         return Layered(layers, self._wrapper(clock), self._missing_handler(), threads=not self.inline_handlers)
 
     def _missing_handler(self) -> Handler:
@@ -313,8 +331,14 @@ class Harness:
         seed = options.pop("seed", self.seed)
         if options.get("name") is None:
             options["name"] = self._execution_name(seed)
-        handlers = self._handlers(machine, options.pop("handlers", None), clock)
-        runner = prepare(machine, handlers=handlers, clock=clock, seed=seed, type=machine_type, **options)
+        aws = options.pop("aws", UNSET)
+        if aws is UNSET:
+            services = None if self._aws_spec is False else self.aws
+        else:
+            services = None if aws is False else aws_backend(aws)
+        handlers = self._handlers(machine, options.pop("handlers", None), clock, services)
+        runner = prepare(machine, handlers=handlers, clock=clock, seed=seed, type=machine_type, services=services,
+                         **options)
         decisions: list[Decision] = []
         runner.trace = _tracer(decisions)
         return runner, machine, label, decisions

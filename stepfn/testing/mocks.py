@@ -27,6 +27,7 @@ from stepfn.runtime.handlers import (
     is_async,
     is_lambda_arn,
 )
+from stepfn.runtime.tasks import served_by_stepfn
 from stepfn.testing.mockconfig import MockConfigError, MockedResponse, TestCase, read_mock_config
 
 UNSET: Any = object()
@@ -259,6 +260,23 @@ class MockLayer(Handlers):
 
     def __len__(self) -> int:
         return len(self._by_state) + len(self._by_resource)
+
+
+class Served(Handlers):
+    """The AWS backend as the last layer of handlers: its calls are recorded like any other."""
+
+    def __init__(self, services: Any) -> None:
+        super().__init__()
+        self._services = services
+
+    def lookup(self, state_name: str | None, resource: str) -> Handler | None:
+        if served_by_stepfn(resource):
+            return None
+        found: Handler | None = self._services.handler(resource)
+        return found
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class Layered(Handlers):

@@ -9,7 +9,10 @@ environment with stepfn imports this module: it imports nothing heavy at import 
   never used fail the test (``@pytest.mark.stepfn(strict_mocks=False)`` relaxes that).
 * ``@pytest.mark.stepfn(...)`` options: ``strict_mocks``, ``seed``, ``start`` (the virtual
   clock's first instant), ``inline_handlers``, and ``mock_config`` + ``test_case``
-  (+ ``state_machine``) to load an AWS mock file for the test.
+  (+ ``state_machine``) to load an AWS mock file for the test, ``aws`` (the backend of AWS
+  service Tasks: moto in the process by default, an endpoint URL, ``"real"``, or False).
+* ``sfn.aws.client("dynamodb")``: a boto3 client bound to the backend the test's runs use
+  (by default an empty moto of the test's own).
 * ``--stepfn-cov`` reports, per state machine run through ``sfn``, the states, transitions,
   Choice rules, retriers and catchers reached, and what never was;
   ``--stepfn-cov-report=json:PATH`` writes it as JSON (``term`` prints the table).
@@ -28,7 +31,8 @@ if TYPE_CHECKING:
 
 _COLLECTOR = pytest.StashKey["Collector"]()
 _HARNESS = pytest.StashKey["Harness"]()
-_MARKER_OPTIONS = ("strict_mocks", "seed", "start", "inline_handlers", "mock_config", "test_case", "state_machine")
+_MARKER_OPTIONS = ("strict_mocks", "seed", "start", "inline_handlers", "mock_config", "test_case", "state_machine",
+                   "aws")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from stepfn.asl.validation.fields import assign_problems, choice_rule_problems, field_problems
 from stepfn.asl.validation.graph import graph_problems
+from stepfn.asl.validation.integrations import integration_problems
 from stepfn.asl.validation.languages import express_problems, query_language_problems
 from stepfn.asl.validation.schema import describe, escape_pointer_token, load_schema, schema_problems, validators
 from stepfn.asl.validation.vocabulary import JSONATA, JSONPATH, MACHINE_TYPES
@@ -67,6 +68,7 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
             if kind == "Choice":
                 problems.extend(choice_rule_problems(state, language, here))
             problems.extend(assign_problems(state, here))
+            problems.extend(integration_problems(state, here))
             if express:
                 problems.extend(express_problems(state, here))
         problems.extend(graph_problems(scope))
