@@ -32,6 +32,7 @@ from stepfn.runtime.handlers import Handler
 MOTO, REAL = "moto", "real"
 INSTALL = "pip install 'stepfn[aws]'"
 DUMMY_KEY = "testing"
+_moto_lock = threading.RLock()  # guards client creation and the shared sessions
 
 
 def missing_packages(mode: str) -> list[str]:
@@ -39,7 +40,15 @@ def missing_packages(mode: str) -> list[str]:
     import importlib.util
 
     wanted = ["boto3"] + (["moto"] if mode == MOTO else [])
-    return [name for name in wanted if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in wanted:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # an import hook that hides it
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 class AwsBackend:
@@ -55,7 +64,6 @@ class AwsBackend:
         self.endpoint = mode if mode not in (MOTO, REAL) else None
         self._notice = notice if notice is not None else _stderr
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
         self._session: Any = None
         self._missing: list[str] | None = None
         self._fresh = mode == MOTO  # the embedded backend starts empty on first use
@@ -87,7 +95,7 @@ class AwsBackend:
         if found is not None:
             return found
         self.require(f"the {service} client")
-        with self._lock:
+        with _moto_lock:  # boto3 sessions are not thread-safe, and the dummy ones are shared
             found = self._clients.get(service)
             if found is None:
                 found = self._clients[service] = self._make_client(service)
@@ -121,9 +129,7 @@ class AwsBackend:
             if self._fresh:
                 self._fresh = False
                 reset_moto()
-            return boto3.session.Session(
-                aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.region
-            )
+            return _dummy_session(self.region)
         if self.mode == REAL:
             session = boto3.session.Session(region_name=self.region)
             try:
@@ -134,9 +140,7 @@ class AwsBackend:
             return session
         session = boto3.session.Session(region_name=self.region)
         if session.get_credentials() is None:
-            session = boto3.session.Session(
-                aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.region
-            )
+            session = _dummy_session(self.region)
         return session
 
     def reset(self) -> None:
@@ -144,7 +148,7 @@ class AwsBackend:
         if self.mode != MOTO:
             raise UsageError("only the embedded moto backend can be reset")
         self._fresh = True
-        with self._lock:
+        with _moto_lock:
             self._clients.clear()
             self._session = None
 
@@ -193,14 +197,26 @@ def backend(spec: AwsBackend | str | None = None, *, region: str | None = None) 
     return AwsBackend(spec or MOTO, region=region)
 
 
+_shared: dict[str, Any] = {}
+
+
+def _dummy_session(region: str) -> Any:
+    """The boto3 session with dummy credentials for ``region``, one per process (so each
+    service model loads once); clients are made from it under ``_moto_lock``."""
+    import boto3
+
+    if region not in _shared:
+        _shared[region] = boto3.session.Session(
+            aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=region
+        )
+    return _shared[region]
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
 # -- moto, embedded ----------------------------------------------------------------------
-
-_moto_lock = threading.Lock()
-
 
 def _moto_stubber() -> Any:
     """moto's request dispatcher (importing moto the first time, with stepfn's account)."""

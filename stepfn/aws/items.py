@@ -131,10 +131,8 @@ def csv_rows(text: str, delimiter: str = ",") -> Iterator[list[str]]:
     i, n = 0, len(text)
     while i < n:
         c = text[i]
-        if c == "\\" and i + 1 < n:
-            nxt = text[i + 1]
-            if nxt in ('\\', '"', delimiter):
-                field.append(nxt)
+        if c == "\\" and i + 1 < n:  # the backslash goes; what follows is kept as text
+            field.append(text[i + 1])
             i += 2
             started = True
             continue

@@ -47,10 +47,10 @@ def boto3_service(name: str) -> str | None:
         return name
     for candidate in available:  # slow path: compare SDK v2 names (loads every model once)
         if candidate.replace("-", "") == name:
-            return candidate
+            return str(candidate)
         model = session.get_service_model(candidate)
         if sdk_service_name(model.service_id).lower() == name:
-            return candidate
+            return str(candidate)
     return None
 
 

@@ -153,6 +153,7 @@ def with_metadata(service: str, action: str, result: dict[str, Any], meta: dict[
     if not _UUID.fullmatch(request_id):  # emulators make other ids up; AWS's are UUIDs
         request_id = str(uuid.uuid4())
     date = headers_in.get("date") or formatdate(usegmt=True)
+    names: tuple[str, ...]
     if service == "sns":
         names, content_type, length = _SQS_SNS, "text/xml", _sns_length(result, request_id)
     elif service == "dynamodb":

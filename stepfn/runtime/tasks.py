@@ -86,6 +86,7 @@ class Tasks:
     random: _random.Random
     sizes: Sizes
     machines: Any  # the registry ``states:startExecution`` resolves ARNs in
+    services: Any  # the run's ServiceBackend (see ``runtime.services``), or None
     spawn: Callable[..., Any] | None
 
     if TYPE_CHECKING:  # defined by ``Run`` and ``Calls``
