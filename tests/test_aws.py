@@ -223,6 +223,19 @@ def test_bad_backend_names_are_usage_errors() -> None:
         stepfn.run({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, aws="mars")
 
 
+def test_real_aws_is_announced_with_its_account(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    lines: list[str] = []
+    aws = AwsBackend("real", notice=lines.append)
+    aws.client("s3")
+    aws.client("sqs")
+    assert lines == ["stepfn: Task states call real AWS, account unknown (NoCredentialsError), region us-east-1"]
+
+
 def test_each_run_with_the_default_backend_starts_empty() -> None:
     aws = AwsBackend()
     table(aws)

@@ -24,7 +24,7 @@ from typing import Any
 from stepfn.aws import sdk
 from stepfn.aws.shapes import ServiceFailure, missing_parameter, optimized_failure, with_metadata
 from stepfn.runtime.handlers import Handler, TaskContext
-from stepfn.runtime.tasks import TOKEN, split_resource
+from stepfn.asl.resources import TOKEN, split_resource
 
 # boto3 service -> the optimized actions served
 OPTIMIZED = {

@@ -3,6 +3,7 @@
 ``run_case(case)`` returns the result object the shared runner compares:
 ``{"status", "output", "error", "cause", "states"}``.  Cases that call Lambda use the
 shared ``tasks_emulated.py`` handlers; time is virtual so waits and back-off are instant.
+Under ``run.py --aws moto`` a case's AWS calls go to ``case["aws_endpoint"]``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             type=machine_type,
             clock=stepfn.VirtualClock(),
             seed=0,
+            aws=case.get("aws_endpoint"),  # run.py --aws: the endpoint holding the case's resources
         )
     except StepfnError as exc:
         return {"_harness_error": f"{type(exc).__name__}: {str(exc)[:300]}"}
