@@ -155,3 +155,42 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
     counts = hit.counts()
     assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
     assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
+
+
+def test_deadlines_activities_and_timeouts_survive_a_crash(tmp_path: Path) -> None:
+    """Killed while a Wait sleeps, a Task's timeout runs and an activity is with a worker."""
+    import time
+
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    activity = sfn.create_activity(name="review")["activityArn"]
+    definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3, "End": True}}},
+        {"StartAt": "Slow", "States": {"Slow": {
+            "Type": "Task", "Resource": FUNCTION + "slow", "TimeoutSeconds": 3, "End": True,
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}]},
+            "Late": {"Type": "Pass", "Result": "timed out", "End": True}}},
+        {"StartAt": "Review", "States": {"Review": {"Type": "Task", "Resource": activity, "End": True}}},
+    ]}}}
+    machine = sfn.create_state_machine(name="deadlines", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="d")["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="w1")  # the worker takes it before the crash
+    wait_for(scenario.seen("ActivityStarted"))
+    wait_for(scenario.called("slow", 1))
+    time.sleep(0.5)
+    scenario.crash_and_restart()
+    time.sleep(1.0)  # the server is down a while: deadlines must not move by that much
+    scenario.sfn.send_task_success(taskToken=task["taskToken"], output='"approved"')
+    described, events = scenario.finish()
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [{}, "timed out", "approved"]
+    by_id = {e["id"]: e for e in events}
+
+    def took(end_type: str) -> float:
+        end = next(e for e in events if e["type"] == end_type)
+        start = by_id[end["previousEventId"]]
+        return (end["timestamp"] - start["timestamp"]).total_seconds()
+
+    assert 2.9 <= took("WaitStateExited") < 3.8  # three seconds from the Wait's entry, not from the restart
+    assert 2.9 <= took("LambdaFunctionTimedOut") < 3.8  # the timeout counts from the first attempt's start
+    assert [e["activityStartedEventDetails"]["workerName"] for e in events if e["type"] == "ActivityStarted"] == ["w1"]
