@@ -811,6 +811,10 @@ class Service:
             if exc.code == "TaskTimedOut" or self.store.token_owner(token) is not None:
                 raise task_timed_out() from None
             raise invalid_token() from None
+        if outcome is not None:
+            owner = self.store.token_owner(token)
+            if owner is not None:  # kept until the Task records it: a crash in between does not lose it
+                self.store.put_answer(token, owner, list(outcome))
         return {}
 
     def send_task_success(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -194,3 +194,20 @@ def test_deadlines_activities_and_timeouts_survive_a_crash(tmp_path: Path) -> No
     assert 2.9 <= took("WaitStateExited") < 3.8  # three seconds from the Wait's entry, not from the restart
     assert 2.9 <= took("LambdaFunctionTimedOut") < 3.8  # the timeout counts from the first attempt's start
     assert [e["activityStartedEventDetails"]["workerName"] for e in events if e["type"] == "ActivityStarted"] == ["w1"]
+
+
+def test_an_answer_given_just_before_a_crash_is_kept(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}, "End": True}}}
+    machine = sfn.create_state_machine(name="answered", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="a")["executionArn"]
+    wait_for(scenario.seen("TaskSubmitted"))
+    scenario.answer_token()
+    scenario.crash_and_restart()  # at once: the Task may not have recorded the answer yet
+    described, events = scenario.finish()
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"approved": True})
+    assert [e["type"] for e in events].count("TaskSucceeded") == 1
+    assert scenario.counts() == Counter({"notify": 1})
