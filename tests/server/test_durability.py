@@ -130,15 +130,32 @@ def _normal(events: list[dict[str, Any]], token: str) -> list[Any]:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) -> None:
-    calm = Scenario(tmp_path / "calm")
-    calm.begin()
-    calm.answer_token()
-    expected, expected_events = calm.finish()
+    import concurrent.futures
+
+    def uninterrupted() -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+        calm = Scenario(tmp_path / "calm")
+        calm.begin()
+        calm.answer_token()
+        return (calm, *calm.finish())
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the uninterrupted run goes on meanwhile
+        calm_run = pool.submit(uninterrupted)
+        hit, described, events = _interrupted(tmp_path / "hit")
+        calm, expected, expected_events = calm_run.result()
     assert expected["status"] == "SUCCEEDED"
     assert json.loads(expected["output"])["squares"] == [1, 4, 9, 16]
     assert calm.counts() == Counter({"flaky": 2, "notify": 1, "square": 4})
 
-    hit = Scenario(tmp_path / "hit")
+    assert described["status"] == "SUCCEEDED"
+    assert described["output"] == expected["output"]
+    assert _normal(events, hit.token.read_text()) == _normal(expected_events, calm.token.read_text())
+    counts = hit.counts()
+    assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
+    assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
+
+
+def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+    hit = Scenario(folder)
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
     hit.crash_and_restart()  # in the middle of the first Wait
@@ -147,14 +164,7 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
     hit.answer_token()  # the token handed out before the crash still works
     wait_for(hit.called("square", 3), timeout=30)
     hit.crash_and_restart()  # in the middle of the Map
-    described, events = hit.finish()
-
-    assert described["status"] == "SUCCEEDED"
-    assert described["output"] == expected["output"]
-    assert _normal(events, hit.token.read_text()) == _normal(expected_events, calm.token.read_text())
-    counts = hit.counts()
-    assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
-    assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
+    return (hit, *hit.finish())
 
 
 def test_deadlines_activities_and_timeouts_survive_a_crash(tmp_path: Path) -> None:
