@@ -57,7 +57,10 @@ from stepfn.server.protocol import (
 from stepfn.server.store import Row, Store
 
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
-REDRIVE_WINDOW = 14 * 24 * 3600  # AWS redrives executions that closed in the last 14 days
+REDRIVE_WINDOW = 14 * 24 * 3600
+# TestState inspection members that are not JSON text in the API
+_INSPECTION_NOT_TEXT = frozenset(("request", "response", "errorDetails", "toleratedFailureCount",
+                                  "toleratedFailurePercentage", "maxConcurrency"))  # AWS redrives executions that closed in the last 14 days
 _DEFAULT_TRACING = {"enabled": False}
 _CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _DATA_KEYS = ("input", "output", "parameters")
@@ -945,6 +948,11 @@ class Service:
         out = result.to_dict()
         if "output" in out:
             out["output"] = dumps(out["output"])
+        inspection = out.get("inspectionData")
+        if isinstance(inspection, dict):  # the API carries these members as JSON text
+            for key, value in inspection.items():
+                if key not in _INSPECTION_NOT_TEXT:
+                    inspection[key] = value if isinstance(value, str) and key == "variables" else dumps(value)
         return out
 
 
