@@ -7,9 +7,11 @@ client each) then run, for ``--seconds`` each:
 * ``sync``: StartSyncExecution of a tiny Express machine (a Pass state);
 * ``standard``: StartExecution of a tiny Standard machine, then DescribeExecution of it.
 
-Printed per server and workload: calls per second, and p50/p99 latency of StartExecution /
-StartSyncExecution.  Then ``sleepers``: 1,000 Standard executions started into a one-hour
-Wait, and the server's resident memory (VmRSS) before and after.  A workload a server does
+Printed per server and workload: calls per second, p50/p99 latency of StartExecution /
+StartSyncExecution, and the server process's CPU time per call (the figure least moved by
+the clients competing with the server for the same cores).  Then ``sleepers``: 1,000
+Standard executions started into a one-hour Wait, and the server's resident memory (VmRSS)
+before and after.  A workload a server does
 not offer (moto has no StartSyncExecution) shows the error it answered.  Figures only:
 nothing here asserts a time.
 
@@ -73,6 +75,12 @@ def start_server(kind: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{kind} did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the server process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -125,7 +133,9 @@ def measure(kind: str, seconds: float, threads: int, sleepers: int) -> list[tupl
             napper = sfn.create_state_machine(name="nap", definition=NAP, roleArn=ROLE)["stateMachineArn"]
 
             for label, arn, calls_per_step in (("sync", express, 1), ("standard", standard, 2)):
+                cpu = cpu_seconds(proc.pid)
                 n, lat, err = hammer(port, seconds, threads, label, arn)
+                cpu = cpu_seconds(proc.pid) - cpu
                 if err and n == 0:
                     rows.append((label, f"not offered ({err})"))
                     continue
@@ -133,7 +143,9 @@ def measure(kind: str, seconds: float, threads: int, sleepers: int) -> list[tupl
                 lat.sort()
                 p50 = statistics.median(lat) * 1000
                 p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-                rows.append((label, f"{rate:8.0f} calls/s   start p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"))
+                per_call = cpu / max(1, n * calls_per_step) * 1e6
+                rows.append((label, f"{rate:8.0f} calls/s   start p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
+                                    f"server CPU {per_call:5.0f} us/call"))
             before = rss_mib(proc.pid)
             t0 = time.perf_counter()
             for _ in range(sleepers):

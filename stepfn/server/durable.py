@@ -160,10 +160,30 @@ class JournalLog(EventLog):
 
     def recorded(self, cursor: Cursor | None) -> Event | None:
         self.flush()  # a Task attempt is about to call out: what led to it is committed first
-        if self._left == 0 or cursor is None:
+        if cursor is None:
             return None
-        found = self._pending.get(cursor.source)
-        return found[0] if found else None
+        found = self._pending.get(cursor.source) if self._left else None
+        if found:
+            return found[0]
+        return self._answered(cursor.source)
+
+    def _answered(self, source: int) -> Event | None:
+        """An answer SendTaskSuccess/Failure gave before a crash, for the token of the Task waiting here."""
+        if not 0 < source <= len(self.events):
+            return None
+        event = self.events[source - 1]
+        if event.type not in ("TaskSubmitted", "ActivityStarted"):
+            return None
+        while event.type not in _ISSUES_TOKEN and event.previous_event_id > 0:
+            event = self.events[event.previous_event_id - 1]
+        token = self._tokens.get(event.id)
+        outcome = self.store.answer(token) if token is not None else None
+        if outcome is None:
+            return None
+        prefix = "Activity" if event.type == "ActivityScheduled" else "Task"
+        if outcome[0] == "success":
+            return Event(0, source, self._clock_now(), prefix + "Succeeded", {"output": outcome[1]})
+        return Event(0, source, self._clock_now(), prefix + "Failed", {"error": outcome[1], "cause": outcome[2]})
 
     def token(self, cursor: Cursor | None, fresh: str) -> str:
         source = cursor.source if cursor is not None else len(self.events)
@@ -200,6 +220,8 @@ class JournalLog(EventLog):
         if self.closed:
             return eid
         token = self._fresh_tokens.pop(previous, None) if type in _ISSUES_TOKEN else None
+        if token is not None:
+            self._tokens[eid] = token
         status = _FINAL.get(type)
         finish = None
         if status is not None:

@@ -55,6 +55,8 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS aliases (
         arn TEXT PRIMARY KEY, sm_arn TEXT NOT NULL, name TEXT NOT NULL, description TEXT, routing TEXT NOT NULL,
         created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS inbox (
+        token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, outcome TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS tags (
         resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_arn, key))""",
 ]
@@ -93,6 +95,8 @@ class Store(Protocol):
     def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
+    def put_answer(self, token: str, arn: str, outcome: list[Any]) -> None: ...
+    def answer(self, token: str) -> list[Any] | None: ...
     def put_activity(self, row: Row) -> None: ...
     def activity(self, arn: str) -> Row | None: ...
     def delete_activity(self, arn: str) -> None: ...
@@ -301,6 +305,8 @@ class SqliteStore:
             if finish is not None:
                 sets = ", ".join(f"{k} = ?" for k in finish)
                 db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", (*finish.values(), arn))
+                if finish.get("status", "RUNNING") != "RUNNING":
+                    db.execute("DELETE FROM inbox WHERE execution_arn = ?", (arn,))
 
     def events(self, arn: str) -> list[EventRow]:
         with self._lock:
@@ -314,6 +320,17 @@ class SqliteStore:
     def token_owner(self, token: str) -> str | None:
         value = self._scalar("SELECT execution_arn FROM events WHERE token = ?", (token,))
         return None if value is None else str(value)
+
+    def put_answer(self, token: str, arn: str, outcome: list[Any]) -> None:
+        """Keep a SendTaskSuccess/Failure until the Task that waits for it has recorded it."""
+        with self._tx() as db:
+            db.execute("DELETE FROM inbox WHERE token = ?", (token,))
+            db.execute("INSERT INTO inbox (token, execution_arn, outcome) VALUES (?, ?, ?)",
+                       (token, arn, json.dumps(outcome, separators=(",", ":"), ensure_ascii=False)))
+
+    def answer(self, token: str) -> list[Any] | None:
+        value = self._scalar("SELECT outcome FROM inbox WHERE token = ?", (token,))
+        return None if value is None else list(json.loads(value))
 
     # ------------------------------------------------------------ activities and tags
     def put_activity(self, row: Row) -> None:

@@ -37,3 +37,12 @@ def square(payload: Any, ctx: Any) -> Any:
 
 
 TASKS = {"flaky": flaky, "notify": notify, "square": square}
+
+
+def slow(payload: Any, ctx: Any) -> Any:
+    _note("slow", None)
+    time.sleep(30)
+    return "too late"
+
+
+TASKS["slow"] = slow

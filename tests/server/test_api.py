@@ -402,3 +402,15 @@ def test_mock_config_test_cases() -> None:
         assert error_of(sfn.start_execution, stateMachineArn=arn + "#NoSuchCase", input=order)[0] == "InvalidName"
     finally:
         server.stop()
+
+
+def test_test_state_with_a_mock_and_inspection(sfn: Any) -> None:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"},
+            "ResultSelector": {"v.$": "$.Payload"}, "End": True}
+    out = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input="{}", inspectionLevel="DEBUG",
+                         mock={"result": json.dumps({"Payload": 7})})
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"v": 7}
+    assert json.loads(out["inspectionData"]["afterResultSelector"]) == {"v": 7}
+    failed = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input="{}",
+                            mock={"errorOutput": {"error": "Boom", "cause": "bad"}})
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Boom", "bad")

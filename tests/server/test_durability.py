@@ -130,15 +130,32 @@ def _normal(events: list[dict[str, Any]], token: str) -> list[Any]:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) -> None:
-    calm = Scenario(tmp_path / "calm")
-    calm.begin()
-    calm.answer_token()
-    expected, expected_events = calm.finish()
+    import concurrent.futures
+
+    def uninterrupted() -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+        calm = Scenario(tmp_path / "calm")
+        calm.begin()
+        calm.answer_token()
+        return (calm, *calm.finish())
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the uninterrupted run goes on meanwhile
+        calm_run = pool.submit(uninterrupted)
+        hit, described, events = _interrupted(tmp_path / "hit")
+        calm, expected, expected_events = calm_run.result()
     assert expected["status"] == "SUCCEEDED"
     assert json.loads(expected["output"])["squares"] == [1, 4, 9, 16]
     assert calm.counts() == Counter({"flaky": 2, "notify": 1, "square": 4})
 
-    hit = Scenario(tmp_path / "hit")
+    assert described["status"] == "SUCCEEDED"
+    assert described["output"] == expected["output"]
+    assert _normal(events, hit.token.read_text()) == _normal(expected_events, calm.token.read_text())
+    counts = hit.counts()
+    assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
+    assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
+
+
+def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+    hit = Scenario(folder)
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
     hit.crash_and_restart()  # in the middle of the first Wait
@@ -147,11 +164,60 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
     hit.answer_token()  # the token handed out before the crash still works
     wait_for(hit.called("square", 3), timeout=30)
     hit.crash_and_restart()  # in the middle of the Map
-    described, events = hit.finish()
+    return (hit, *hit.finish())
 
+
+def test_deadlines_activities_and_timeouts_survive_a_crash(tmp_path: Path) -> None:
+    """Killed while a Wait sleeps, a Task's timeout runs and an activity is with a worker."""
+    import time
+
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    activity = sfn.create_activity(name="review")["activityArn"]
+    definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3, "End": True}}},
+        {"StartAt": "Slow", "States": {"Slow": {
+            "Type": "Task", "Resource": FUNCTION + "slow", "TimeoutSeconds": 3, "End": True,
+            "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}]},
+            "Late": {"Type": "Pass", "Result": "timed out", "End": True}}},
+        {"StartAt": "Review", "States": {"Review": {"Type": "Task", "Resource": activity, "End": True}}},
+    ]}}}
+    machine = sfn.create_state_machine(name="deadlines", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="d")["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="w1")  # the worker takes it before the crash
+    wait_for(scenario.seen("ActivityStarted"))
+    wait_for(scenario.called("slow", 1))
+    time.sleep(0.5)
+    scenario.crash_and_restart()
+    time.sleep(1.0)  # the server is down a while: deadlines must not move by that much
+    scenario.sfn.send_task_success(taskToken=task["taskToken"], output='"approved"')
+    described, events = scenario.finish()
     assert described["status"] == "SUCCEEDED"
-    assert described["output"] == expected["output"]
-    assert _normal(events, hit.token.read_text()) == _normal(expected_events, calm.token.read_text())
-    counts = hit.counts()
-    assert counts["flaky"] == 2 and counts["notify"] == 1  # finished before a crash: never called again
-    assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
+    assert json.loads(described["output"]) == [{}, "timed out", "approved"]
+    by_id = {e["id"]: e for e in events}
+
+    def took(end_type: str) -> float:
+        end = next(e for e in events if e["type"] == end_type)
+        start = by_id[end["previousEventId"]]
+        return (end["timestamp"] - start["timestamp"]).total_seconds()
+
+    assert 2.9 <= took("WaitStateExited") < 3.8  # three seconds from the Wait's entry, not from the restart
+    assert 2.9 <= took("LambdaFunctionTimedOut") < 3.8  # the timeout counts from the first attempt's start
+    assert [e["activityStartedEventDetails"]["workerName"] for e in events if e["type"] == "ActivityStarted"] == ["w1"]
+
+
+def test_an_answer_given_just_before_a_crash_is_kept(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}, "End": True}}}
+    machine = sfn.create_state_machine(name="answered", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="a")["executionArn"]
+    wait_for(scenario.seen("TaskSubmitted"))
+    scenario.answer_token()
+    scenario.crash_and_restart()  # at once: the Task may not have recorded the answer yet
+    described, events = scenario.finish()
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"approved": True})
+    assert [e["type"] for e in events].count("TaskSucceeded") == 1
+    assert scenario.counts() == Counter({"notify": 1})
