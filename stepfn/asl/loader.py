@@ -127,17 +127,55 @@ def _parse_yaml(text: str, source: str) -> Any:
         return out
 
     _Loader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    # timestamps stay strings (JSON has no dates)
-    _Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    _Loader.add_constructor(_INT_TAG, _construct_core_int)
+    _Loader.yaml_implicit_resolvers = _core_schema_resolvers(pyyaml.SafeLoader.yaml_implicit_resolvers)
     try:
         return pyyaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {where}{exc.problem}")]) from None
+
+
+# YAML 1.2 core schema scalars (what the tools that deploy YAML definitions read):
+# ``yes``/``no``/``on``/``off`` are strings, ``010`` is ten, ``1_000`` and ``1:30`` are strings.
+# Timestamps stay strings as well (JSON has no dates).
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_CORE = {
+    _BOOL_TAG: (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    _INT_TAG: (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    _FLOAT_TAG: (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+}
+
+
+def _core_schema_resolvers(resolvers: Mapping[Any, Any]) -> dict[Any, Any]:
+    """PyYAML's YAML 1.1 implicit resolvers with bool, int and float as YAML 1.2's core schema has them."""
+    import re
+
+    replaced = {*_CORE, "tag:yaml.org,2002:timestamp"}
+    out: dict[Any, Any] = {
+        first: [(tag, regexp) for tag, regexp in entries if tag not in replaced]
+        for first, entries in resolvers.items()
+    }
+    for tag, (pattern, firsts) in _CORE.items():
+        regexp = re.compile(pattern)
+        for first in firsts:
+            out.setdefault(first, []).append((tag, regexp))
+    return out
+
+
+def _construct_core_int(loader: Any, node: Any) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
 
 
 def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
