@@ -47,3 +47,24 @@ def test_yaml_next_yes_names_the_state_yes() -> None:
     doc = parse_document(text, "m.yml")
     assert doc["States"]["A"]["Next"] == "Yes"
     assert set(doc["States"]) == {"A", "Yes"}
+
+
+PAYLOADS = [
+    ([{"a.$": "$.x"}, 0, ""], {"x": False}, [{"a": False}, 0, ""]),
+    ([{"all.$": "$"}], {"x": 0}, [{"all": {"x": 0}}]),
+    ("$.x", {"x": 1}, "$.x"),  # a string is a literal; only keys ending in .$ select
+    (None, {"x": 1}, None),
+    (False, {}, False),
+    (0, {}, 0),
+]
+
+
+@pytest.mark.parametrize(("template", "data", "expected"), PAYLOADS)
+def test_parameters_that_are_not_objects_run_as_aws_runs_them(template: Any, data: Any, expected: Any) -> None:
+    import stepfn
+
+    doc = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": template, "End": True}}}
+    assert stepfn.validate(doc) == []
+    execution = stepfn.run(doc, data)
+    assert execution.status == "SUCCEEDED"
+    assert execution.output == expected

@@ -852,6 +852,28 @@ VALID: list[tuple[str, Any]] = [
         machine({"A": task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "B"}]), "B": SUCCEED}),
     ),
     ("express-request-response", one(task(Resource="arn:aws:states:::lambda:invoke"))),
+    # Payload templates hold any JSON value on AWS, not only objects.
+    *(
+        (f"payload-{field}-{kind}", one(state))
+        for kind, value in (
+            ("array", [{"a.$": "$.x"}, 0, ""]),
+            ("string", "$.x"),
+            ("empty-string", ""),
+            ("zero", 0),
+            ("false", False),
+            ("null", None),
+            ("root-path-array", ["$"]),
+        )
+        for field, state in (
+            ("Pass-Parameters", pass_(Parameters=value)),
+            ("Task-Parameters", task(Parameters=value)),
+            ("Task-ResultSelector", task(ResultSelector=value)),
+            ("Map-ItemSelector", map_(ItemSelector=value)),
+            ("Map-Parameters", map_(Parameters=value)),
+            ("Task-Arguments", task(QueryLanguage="JSONata", Arguments=value)),
+            ("Pass-Output", pass_(QueryLanguage="JSONata", Output=value)),
+        )
+    ),
 ]
 
 
