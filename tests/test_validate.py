@@ -208,7 +208,7 @@ BAD: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
         "state-name-too-long",
         machine({"A": pass_(), "n" * 81: SUCCEED}),
         "STANDARD",
-        [("/States/" + "n" * 81, "schema.value"), ("/States/" + "n" * 81, "graph.unreachable")],
+        [("/States/" + "n" * 81, "name.invalid"), ("/States/" + "n" * 81, "graph.unreachable")],
     ),
     ("label-too-long", one(map_(Label="L" * 41)), "STANDARD", [("/States/A/Label", "schema.value")]),
     # ---- graph
@@ -701,6 +701,11 @@ def test_every_code_in_the_brief_has_a_case() -> None:
         "express.unsupported-integration",
         "express.unsupported-activity",
         "usage.machine-type",
+        "name.invalid",
+        "name.duplicate",
+        "value.timestamp",
+        "value.result-path",
+        "value.intrinsic-result",
     } <= codes
 
 

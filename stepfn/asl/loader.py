@@ -204,12 +204,31 @@ def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
         doc, _ = read_document(source)
     except DefinitionError as exc:
         return list(exc.problems)
+    return check_document(doc, machine_type=machine_type)
+
+
+def check_document(doc: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
+    """Every problem with a parsed document in one pass: its shape, graph and field rules, and
+    every path, template and expression that does not compile.  A shape problem never hides
+    another one: expressions are compiled even when the shape is wrong, and a compile problem
+    is dropped only when a shape problem already names the same place."""
     problems = _structural(doc, machine_type)
-    if problems:
+    if not isinstance(doc, dict):
         return problems
     compiler = _Compiler()
-    compiler.machine(doc)
-    return compiler.problems
+    try:
+        compiler.machine(doc)
+    except Exception:  # noqa: BLE001 - a malformed document the shape checks already report
+        if not problems:
+            raise
+    named = {p.pointer for p in problems}
+    seen: set[Problem] = set()
+    out: list[Problem] = []
+    for problem in [*problems, *(p for p in compiler.problems if p.pointer not in named)]:
+        if problem not in seen:
+            seen.add(problem)
+            out.append(problem)
+    return out
 
 
 def _structural(doc: Any, machine_type: str) -> list[Problem]:
