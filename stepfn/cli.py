@@ -236,8 +236,16 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
 @click.argument("machine", type=click.Path(dir_okay=False))
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True)
-def validate(machine: str, machine_type: str) -> None:
-    """Check MACHINE and print every problem as POINTER: CODE: message."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print AWS's ValidateStateMachineDefinition answer (result, diagnostics) on stdout.")
+def validate(machine: str, machine_type: str, as_json: bool) -> None:
+    """Check MACHINE and print every problem as POINTER: CODE: message.
+
+    With --json, print {"result": "OK"|"FAIL", "diagnostics": [{severity, code, message,
+    location}], "truncated": false} with AWS's diagnostic codes instead.
+    """
+    if as_json:
+        _validate_json(machine, machine_type.upper())
     from stepfn.api import validate as validate_machine
 
     problems = validate_machine(machine, machine_type=machine_type.upper())
@@ -245,6 +253,24 @@ def validate(machine: str, machine_type: str) -> None:
         _print_problems(problems)
         sys.exit(EXIT_USAGE)
     click.echo(f"{machine}: valid")
+
+
+def _validate_json(machine: str, machine_type: str) -> NoReturn:
+    from stepfn.asl.diagnostics import aws_code, diagnostics
+    from stepfn.asl.loader import read_document
+    from stepfn.errors import DefinitionError
+
+    try:
+        doc, _ = read_document(machine)
+    except DefinitionError as exc:
+        if any(p.code == "file.unreadable" for p in exc.problems):
+            _fail("; ".join(p.message for p in exc.problems))
+        found = [{"severity": "ERROR", "code": aws_code(p.code), "message": p.message} for p in exc.problems]
+    else:
+        found = diagnostics(doc, machine_type=machine_type)
+    answer = {"result": "FAIL" if found else "OK", "diagnostics": found, "truncated": False}
+    click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+    sys.exit(EXIT_USAGE if found else EXIT_OK)
 
 
 @main.command("test-state")

@@ -293,6 +293,9 @@ def test_results_do_not_alias_or_mutate_inputs() -> None:
         ("States.MathAdd($.null, 2)", "number"),
         ("States.MathRandom(5, 5)", "less than"),
         ("States.MathRandom(1, 5, 'seed')", "integer"),
+        ("States.MathRandom('1', 5)", "number"),
+        ("States.MathRandom($.false, 5)", "number"),
+        ("States.MathRandom(0.6, 1.4)", "less than"),  # both round to 1
         ("States.StringSplit($.list, ',')", "string"),
         ("States.StringSplit($.text, $.zero)", "string"),
     ],
@@ -438,3 +441,16 @@ def test_compiled_call_is_reusable_across_inputs() -> None:
     env = make_env()
     assert fn({"a": 1, "b": "x"}, env) == "1-x"
     assert fn({"a": None, "b": False}, env) == "null-false"
+
+
+# AWS rounds a non-integer start or end to the nearest integer (halves up), as MathAdd does.
+@pytest.mark.parametrize(
+    ("start", "end", "low", "high"),
+    [(0.5, 3.4, 1, 3), (-1.5, 0.5, -1, 1), (0, 2.5, 0, 3), (1.49, 2.51, 1, 3), (0, 1.0, 0, 1)],
+)
+def test_math_random_rounds_non_integer_bounds(start: float, end: float, low: int, high: int) -> None:
+    fn = compile_intrinsic("States.MathRandom($.start, $.end)")
+    env = make_env(5)
+    values = {fn({"start": start, "end": end}, env) for _ in range(200)}
+    assert all(type(v) is int for v in values)
+    assert values == set(range(low, high))

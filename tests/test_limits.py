@@ -224,8 +224,11 @@ def test_map_results_add_up() -> None:
 
 
 def test_parallel_results_add_up_on_a_virtual_clock() -> None:
-    branch = {"StartAt": "Grow", "States": {"Grow": {"Type": "Pass", "Result": text(100 * KIB), "End": True}}}
-    doc = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": [branch] * 3, "End": True}}}
+    branches = [
+        {"StartAt": f"Grow{i}", "States": {f"Grow{i}": {"Type": "Pass", "Result": text(100 * KIB), "End": True}}}
+        for i in range(3)
+    ]
+    doc = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": branches, "End": True}}}
     ex = stepfn.run(doc, {}, clock=stepfn.VirtualClock())
     assert (ex.status, ex.cause) == ("FAILED", cause("Both"))
 

@@ -376,3 +376,30 @@ def test_a_path_must_be_a_string(value: Any) -> None:
 )
 def test_is_path(value: Any, expected: bool) -> None:
     assert is_path(value) is expected
+
+
+# A dot right before a bracket reads as the bracket alone (``$.[0]`` is ``$[0]``), as AWS reads it.
+DOT_BRACKET = [
+    ("$.[0].body", [{"body": "x"}], "x", True),
+    ("$.[0]", [0, 1], 0, True),
+    ("$.[1]", [0, False], False, True),
+    ("$.['zero']", {"zero": 0}, 0, True),
+    ("$.obj.['empty']", {"obj": {"empty": ""}}, "", True),
+    ("$.[?(@.a > 1)]", [{"a": 2}, {"a": 0}], [{"a": 2}], False),
+    ("$.[?(@.a > 1)].a", [{"a": 2}, {"a": 3}, {"a": None}], [2, 3], False),
+    ("$.[*]", [None, 0], [None, 0], False),
+]
+
+
+@pytest.mark.parametrize(("text", "data", "expected", "definite"), DOT_BRACKET)
+def test_dot_before_bracket_selects_like_the_bracket(text: str, data: Any, expected: Any, definite: bool) -> None:
+    path = compile_path(text)
+    assert path.definite is definite
+    assert path.get(data, None) == expected
+    assert path.text == text  # messages quote the path as written
+
+
+def test_dot_before_bracket_keeps_quoted_keys_and_descents() -> None:
+    assert compile_path("$['a.[b']").get({"a.[b": None}, None) is None
+    assert compile_path("$..[0]").definite is False
+    assert compile_path("$.a.[0]").set({"a": [1]}, "v") == {"a": ["v"]}

@@ -348,8 +348,12 @@ def test_standard_history_limit_fails_the_execution(virtual: bool) -> None:
 
 
 def test_history_limit_inside_parallel_branches() -> None:
-    branch = {"StartAt": "M", "States": {"M": {**many_events(0)["States"]["Fan"], "ItemsPath": "$"}}}
-    doc = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch, branch], "End": True}}}
+    def branch(i: int) -> dict[str, Any]:  # state names are unique in the whole machine
+        processor = {"StartAt": f"A{i}", "States": {f"A{i}": {"Type": "Pass", "Next": f"B{i}"},
+                                                     f"B{i}": {"Type": "Pass", "End": True}}}
+        return {"StartAt": f"M{i}", "States": {f"M{i}": {"Type": "Map", "ItemProcessor": processor, "End": True}}}
+
+    doc = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch(0), branch(1)], "End": True}}}
     ex = stepfn.run(doc, list(range(3000)), clock=clock())
     assert (ex.status, ex.cause) == ("FAILED", HISTORY_CAUSE)
     assert len(ex.events) == HISTORY_LIMIT

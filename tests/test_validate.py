@@ -208,7 +208,7 @@ BAD: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
         "state-name-too-long",
         machine({"A": pass_(), "n" * 81: SUCCEED}),
         "STANDARD",
-        [("/States/" + "n" * 81, "schema.value"), ("/States/" + "n" * 81, "graph.unreachable")],
+        [("/States/" + "n" * 81, "name.invalid"), ("/States/" + "n" * 81, "graph.unreachable")],
     ),
     ("label-too-long", one(map_(Label="L" * 41)), "STANDARD", [("/States/A/Label", "schema.value")]),
     # ---- graph
@@ -364,7 +364,7 @@ BAD: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
     ),
     (
         "wait-two-durations",
-        one({"Type": "Wait", "Seconds": 0, "Timestamp": "", "End": True}),
+        one({"Type": "Wait", "Seconds": 0, "Timestamp": "2030-01-01T00:00:00Z", "End": True}),
         "STANDARD",
         [("/States/A/Timestamp", "field.exactly-one")],
     ),
@@ -569,6 +569,79 @@ BAD: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
         [("/States/A/ItemProcessor/States/X/Resource", "express.unsupported-integration")],
     ),
     ("bad-machine-type", one(pass_()), "express", [("", "usage.machine-type")]),
+    # ---- names and values AWS refuses at creation
+    (
+        "duplicate-name-across-branches",
+        machine(
+            {
+                "A": {
+                    "Type": "Parallel",
+                    "Next": "B",
+                    "Branches": [
+                        {"StartAt": "B", "States": {"B": SUCCEED}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Fail"}}},
+                    ],
+                },
+                "B": SUCCEED,
+            }
+        ),
+        "STANDARD",
+        [("/States/A/Branches/0/States/B", "name.duplicate"), ("/States/A/Branches/1/States/B", "name.duplicate")],
+    ),
+    (
+        "duplicate-name-in-map-processor",
+        one(map_(ItemProcessor={"StartAt": "A", "States": {"A": pass_()}})),
+        "STANDARD",
+        [("/States/A/ItemProcessor/States/A", "name.duplicate")],
+    ),
+    (
+        "duplicate-empty-ish-names",
+        machine({"0": then("x", pass_()), "x": map_(ItemProcessor={"StartAt": "0", "States": {"0": pass_()}})},
+                start="0"),
+        "STANDARD",
+        [("/States/x/ItemProcessor/States/0", "name.duplicate")],
+    ),
+    ("wait-timestamp-no-offset", one({"Type": "Wait", "Timestamp": "2030-01-01T00:00:00", "End": True}),
+     "STANDARD", [("/States/A/Timestamp", "value.timestamp")]),
+    ("wait-timestamp-empty", one({"Type": "Wait", "Timestamp": "", "End": True}),
+     "STANDARD", [("/States/A/Timestamp", "value.timestamp")]),
+    ("wait-timestamp-month-13", one({"Type": "Wait", "Timestamp": "2030-13-01T00:00:00Z", "End": True}),
+     "STANDARD", [("/States/A/Timestamp", "value.timestamp")]),
+    ("wait-timestamp-date-only", one({"Type": "Wait", "Timestamp": "2030-01-01", "End": True}),
+     "STANDARD", [("/States/A/Timestamp", "value.timestamp")]),
+    ("map-label-empty", one(map_(Label="")), "STANDARD", [("/States/A/Label", "schema.value")]),
+    ("map-label-space", one(map_(Label="a b")), "STANDARD", [("/States/A/Label", "schema.value")]),
+    ("map-label-colon", one(map_(Label="a:b")), "STANDARD", [("/States/A/Label", "schema.value")]),
+    ("map-label-dollar", one(map_(Label="$")), "STANDARD", [("/States/A/Label", "schema.value")]),
+    ("map-label-control", one(map_(Label="a\u0007")), "STANDARD", [("/States/A/Label", "schema.value")]),
+    ("result-path-variable", one(pass_(ResultPath="$foo")), "STANDARD", [("/States/A/ResultPath", "value.result-path")]),
+    ("result-path-context", one(pass_(ResultPath="$$.x")), "STANDARD", [("/States/A/ResultPath", "value.result-path")]),
+    ("result-path-wildcard", one(task(ResultPath="$.a[*]")), "STANDARD", [("/States/A/ResultPath", "value.result-path")]),
+    (
+        "catch-result-path-variable",
+        machine({"A": task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "B", "ResultPath": "$err"}]), "B": SUCCEED}),
+        "STANDARD",
+        [("/States/A/Catch/0/ResultPath", "value.result-path")],
+    ),
+    ("credentials-empty", one(task(Credentials={})), "STANDARD", [("/States/A/Credentials", "schema.required")]),
+    (
+        "credentials-misspelt",
+        one(task(Credentials={"RoleARN": "arn:aws:iam::1:role/r"})),
+        "STANDARD",
+        [("/States/A/Credentials/RoleARN", "schema.unknown-field"), ("/States/A/Credentials", "schema.required")],
+    ),
+    (
+        "cause-path-array-intrinsic",
+        one({"Type": "Fail", "CausePath": "States.Array($.a)"}),
+        "STANDARD",
+        [("/States/A/CausePath", "value.intrinsic-result")],
+    ),
+    (
+        "error-path-math-intrinsic",
+        one({"Type": "Fail", "ErrorPath": "States.MathAdd(1, 2)"}),
+        "STANDARD",
+        [("/States/A/ErrorPath", "value.intrinsic-result")],
+    ),
     # ---- escaping
     (
         "escaped-state-name",
@@ -628,6 +701,11 @@ def test_every_code_in_the_brief_has_a_case() -> None:
         "express.unsupported-integration",
         "express.unsupported-activity",
         "usage.machine-type",
+        "name.invalid",
+        "name.duplicate",
+        "value.timestamp",
+        "value.result-path",
+        "value.intrinsic-result",
     } <= codes
 
 
@@ -713,7 +791,7 @@ VALID: list[tuple[str, Any]] = [
                 ItemsPath="$",
                 ItemSelector={},
                 ResultPath=None,
-                Label="",
+                Label="0",
             )
         ),
     ),
@@ -777,22 +855,6 @@ VALID: list[tuple[str, Any]] = [
         ),
     ),
     (
-        "parallel-scopes-reuse-names",
-        machine(
-            {
-                "A": {
-                    "Type": "Parallel",
-                    "Next": "B",
-                    "Branches": [
-                        {"StartAt": "B", "States": {"B": SUCCEED}},
-                        {"StartAt": "B", "States": {"B": {"Type": "Fail"}}},
-                    ],
-                },
-                "B": SUCCEED,
-            }
-        ),
-    ),
-    (
         "jsonata-everything",
         machine(
             {
@@ -852,6 +914,42 @@ VALID: list[tuple[str, Any]] = [
         machine({"A": task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "B"}]), "B": SUCCEED}),
     ),
     ("express-request-response", one(task(Resource="arn:aws:states:::lambda:invoke"))),
+    # Values AWS accepts next to the ones it refuses (Timestamp, Label, ResultPath, ErrorPath).
+    *(
+        (f"wait-timestamp-{stamp}", one({"Type": "Wait", "Timestamp": stamp, "End": True}))
+        for stamp in ("2030-01-01T00:00:00Z", "2030-01-01T00:00:00.5+01:00", "1970-01-01T00:00:00.000000000-18:00")
+    ),
+    ("map-label-40", one(map_(Label="L" * 40))),
+    ("map-label-punctuation", one(map_(Label="a-b_c.d(e)!@+=/'"))),
+    ("result-path-root", one(pass_(ResultPath="$"))),
+    ("result-path-index", one(task(ResultPath="$.a[0].b"))),
+    ("result-path-dot-bracket", one(task(ResultPath="$.['a']"))),
+    ("cause-path-format", one({"Type": "Fail", "CausePath": "States.Format('{}', $.x)", "ErrorPath": "$"})),
+    ("error-path-uuid", one({"Type": "Fail", "ErrorPath": "States.UUID()"})),
+    ("credentials-path", one(task(Credentials={"RoleArn.$": "$.role"}))),
+    ("same-name-as-field", machine({"Next": pass_()}, start="Next")),
+    # Payload templates hold any JSON value on AWS, not only objects.
+    *(
+        (f"payload-{field}-{kind}", one(state))
+        for kind, value in (
+            ("array", [{"a.$": "$.x"}, 0, ""]),
+            ("string", "$.x"),
+            ("empty-string", ""),
+            ("zero", 0),
+            ("false", False),
+            ("null", None),
+            ("root-path-array", ["$"]),
+        )
+        for field, state in (
+            ("Pass-Parameters", pass_(Parameters=value)),
+            ("Task-Parameters", task(Parameters=value)),
+            ("Task-ResultSelector", task(ResultSelector=value)),
+            ("Map-ItemSelector", map_(ItemSelector=value)),
+            ("Map-Parameters", map_(Parameters=value)),
+            ("Task-Arguments", task(QueryLanguage="JSONata", Arguments=value)),
+            ("Pass-Output", pass_(QueryLanguage="JSONata", Output=value)),
+        )
+    ),
 ]
 
 
@@ -915,9 +1013,10 @@ def test_never_raises_on_malformed_documents(doc: Any) -> None:
 def test_deeply_nested_parallels_are_checked() -> None:
     inner: dict[str, Any] = {"StartAt": "X", "States": {"X": pass_(Bogus=0)}}
     pointer = "/States/X/Bogus"
-    for _ in range(30):
-        inner = {"StartAt": "X", "States": {"X": {"Type": "Parallel", "End": True, "Branches": [inner]}}}
-        pointer = "/States/X/Branches/0" + pointer
+    for level in range(30):
+        name = f"X{level}"
+        inner = {"StartAt": name, "States": {name: {"Type": "Parallel", "End": True, "Branches": [inner]}}}
+        pointer = f"/States/{name}/Branches/0" + pointer
     assert [(p.pointer, p.code) for p in validate_document(inner)] == [(pointer, "schema.unknown-field")]
 
 

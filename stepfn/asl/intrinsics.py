@@ -340,8 +340,9 @@ def f_json_merge(env: Any, left: Any, right: Any, deep: Any) -> dict[str, Any]:
 
 def f_math_random(env: Any, start: Any, end: Any, *seed: Any) -> int:
     fn = "States.MathRandom"
-    a = _int(fn, "the start", start)
-    b = _int(fn, "the end", end)
+    # AWS rounds a non-integer start or end to the nearest integer, as States.MathAdd does.
+    a = _round_half_up(_number(fn, "the start", start))
+    b = _round_half_up(_number(fn, "the end", end))
     if a >= b:
         _fail(f"Invalid arguments in {fn}: the start ({a}) must be less than the end ({b})")
     rnd = random.Random(_int(fn, "the seed", seed[0])) if seed else env.random

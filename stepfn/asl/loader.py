@@ -127,17 +127,55 @@ def _parse_yaml(text: str, source: str) -> Any:
         return out
 
     _Loader.add_constructor(pyyaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    # timestamps stay strings (JSON has no dates)
-    _Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    _Loader.add_constructor(_INT_TAG, _construct_core_int)
+    _Loader.yaml_implicit_resolvers = _core_schema_resolvers(pyyaml.SafeLoader.yaml_implicit_resolvers)
     try:
         return pyyaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {where}{exc.problem}")]) from None
+
+
+# YAML 1.2 core schema scalars (what the tools that deploy YAML definitions read):
+# ``yes``/``no``/``on``/``off`` are strings, ``010`` is ten, ``1_000`` and ``1:30`` are strings.
+# Timestamps stay strings as well (JSON has no dates).
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_CORE = {
+    _BOOL_TAG: (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    _INT_TAG: (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    _FLOAT_TAG: (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+}
+
+
+def _core_schema_resolvers(resolvers: Mapping[Any, Any]) -> dict[Any, Any]:
+    """PyYAML's YAML 1.1 implicit resolvers with bool, int and float as YAML 1.2's core schema has them."""
+    import re
+
+    replaced = {*_CORE, "tag:yaml.org,2002:timestamp"}
+    out: dict[Any, Any] = {
+        first: [(tag, regexp) for tag, regexp in entries if tag not in replaced]
+        for first, entries in resolvers.items()
+    }
+    for tag, (pattern, firsts) in _CORE.items():
+        regexp = re.compile(pattern)
+        for first in firsts:
+            out.setdefault(first, []).append((tag, regexp))
+    return out
+
+
+def _construct_core_int(loader: Any, node: Any) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
 
 
 def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
@@ -166,12 +204,31 @@ def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
         doc, _ = read_document(source)
     except DefinitionError as exc:
         return list(exc.problems)
+    return check_document(doc, machine_type=machine_type)
+
+
+def check_document(doc: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
+    """Every problem with a parsed document in one pass: its shape, graph and field rules, and
+    every path, template and expression that does not compile.  A shape problem never hides
+    another one: expressions are compiled even when the shape is wrong, and a compile problem
+    is dropped only when a shape problem already names the same place."""
     problems = _structural(doc, machine_type)
-    if problems:
+    if not isinstance(doc, dict):
         return problems
     compiler = _Compiler()
-    compiler.machine(doc)
-    return compiler.problems
+    try:
+        compiler.machine(doc)
+    except Exception:  # noqa: BLE001 - a malformed document the shape checks already report
+        if not problems:
+            raise
+    named = {p.pointer for p in problems}
+    seen: set[Problem] = set()
+    out: list[Problem] = []
+    for problem in [*problems, *(p for p in compiler.problems if p.pointer not in named)]:
+        if problem not in seen:
+            seen.add(problem)
+            out.append(problem)
+    return out
 
 
 def _structural(doc: Any, machine_type: str) -> list[Problem]:

@@ -56,6 +56,30 @@ def _quoted(text: str, i: int) -> tuple[str, int]:
     return "".join(out), k + 1
 
 
+def _without_dot_before_bracket(text: str) -> str:
+    """``$.[0].a`` read as ``$[0].a`` and ``$.[?(...)]`` as ``$[?(...)]``, as AWS reads them.
+
+    Only a single ``.`` right before ``[`` outside quotes is dropped; ``..[`` (a descent) stays.
+    """
+    if ".[" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"":
+            _, end = _quoted(text, i)
+            out.append(text[i:end])
+            i = end
+            continue
+        if c == "." and text.startswith("[", i + 1) and not (i and text[i - 1] == "."):
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _parse_steps(text: str, start: int) -> list[str | int] | None:
     """Steps of a simple path from ``start``; None when the path is not simple."""
     steps: list[str | int] = []
@@ -116,6 +140,7 @@ class Path:
             self.root, start = ROOT_DATA, 1
         else:
             raise ExpressionError("a path must start with '$'", text, 0)
+        text = _without_dot_before_bracket(text)
         steps = _parse_steps(text, start)
         self._ng: Any = None
         if steps is None:

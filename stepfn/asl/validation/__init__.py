@@ -15,7 +15,9 @@ from stepfn.asl.validation.fields import assign_problems, choice_rule_problems, 
 from stepfn.asl.validation.graph import graph_problems
 from stepfn.asl.validation.integrations import integration_problems
 from stepfn.asl.validation.languages import express_problems, query_language_problems
+from stepfn.asl.validation.names import duplicate_problems
 from stepfn.asl.validation.schema import describe, escape_pointer_token, load_schema, schema_problems, validators
+from stepfn.asl.validation.values import value_problems
 from stepfn.asl.validation.vocabulary import JSONATA, JSONPATH, MACHINE_TYPES
 from stepfn.asl.validation.walk import scopes, type_of
 from stepfn.errors import Problem
@@ -52,7 +54,8 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
         return problems
     top = JSONATA if doc.get("QueryLanguage") == JSONATA else JSONPATH
     express = machine_type == "EXPRESS"
-    for scope in scopes(doc):
+    every_scope = list(scopes(doc))
+    for scope in every_scope:
         for name, state in scope.states.items():
             here = f"{scope.pointer}/States/{escape_pointer_token(name)}"
             label = f"State '{name}'"
@@ -69,7 +72,9 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
                 problems.extend(choice_rule_problems(state, language, here))
             problems.extend(assign_problems(state, here))
             problems.extend(integration_problems(state, here))
+            problems.extend(value_problems(state, kind, language, here))
             if express:
                 problems.extend(express_problems(state, here))
         problems.extend(graph_problems(scope))
+    problems.extend(duplicate_problems(every_scope))
     return problems

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from stepfn.asl.validation.names import did_you_mean
 from stepfn.asl.validation.schema import escape_pointer_token
 from stepfn.asl.validation.vocabulary import FLOW_TYPES, KNOWN_TYPES, TERMINAL_TYPES
 from stepfn.asl.validation.walk import Scope, state_targets, type_of
@@ -35,7 +36,8 @@ def graph_problems(scope: Scope) -> list[Problem]:
                     Problem(
                         where,
                         "graph.unknown-target",
-                        f"There is no state named '{target}' in this States scope.",
+                        f"There is no state named '{target}' in this States scope."
+                        + did_you_mean(target, states),
                     )
                 )
         edges[name] = targets
@@ -63,7 +65,8 @@ def graph_problems(scope: Scope) -> list[Problem]:
             Problem(
                 f"{scope.pointer}/StartAt",
                 "graph.unknown-target",
-                f"StartAt names '{start}', but there is no such state in this States scope.",
+                f"StartAt names '{start}', but there is no such state in this States scope."
+                + did_you_mean(start, states),
             )
         )
     elif isinstance(start, str):

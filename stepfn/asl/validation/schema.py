@@ -128,7 +128,7 @@ def _convert(error: ValidationError, prefix: str, label: str) -> list[Problem]:
         return [
             Problem(
                 f"{where}/{escape_pointer_token(instance)}",
-                "schema.value",
+                "name.invalid",
                 f"State name {describe(instance)} must be 1 to 80 characters long.",
             )
         ]
@@ -141,7 +141,9 @@ def _convert(error: ValidationError, prefix: str, label: str) -> list[Problem]:
         known = schema.get("properties", {})
         return [
             Problem(
-                f"{where}/{escape_pointer_token(name)}", "schema.unknown-field", _unknown_field(title, name)
+                f"{where}/{escape_pointer_token(name)}",
+                "schema.unknown-field",
+                _unknown_field(title, name) + _suggest(name, known),
             )
             for name in instance
             if name not in known
@@ -197,3 +199,13 @@ def _unknown_field(title: str, name: str) -> str:
             return f"A Choice state cannot have '{name}'; it moves on through its Choices rules and Default."
         return f"A {title} ends its scope; it cannot have '{name}'."
     return f"The field '{name}' is not allowed in a {title}."
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    """`` Did you mean 'X'?`` for a misspelt field name (case or a letter or two off)."""
+    import difflib
+
+    fields = list(known)
+    lowered = {f.lower(): f for f in fields}
+    close = [lowered[name.lower()]] if name.lower() in lowered else difflib.get_close_matches(name, fields, 1, 0.75)
+    return f" Did you mean '{close[0]}'?" if close else ""

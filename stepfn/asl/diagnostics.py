@@ -1,0 +1,135 @@
+"""A definition judged the way AWS's ``ValidateStateMachineDefinition`` answers: a list of
+diagnostics, each ``{"severity", "code", "message", "location"}`` with AWS's codes
+(``INVALID_JSON_DESCRIPTION``, ``MISSING_DESCRIPTION``, ``SCHEMA_VALIDATION_FAILED``,
+``MISSING_TRANSITION_TARGET``, ``MISSING_END_STATE``, ``DUPLICATE_STATE_NAME``,
+``INVALID_STATE_NAME``) and AWS's locations (``/States/C/Choices[0]/Next``; none for a problem
+with the whole document).
+
+``diagnostics`` is what ``stepfn validate --json`` prints and what a server answers with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from stepfn.asl.loader import check_document, parse_document
+from stepfn.errors import DefinitionError, Problem
+
+ERROR = "ERROR"
+
+# stepfn's problem codes -> AWS's diagnostic codes; every other problem is a schema problem.
+AWS_CODES: Mapping[str, str] = {
+    "json.syntax": "INVALID_JSON_DESCRIPTION",
+    "json.duplicate-key": "DUPLICATE_STATE_NAME",
+    "yaml.syntax": "INVALID_JSON_DESCRIPTION",
+    "yaml.duplicate-key": "DUPLICATE_STATE_NAME",
+    "graph.unknown-target": "MISSING_TRANSITION_TARGET",
+    "graph.unreachable": "MISSING_TRANSITION_TARGET",
+    "graph.no-terminal": "MISSING_END_STATE",
+    "name.duplicate": "DUPLICATE_STATE_NAME",
+    "name.invalid": "INVALID_STATE_NAME",
+}
+SCHEMA_VALIDATION_FAILED = "SCHEMA_VALIDATION_FAILED"
+
+
+def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[str, str]]:
+    """AWS's diagnostics for ``document`` (JSON text, as the API takes it, or a parsed document).
+
+    Empty when the definition is valid.  Never raises.
+    """
+    if isinstance(document, (str, bytes)):
+        text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+        if not text.strip():
+            return [_diagnostic("MISSING_DESCRIPTION", "The definition is empty.", None)]
+        try:
+            document = parse_document(text, "<definition>", yaml=False)
+        except DefinitionError as exc:
+            return [_diagnostic(aws_code(p.code), p.message, None) for p in exc.problems]
+    try:
+        problems = check_document(document, machine_type=machine_type)
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report the failure
+        return [_diagnostic(SCHEMA_VALIDATION_FAILED, f"Validation failed unexpectedly: {exc!r}.", None)]
+    out: list[dict[str, str]] = []
+    for problem in _as_aws_reports(problems):
+        code = aws_code(problem.code)
+        # AWS gives the top-level MISSING_END_STATE no location
+        where = None if problem.pointer == "/States" and problem.code == "graph.no-terminal" else problem.pointer
+        out.append(_diagnostic(code, _message(code, problem, document), aws_location(document, where or "")))
+    return out
+
+
+def aws_code(code: str) -> str:
+    """AWS's diagnostic code for one of stepfn's problem codes."""
+    return AWS_CODES.get(code, SCHEMA_VALIDATION_FAILED)
+
+
+def aws_location(document: Any, pointer: str) -> str | None:
+    """A JSON Pointer written as AWS writes locations: array items as ``[i]``; None for the root."""
+    if not pointer:
+        return None
+    node = document
+    out: list[str] = []
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            out.append(f"[{token}]")
+            node = node[int(token)]
+            continue
+        out.append("/" + token)
+        node = node.get(token) if isinstance(node, dict) else None
+    return "".join(out)
+
+
+def _as_aws_reports(problems: list[Problem]) -> list[Problem]:
+    """AWS leaves out "not reachable" in a States scope that has no terminal state."""
+    scopes = [p.pointer + "/" for p in problems if p.code == "graph.no-terminal"]
+    return [
+        p
+        for p in problems
+        if not (p.code == "graph.unreachable" and any(_child_of(p.pointer, s) for s in scopes))
+    ]
+
+
+def _child_of(pointer: str, prefix: str) -> bool:
+    return pointer.startswith(prefix) and "/" not in pointer[len(prefix) :]
+
+
+def _message(code: str, problem: Problem, document: Any) -> str:
+    """AWS's wording for the graph codes; stepfn's sentence for everything else."""
+    name = _last_token(problem.pointer)
+    if problem.code == "graph.unknown-target":
+        target = _resolve(document, problem.pointer)
+        return f"Missing 'Next' target: {target if isinstance(target, str) else json.dumps(target)}"
+    if problem.code == "graph.unreachable":
+        return f'State "{name}" is not reachable.'
+    if problem.code == "graph.no-terminal":
+        return "Workflow has no terminal state"
+    if problem.code == "name.duplicate":
+        return f"Duplicate State name: {name}"
+    return problem.message
+
+
+def _last_token(pointer: str) -> str:
+    return pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+
+
+def _resolve(document: Any, pointer: str) -> Any:
+    node = document
+    for raw in pointer[1:].split("/") if pointer else ():
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        elif isinstance(node, dict):
+            node = node.get(token)
+        else:
+            return None
+    return node
+
+
+def _diagnostic(code: str, message: str, location: str | None) -> dict[str, str]:
+    entry = {"severity": ERROR, "code": code, "message": message}
+    if location is not None:
+        entry["location"] = location
+    return entry
