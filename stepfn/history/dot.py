@@ -15,6 +15,7 @@ from stepfn.history.graph import (
     LEGEND,
     PLAIN,
     STATUS_OUTCOME,
+    WORDS,
     Edge,
     Graph,
     Node,
@@ -23,6 +24,7 @@ from stepfn.history.graph import (
     group,
     prepare,
     short,
+    tally_text,
 )
 
 FONT = "Helvetica"
@@ -104,10 +106,10 @@ def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
     if n == 0:
         return [("not run", COLORS[h.NOT_RUN][2])]
     counts = plural(n, "visit")
-    for outcome, word in ((h.FAILED, "failed"), (h.CAUGHT, "caught"), (h.ABORTED, "cancelled")):
+    for outcome in (h.FAILED, h.CAUGHT, h.ABORTED):
         some = stat.count(outcome)
         if n > 1 and 0 < some < n:
-            counts += f", {some} {word}"
+            counts += f", {some} {WORDS[outcome].lower()}"
     if stat.retries:
         counts += ", " + plural(stat.retries, "retry").replace("retrys", "retries")
     lines.append((counts, "#16191f"))
@@ -115,22 +117,15 @@ def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
         iterations: dict[str, int] = {}
         for v in stat.visits:
             for outcome in v.iterations.values():
+                if outcome == h.RUNNING and v.outcome != h.RUNNING:
+                    outcome = h.ABORTED  # never finished: the Map stopped it
                 iterations[outcome] = iterations.get(outcome, 0) + 1
-        total = sum(iterations.values())
-        text = plural(total, "iteration")
-        parts = [
-            f"{iterations[o]} {word}"
-            for o, word in ((h.FAILED, "failed"), (h.ABORTED, "aborted"), (h.RUNNING, "running"))
-            if iterations.get(o)
-        ]
-        if parts:
-            text += ": " + ", ".join(parts)
+        text = tally_text(iterations, "items")
         lines.append((text, COLORS[h.FAILED][1] if iterations.get(h.FAILED) else "#16191f"))
     if stat.error and stat.outcome in (h.FAILED, h.CAUGHT):
-        word = "caught" if stat.outcome == h.CAUGHT else "failed"
-        lines.append((f"{word}: {short(stat.error, 34)}", COLORS[stat.outcome][1]))
+        lines.append((f"{WORDS[stat.outcome].lower()}: {short(stat.error, 34)}", COLORS[stat.outcome][1]))
     elif stat.outcome == h.ABORTED:
-        lines.append(("cancelled", COLORS[h.ABORTED][1]))
+        lines.append((WORDS[h.ABORTED].lower(), COLORS[h.ABORTED][1]))
     return lines
 
 
