@@ -99,6 +99,10 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def retries_text(n: int) -> str:
+    return "1 retry" if n == 1 else f"{n} retries"
+
+
 def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
     """(text, colour) lines describing what happened at a node."""
     lines: list[tuple[str, str]] = []
@@ -111,7 +115,7 @@ def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
         if n > 1 and 0 < some < n:
             counts += f", {some} {WORDS[outcome].lower()}"
     if stat.retries:
-        counts += ", " + plural(stat.retries, "retry").replace("retrys", "retries")
+        counts += ", " + retries_text(stat.retries)
     lines.append((counts, "#16191f"))
     if node.kind == "Map":
         iterations: dict[str, int] = {}

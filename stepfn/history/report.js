@@ -74,13 +74,21 @@
       shape.setAttribute("fill", c[0]);
     }
   }
+  function reveal(nodeId) {
+    // scroll the graph's box (not the page) so that a state is in view
+    var g = svgNodes[nodeId];
+    if (!g) { return; }
+    var box = graph.getBoundingClientRect(), r = g.getBoundingClientRect();
+    graph.scrollTop += r.top - box.top - graph.clientHeight / 3;
+    graph.scrollLeft += r.left - box.left - graph.clientWidth / 2;
+  }
   function markRow(sel) { var r = document.querySelector(sel); if (r) { r.classList.add("sel"); } }
 
   function showVisit(i) {
     var v = data.visits[i];
     if (!v) { return; }
     clearMarks();
-    if (svgNodes[v.node]) { svgNodes[v.node].classList.add("sel"); }
+    if (svgNodes[v.node]) { svgNodes[v.node].classList.add("sel"); reveal(v.node); }
     markRow('.tl-row[id="visit-' + i + '"]');
     panel.textContent = "";
     var h = el("h2", "", v.name); panel.appendChild(h);
@@ -128,6 +136,7 @@
     graph.classList.add("focus");
     if (svgNodes[v.node]) { svgNodes[v.node].classList.add("on"); }
     g.rows.forEach(function (r) { paint(data.visits[r].node, data.visits[r].o); });
+    if (g.rows.length) { reveal(data.visits[g.rows[g.rows.length - 1]].node); }
     Array.prototype.forEach.call(document.querySelectorAll('.chip[data-visit="' + i + '"][data-group="' + key + '"]'),
       function (c) { c.classList.add("sel"); });
     markRow('.tl-group[data-visit="' + i + '"][data-group="' + key + '"]');

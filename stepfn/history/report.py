@@ -19,8 +19,8 @@ from typing import Any
 
 from stepfn.history import reading as h
 from stepfn.history import timeline as tl
-from stepfn.history.dot import esc, plural, subtitle
-from stepfn.history.graph import COLORS, LEGEND, PLAIN, STATUS_OUTCOME, WORDS, Graph, Overlay, short
+from stepfn.history.dot import esc, plural, retries_text, subtitle
+from stepfn.history.graph import COLORS, PLAIN, STATUS_OUTCOME, WORDS, Graph, Overlay, short
 
 _DATA_LIMIT = 200_000  # characters of one JSON value shown in the page
 _ROW_LIMIT = 5_000  # timeline rows drawn; the rest are counted
@@ -41,6 +41,10 @@ def _json_text(value: Any, limit: int = _DATA_LIMIT) -> str:
     if len(text) > limit:
         text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
     return text
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _json_block(value: Any) -> str:
@@ -91,7 +95,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
         out.append(_failure(hist, line))
         out.append(_containers(line))
     out.append('<div class="top"><section class="graph" id="graph"><h2>Graph</h2>')
-    out.append(f"{_svg_inline(svg)}{_legend() if overlay is not None else ''}</section>")
+    out.append(f"{_svg_inline(svg)}</section>")
     out.append('<aside id="detail"><div id="detail-body">')
     if hist is not None:
         out.append("<h2>Execution</h2><p class=\"hint\">Pick a state, a bar or an item to see its data.</p>")
@@ -193,10 +197,6 @@ def _failure(hist: h.History, line: tl.Timeline) -> str:
     return "".join(out)
 
 
-def _legend() -> str:
-    return '<div class="legend">' + "".join(badge(o, t) for o, t in LEGEND) + "</div>"
-
-
 # ----------------------------------------------------------------------------- Map items and branches
 
 
@@ -252,10 +252,45 @@ def _assigned_text(row: tl.Row) -> str:
     """``batch="b-1", count=5``: what a visit assigned, short enough for one line."""
     if not row.assigned:
         return ""
-    text = ", ".join(f"{name}={h.short_json(value, 40)}" for name, value in row.assigned.items())
+    text = ", ".join(f"{name}={short(_compact(value), 40)}" for name, value in row.assigned.items())
     if row.source == "definition":
         text = "Assign " + text
     return f'<span title="{esc(short(text, 500))}">{esc(short(text, 80))}</span>'
+
+
+_PIECE = {"attempt": "attempt", "backoff": "waiting to retry", "wait": "waiting"}
+
+
+def _visit_row(row: tl.Row, total: float) -> str:
+    v = row.visit
+    tries = f" {plural(v.attempts, 'attempt')}" if v.attempts > 1 else ""
+    title = f"{v.name}: {WORDS[v.outcome]}, {duration(row.duration)}{tries}"
+    pieces = "".join(
+        _bar(s.start - row.start, s.end - row.start, row.duration, f"piece {s.kind} {s.outcome}",
+             f"{_PIECE[s.kind]} {duration(s.end - s.start)}")
+        for s in row.spans
+    )
+    cls = "wait" if v.kind == "Wait" else ("container" if v.kind in h.CONTAINERS else "")
+    retries = f' <span class="retry">{retries_text(v.retries)}</span>' if v.retries else ""
+    node = row.node.id if row.node else ""
+    return (
+        f'<div class="tl-row" id="visit-{row.index}" data-visit="{row.index}" data-node="{node}">'
+        f'<span class="tl-name" style="padding-left:{8 + 18 * row.depth}px">{esc(v.name)}{retries}</span>'
+        f'<span class="tl-kind">{esc(v.kind)}</span><span class="tl-out">{badge(v.outcome)}</span>'
+        f'<span class="tl-dur">{duration(row.duration)}</span><span class="tl-vars">{_assigned_text(row)}</span>'
+        f'<span class="tl-track">{_bar(row.start, row.end, total, f"{v.outcome} {cls}", title, pieces)}</span></div>'
+    )
+
+
+def _group_row(row: tl.Row, g: tl.Group, total: float) -> str:
+    title = f"{g.label} of {row.visit.name}: {WORDS[g.outcome]}, {duration(g.end - g.start)}"
+    return (
+        f'<div class="tl-row tl-group" data-visit="{row.index}" data-group="{g.key}">'
+        f'<span class="tl-name" style="padding-left:{8 + 18 * (row.depth + 1)}px">{esc(g.label)}</span>'
+        f'<span class="tl-kind"></span><span class="tl-out">{badge(g.outcome)}</span>'
+        f'<span class="tl-dur">{duration(g.end - g.start)}</span><span class="tl-vars"></span>'
+        f'<span class="tl-track">{_bar(g.start, g.end, total, f"group {g.outcome}", title)}</span></div>'
+    )
 
 
 def _timeline(line: tl.Timeline) -> str:
@@ -267,52 +302,22 @@ def _timeline(line: tl.Timeline) -> str:
         f'<span class="tl-track"><span class="tick" style="left:0">0 s</span>'
         f'<span class="tick" style="right:0">{duration(total)}</span></span></div>',
     ]
-    count = [0]
+    rows: list[str] = []
 
-    def row_html(row: tl.Row) -> None:
-        count[0] += 1
-        if count[0] > _ROW_LIMIT:
-            return
-        v = row.visit
-        tries = f" {plural(v.attempts, 'attempt')}" if v.attempts > 1 else ""
-        title = f"{v.name}: {WORDS[v.outcome]}, {duration(row.duration)}{tries}"
-        pieces = "".join(
-            _bar(s.start - row.start, s.end - row.start, row.duration, f"piece {s.kind} {s.outcome}",
-                 {"attempt": "attempt", "backoff": "waiting to retry", "wait": "waiting"}[s.kind]
-                 + f" {duration(s.end - s.start)}")
-            for s in row.spans
-        )
-        cls = "wait" if v.kind == "Wait" else ("container" if v.kind in h.CONTAINERS else "")
-        out.append(
-            f'<div class="tl-row" id="visit-{row.index}" data-visit="{row.index}" data-node="{row.node.id if row.node else ""}">'
-            f'<span class="tl-name" style="padding-left:{8 + 18 * row.depth}px">{esc(v.name)}'
-            + (f' <span class="retry">{plural(v.retries, "retry").replace("retrys", "retries")}</span>' if v.retries else "")
-            + f'</span><span class="tl-kind">{esc(v.kind)}</span>'
-            f'<span class="tl-out">{badge(v.outcome)}</span><span class="tl-dur">{duration(row.duration)}</span>'
-            f'<span class="tl-vars">{_assigned_text(row)}</span>'
-            f'<span class="tl-track">{_bar(row.start, row.end, total, f"{v.outcome} {cls}", title, pieces)}</span></div>'
-        )
-        if v.kind in h.CONTAINERS:
+    def add(row: tl.Row) -> None:
+        rows.append(_visit_row(row, total))
+        if row.visit.kind in h.CONTAINERS:
             for g in tl.groups(line, row):
-                count[0] += 1
-                if count[0] > _ROW_LIMIT:
-                    return
-                gtitle = f"{g.label} of {v.name}: {WORDS[g.outcome]}, {duration(g.end - g.start)}"
-                out.append(
-                    f'<div class="tl-row tl-group" data-visit="{row.index}" data-group="{g.key}">'
-                    f'<span class="tl-name" style="padding-left:{8 + 18 * (row.depth + 1)}px">{esc(g.label)}</span>'
-                    f'<span class="tl-kind"></span><span class="tl-out">{badge(g.outcome)}</span>'
-                    f'<span class="tl-dur">{duration(g.end - g.start)}</span><span class="tl-vars"></span>'
-                    f'<span class="tl-track">{_bar(g.start, g.end, total, f"group {g.outcome}", gtitle)}</span></div>'
-                )
+                rows.append(_group_row(row, g, total))
                 for child in g.rows:
-                    row_html(child)
+                    add(child)
 
     for row in line.rows:
         if row.parent is None:
-            row_html(row)
-    if count[0] > _ROW_LIMIT:
-        out.append(f'<p class="hint">{count[0] - _ROW_LIMIT} more rows not drawn</p>')
+            add(row)
+    out.extend(rows[:_ROW_LIMIT])
+    if len(rows) > _ROW_LIMIT:
+        out.append(f'<p class="hint">{len(rows) - _ROW_LIMIT} more rows not drawn</p>')
     out.append("</div></section>")
     return "".join(out)
 
