@@ -183,7 +183,7 @@ def test_overlay_shows_retries_iterations_and_caught_error(demo: stepfn.Executio
     dot = to_dot(DEMO_MACHINE, demo)
     assert "1 visit, 2 retries" in dot  # ValidateOrder retried twice
     assert "3 visits, 1 failed, 1 retry" in dot  # ChargeItem: one timeout retried, one card declined
-    assert "3 iterations: 1 failed" in dot
+    assert "1 of 3 items failed, 2 succeeded" in dot
     assert "caught: Payment.Declined" in dot and "failed: Payment.Declined" in dot
     ids = _node_ids(dot)
     taken = {(m.group(1), m.group(2)) for m in re.finditer(r"\t(\S+) -> (\S+) \[[^\]]*penwidth=2.6", dot)}
@@ -216,7 +216,9 @@ def test_png(demo: stepfn.Execution, tmp_path: Path) -> None:
 def test_html_page_is_self_contained(demo: stepfn.Execution, tmp_path: Path) -> None:
     page = stepfn.render(DEMO_MACHINE, demo, "html")
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
-    assert not re.search(r"<(script|link|img|iframe)\b|\bsrc=|@import|url\(", page)
+    assert not re.search(r"<(link|img|iframe)\b|\bsrc=|@import|url\(", page)
+    # scripts are inline: the embedded data and the page's own code, nothing loaded
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="application/json" id="stepfn-data">', "<script>"]
     assert set(re.findall(r"https?://[^\"'\s<>]+", page)) <= {
         "http://www.w3.org/2000/svg",
         "http://www.w3.org/1999/xlink",
@@ -229,9 +231,11 @@ def test_html_page_is_self_contained(demo: stepfn.Execution, tmp_path: Path) -> 
     for name, outcome in EXPECTED.items():  # states link to their rows
         if outcome != h.NOT_RUN:
             assert f'id="state-{ids[name]}"' in page and f'href="#state-{ids[name]}"' in page
-    # each state's input and output
-    assert "&quot;card&quot;: &quot;declined&quot;" in page
-    assert "&quot;stock&quot;: &quot;reserved&quot;" in page
+    # each visit's input and output travel in the embedded data the details panel shows
+    data = json.loads(re.search(r'<script type="application/json" id="stepfn-data">(.*?)</script>', page).group(1))
+    charge = [v for v in data["visits"] if v["name"] == "ChargeItem"]
+    assert any('"card": "declined"' in v["in"] for v in charge)
+    assert any(v["out"] and '"stock": "reserved"' in v["out"] for v in data["visits"] if v["name"] == "ReserveStock")
     assert "card for C-3 was declined" in page
     path = stepfn.render(DEMO_MACHINE, demo, str(tmp_path / "run.html"))
     assert path.read_text(encoding="utf-8") == page

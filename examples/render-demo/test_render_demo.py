@@ -45,4 +45,4 @@ def test_renders_the_run(tmp_path: Path) -> None:
     for suffix in ("svg", "png", "html"):
         out = stepfn.render(HERE / "order-pipeline.asl.json", ex, tmp_path / f"run.{suffix}")
         assert out.stat().st_size > 5_000
-    assert "3 iterations: 1 failed" in (tmp_path / "run.svg").read_text()
+    assert "1 of 3 items failed, 2 succeeded" in (tmp_path / "run.svg").read_text()

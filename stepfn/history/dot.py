@@ -15,6 +15,7 @@ from stepfn.history.graph import (
     LEGEND,
     PLAIN,
     STATUS_OUTCOME,
+    WORDS,
     Edge,
     Graph,
     Node,
@@ -23,6 +24,7 @@ from stepfn.history.graph import (
     group,
     prepare,
     short,
+    tally_text,
 )
 
 FONT = "Helvetica"
@@ -97,6 +99,10 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def retries_text(n: int) -> str:
+    return "1 retry" if n == 1 else f"{n} retries"
+
+
 def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
     """(text, colour) lines describing what happened at a node."""
     lines: list[tuple[str, str]] = []
@@ -104,33 +110,26 @@ def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
     if n == 0:
         return [("not run", COLORS[h.NOT_RUN][2])]
     counts = plural(n, "visit")
-    for outcome, word in ((h.FAILED, "failed"), (h.CAUGHT, "caught"), (h.ABORTED, "cancelled")):
+    for outcome in (h.FAILED, h.CAUGHT, h.ABORTED):
         some = stat.count(outcome)
         if n > 1 and 0 < some < n:
-            counts += f", {some} {word}"
+            counts += f", {some} {WORDS[outcome].lower()}"
     if stat.retries:
-        counts += ", " + plural(stat.retries, "retry").replace("retrys", "retries")
+        counts += ", " + retries_text(stat.retries)
     lines.append((counts, "#16191f"))
     if node.kind == "Map":
         iterations: dict[str, int] = {}
         for v in stat.visits:
             for outcome in v.iterations.values():
+                if outcome == h.RUNNING and v.outcome != h.RUNNING:
+                    outcome = h.ABORTED  # never finished: the Map stopped it
                 iterations[outcome] = iterations.get(outcome, 0) + 1
-        total = sum(iterations.values())
-        text = plural(total, "iteration")
-        parts = [
-            f"{iterations[o]} {word}"
-            for o, word in ((h.FAILED, "failed"), (h.ABORTED, "aborted"), (h.RUNNING, "running"))
-            if iterations.get(o)
-        ]
-        if parts:
-            text += ": " + ", ".join(parts)
+        text = tally_text(iterations, "items")
         lines.append((text, COLORS[h.FAILED][1] if iterations.get(h.FAILED) else "#16191f"))
     if stat.error and stat.outcome in (h.FAILED, h.CAUGHT):
-        word = "caught" if stat.outcome == h.CAUGHT else "failed"
-        lines.append((f"{word}: {short(stat.error, 34)}", COLORS[stat.outcome][1]))
+        lines.append((f"{WORDS[stat.outcome].lower()}: {short(stat.error, 34)}", COLORS[stat.outcome][1]))
     elif stat.outcome == h.ABORTED:
-        lines.append(("cancelled", COLORS[h.ABORTED][1]))
+        lines.append((WORDS[h.ABORTED].lower(), COLORS[h.ABORTED][1]))
     return lines
 
 
@@ -172,46 +171,77 @@ def to_dot(machine: Any, events: Any = None, *, links: bool = False) -> str:
 
 
 def dot_source(graph: Graph, overlay: Overlay | None, links: bool = False) -> str:
-    import graphviz
+    """The DOT text of ``graph``, with ``overlay`` drawn on it when given."""
+    return _Writer(graph, overlay, links).write()
 
-    dot = graphviz.Digraph(
-        "stepfn",
-        graph_attr={
-            "rankdir": "TB",
-            "fontname": FONT,
-            "fontsize": "12",
-            "nodesep": "0.35",
-            "ranksep": "0.45",
-            "pad": "0.3",
-            "bgcolor": "white",
-            "labelloc": "t",
-            "labeljust": "l",
-        },
-        node_attr={
-            "fontname": FONT,
-            "fontsize": "11",
-            "shape": "box",
-            "style": "rounded,filled",
-            "fillcolor": "white",
-            "color": PLAIN[1],
-            "penwidth": "1.2",
-            "margin": "0.14,0.06",
-        },
-        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "color": _EDGE, "fontcolor": _EDGE},
-    )
-    dot.attr(label=_title(graph, overlay))
-    stats = overlay.stats if overlay is not None else None
 
-    def outcome_of(node_id: str) -> str | None:
-        return stats[node_id].outcome if stats is not None else None
+_GRAPH_ATTRS = {
+    "rankdir": "TB",
+    "fontname": FONT,
+    "fontsize": "12",
+    "nodesep": "0.35",
+    "ranksep": "0.45",
+    "pad": "0.3",
+    "bgcolor": "white",
+    "labelloc": "t",
+    "labeljust": "l",
+}
+_NODE_ATTRS = {
+    "fontname": FONT,
+    "fontsize": "11",
+    "shape": "box",
+    "style": "rounded,filled",
+    "fillcolor": "white",
+    "color": PLAIN[1],
+    "penwidth": "1.2",
+    "margin": "0.14,0.06",
+}
+_EDGE_ATTRS = {"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "color": _EDGE, "fontcolor": _EDGE}
 
+
+class _Writer:
+    """Writes one graph: Start, the states scope by scope (containers as clusters, far
+    targets as stand-ins), End, the edges, and the legend when a run is overlaid."""
+
+    def __init__(self, graph: Graph, overlay: Overlay | None, links: bool) -> None:
+        self.graph, self.overlay, self.links = graph, overlay, links
+        self.stats = overlay.stats if overlay is not None else None
+        self.children: dict[str | None, list[Node]] = {}
+        for node in graph.nodes:
+            self.children.setdefault(node.container.id if node.container else None, []).append(node)
+        self.proxies = _long_edges(graph)
+        self.by_id = {n.id: n for n in graph.nodes}
+
+    def write(self) -> str:
+        import graphviz
+
+        dot = graphviz.Digraph("stepfn", graph_attr=_GRAPH_ATTRS, node_attr=_NODE_ATTRS, edge_attr=_EDGE_ATTRS)
+        dot.attr(label=_title(self.graph, self.overlay))
+        self.start(dot)
+        self.scope(dot, None)
+        self.end(dot)
+        for index, edge in enumerate(self.graph.edges):
+            _add_edge(dot, edge, self.overlay, self.proxies.get(index))
+        if self.overlay is not None:
+            self.legend(dot)
+        return str(dot.source)
+
+    # ------------------------------------------------------------------ outcomes and colours
+
+    def outcome_of(self, node_id: str) -> str | None:
+        return self.stats[node_id].outcome if self.stats is not None else None
+
+    @staticmethod
     def colors(outcome: str | None) -> tuple[str, str, str]:
         return COLORS[outcome] if outcome is not None else PLAIN
 
-    def add_node(target: Any, node: Node) -> None:
-        stat = stats[node.id] if stats is not None else None
+    # ------------------------------------------------------------------ states
+
+    def node(self, target: Any, node: Node) -> None:
+        """One state: shape by type, colours by outcome, label and tooltip."""
+        stat = self.stats[node.id] if self.stats is not None else None
         outcome = stat.outcome if stat is not None else None
-        fill, border, text = colors(outcome)
+        fill, border, text = self.colors(outcome)
         shape, style = _SHAPES.get(node.kind, ("box", ""))
         styles = [s for s in (style, "filled") if s]
         if outcome == h.NOT_RUN:
@@ -234,54 +264,28 @@ def dot_source(graph: Graph, overlay: Overlay | None, links: bool = False) -> st
             attrs["penwidth"] = "2"
         attrs["group"] = group(node.container, node.branch)  # keeps a scope's main line straight
         attrs["class"] = f"state {node.kind.lower()}" + (f" {outcome.replace('-', '_')}" if outcome else "")
-        if links:
+        if self.links:
             attrs["URL"] = f"#state-{node.id}"
             attrs["target"] = "_self"
         target.node(node.id, _node_label(node, stat), **attrs)
 
-    children: dict[str | None, list[Node]] = {}
-    for node in graph.nodes:
-        children.setdefault(node.container.id if node.container else None, []).append(node)
-
-    proxies = _long_edges(graph)
-    by_id = {n.id: n for n in graph.nodes}
-
-    def add_proxies(target: Any, src: str) -> None:
-        """Far-away targets of ``src``'s edges drawn as a small stand-in next to it."""
-        for index, proxy in proxies.items():
-            edge = graph.edges[index]
-            if edge.src != src:
-                continue
-            dst = by_id.get(edge.dst)
-            name = dst.name if dst is not None else "End"
-            fill, border, text = colors(outcome_of(dst.id) if dst is not None else None)
-            attrs = {
-                "shape": "box",
-                "style": "rounded,dashed,filled",
-                "fillcolor": fill,
-                "color": border,
-                "fontcolor": text,
-                "fontsize": "9",
-                "margin": "0.08,0.03",
-                "tooltip": tooltip([f"continues at {name}"]),
-            }
-            if links and dst is not None:
-                attrs["URL"] = f"#state-{dst.id}"
-            target.node(proxy, f"<&#8594; {esc(name)}>", **attrs)
-
-    def add_scope(target: Any, container: Node | None, branch: int | None = None) -> None:
-        for node in children.get(container.id if container else None, []):
+    def scope(self, target: Any, container: Node | None, branch: int | None = None) -> None:
+        """The states of one scope (the top level, a Map's processor, one Parallel branch)."""
+        for node in self.children.get(container.id if container else None, []):
             if branch is not None and node.branch != branch:
                 continue
             if node.kind in h.CONTAINERS:
-                add_cluster(target, node)
+                self.cluster(target, node)
             else:
-                add_node(target, node)
-            add_proxies(target, node.out)
+                self.node(target, node)
+            self.stand_ins(target, node.out)
 
-    def add_cluster(target: Any, node: Node) -> None:
-        outcome = outcome_of(node.id)
-        fill, border, _ = colors(outcome)
+    # ------------------------------------------------------------------ containers
+
+    def cluster(self, target: Any, node: Node) -> None:
+        """A Map or Parallel state: a cluster holding the state, its scope(s) and its join point."""
+        outcome = self.outcome_of(node.id)
+        fill, border, _ = self.colors(outcome)
         with target.subgraph(name=f"cluster_{node.id}") as cluster:
             cluster.attr(
                 label="",
@@ -291,23 +295,13 @@ def dot_source(graph: Graph, overlay: Overlay | None, links: bool = False) -> st
                 penwidth="1.2",
                 margin="10",
             )
-            add_node(cluster, node)
-            count = graph.branches.get(node.id, 0)
+            self.node(cluster, node)
+            count = self.graph.branches.get(node.id, 0)
             if node.kind == "Parallel" and count > 1:
                 for i in range(1, count + 1):
-                    with cluster.subgraph(name=f"cluster_{node.id}_b{i}") as sub:
-                        sub.attr(
-                            label=f"Branch {i}",
-                            fontsize="9",
-                            fontcolor="#5f6b7a",
-                            style="rounded,dashed",
-                            color="#c5ccd4",
-                            bgcolor="white",
-                            labeljust="l",
-                        )
-                        add_scope(sub, node, i)
+                    self.branch(cluster, node, i)
             else:
-                add_scope(cluster, node)
+                self.scope(cluster, node)
             join = {
                 "shape": "circle",
                 "label": "",
@@ -322,39 +316,84 @@ def dot_source(graph: Graph, overlay: Overlay | None, links: bool = False) -> st
             }
             cluster.node(node.id + "_end", **join)
 
-    dot.node(
-        "__start",
-        "Start",
-        shape="circle",
-        style="filled",
-        fillcolor="#232f3e",
-        fontcolor="white",
-        color="#232f3e",
-        width="0.55",
-        fixedsize="true",
-        fontsize="9",
-    )
-    add_scope(dot, None)
-    end_outcome = STATUS_OUTCOME.get(overlay.history.status) if overlay is not None else None
-    end_fill, end_border, end_text = COLORS[end_outcome] if end_outcome else ("#232f3e", "#232f3e", "white")
-    dot.node(
-        "__end",
-        "End",
-        shape="doublecircle",
-        style="filled",
-        fillcolor=end_fill,
-        color=end_border,
-        fontcolor=end_text,
-        width="0.5",
-        fixedsize="true",
-        fontsize="9",
-    )
-    for index, edge in enumerate(graph.edges):
-        _add_edge(dot, edge, overlay, proxies.get(index))
-    if overlay is not None:
+    def branch(self, cluster: Any, node: Node, i: int) -> None:
+        """Branch ``i`` of a Parallel state, boxed and labelled inside its cluster."""
+        with cluster.subgraph(name=f"cluster_{node.id}_b{i}") as sub:
+            sub.attr(
+                label=f"Branch {i}",
+                fontsize="9",
+                fontcolor="#5f6b7a",
+                style="rounded,dashed",
+                color="#c5ccd4",
+                bgcolor="white",
+                labeljust="l",
+            )
+            self.scope(sub, node, i)
+
+    # ------------------------------------------------------------------ stand-ins for far targets
+
+    def stand_ins(self, target: Any, src: str) -> None:
+        """Far-away targets of ``src``'s edges drawn as a small stand-in next to it."""
+        for index, proxy in self.proxies.items():
+            edge = self.graph.edges[index]
+            if edge.src != src:
+                continue
+            dst = self.by_id.get(edge.dst)
+            name = dst.name if dst is not None else "End"
+            fill, border, text = self.colors(self.outcome_of(dst.id) if dst is not None else None)
+            attrs = {
+                "shape": "box",
+                "style": "rounded,dashed,filled",
+                "fillcolor": fill,
+                "color": border,
+                "fontcolor": text,
+                "fontsize": "9",
+                "margin": "0.08,0.03",
+                "tooltip": tooltip([f"continues at {name}"]),
+            }
+            if self.links and dst is not None:
+                attrs["URL"] = f"#state-{dst.id}"
+            target.node(proxy, f"<&#8594; {esc(name)}>", **attrs)
+
+    # ------------------------------------------------------------------ start, end, legend
+
+    @staticmethod
+    def start(dot: Any) -> None:
+        dot.node(
+            "__start",
+            "Start",
+            shape="circle",
+            style="filled",
+            fillcolor="#232f3e",
+            fontcolor="white",
+            color="#232f3e",
+            width="0.55",
+            fixedsize="true",
+            fontsize="9",
+        )
+
+    def end(self, dot: Any) -> None:
+        """The End node, coloured by the execution's status when a run is overlaid."""
+        overlay = self.overlay
+        end_outcome = STATUS_OUTCOME.get(overlay.history.status) if overlay is not None else None
+        end_fill, end_border, end_text = COLORS[end_outcome] if end_outcome else ("#232f3e", "#232f3e", "white")
+        dot.node(
+            "__end",
+            "End",
+            shape="doublecircle",
+            style="filled",
+            fillcolor=end_fill,
+            color=end_border,
+            fontcolor=end_text,
+            width="0.5",
+            fixedsize="true",
+            fontsize="9",
+        )
+
+    @staticmethod
+    def legend(dot: Any) -> None:
         dot.node("__legend", _legend(), shape="plaintext", margin="0")
         dot.edge("__end", "__legend", style="invis")
-    return str(dot.source)
 
 
 # Graphviz lays out a long edge as a chain of virtual nodes, one per rank it crosses; past a

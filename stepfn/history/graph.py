@@ -25,14 +25,30 @@ COLORS = {
     h.RUNNING: ("#dcebfc", "#0972d3", "#072c55"),
     h.NOT_RUN: ("#ffffff", "#b4bcc6", "#8a96a3"),
 }
-LEGEND = (
-    (h.SUCCEEDED, "Succeeded"),
-    (h.FAILED, "Failed"),
-    (h.CAUGHT, "Caught error"),
-    (h.ABORTED, "Cancelled"),
-    (h.RUNNING, "In progress"),
-    (h.NOT_RUN, "Not run"),
-)
+# one word per outcome, the same in the picture, the report and the console
+WORDS = {
+    h.SUCCEEDED: "Succeeded",
+    h.FAILED: "Failed",
+    h.CAUGHT: "Caught",
+    h.ABORTED: "Aborted",
+    h.RUNNING: "Running",
+    h.NOT_RUN: "Not run",
+}
+LEGEND = tuple(WORDS.items())
+_WORST_FIRST = (h.FAILED, h.ABORTED, h.RUNNING, h.CAUGHT, h.SUCCEEDED)
+
+
+def tally_text(tally: Mapping[str, int], nouns: str) -> str:
+    """``1 of 5 items failed, 1 aborted``: outcome counts, the worst first, out of the total."""
+    total = sum(tally.values())
+    present = [o for o in _WORST_FIRST if tally.get(o)]
+    if not present:
+        return f"no {nouns}"
+    first, *rest = present
+    text = f"{tally[first]} of {total} {nouns} {WORDS[first].lower()}"
+    return text + "".join(f", {tally[o]} {WORDS[o].lower()}" for o in rest)
+
+
 PLAIN = ("#ffffff", "#545b64", "#16191f")
 STATUS_OUTCOME = {"SUCCEEDED": h.SUCCEEDED, "FAILED": h.FAILED, "TIMED_OUT": h.FAILED, "ABORTED": h.ABORTED}
 
@@ -249,6 +265,7 @@ class Overlay:
     stats: dict[str, Stat]  # node id -> what happened there
     taken: dict[tuple[str, str, str], int]  # (src, dst, group) -> transitions
     visit_nodes: dict[int, Node]  # id(visit) -> node
+    compiled: Mapping[str, Any] = field(default_factory=dict)  # JSON Pointer -> compiled state
 
 
 class _NoContext:
@@ -335,7 +352,7 @@ def overlay(graph: Graph, hist: h.History, compiled: Mapping[str, Any] | None = 
             del taken[key]
             for other in others:  # a Choice whose rule could not be replayed marks every edge there
                 taken[other] = taken.get(other, 0) + n
-    return Overlay(hist, stats, taken, nodes)
+    return Overlay(hist, stats, taken, nodes, compiled or {})
 
 
 # ----------------------------------------------------------------------------- DOT
@@ -351,20 +368,34 @@ def prepare(machine: Any, events: Any) -> tuple[Graph, Overlay | None]:
     graph = build(machine.definition, machine.name)
     if events is None:
         return graph, None
-    return graph, overlay(graph, h.analyse(events), compiled_choices(machine.scope))
+    hist = h.analyse(events)
+    check_belongs(graph, hist)
+    return graph, overlay(graph, hist, compiled_states(machine.scope))
 
 
-def compiled_choices(scope: Any, out: dict[str, Any] | None = None) -> dict[str, Any]:
-    """JSON Pointer -> compiled Choice state, for replaying which rule matched."""
+def check_belongs(graph: Graph, hist: h.History) -> None:
+    """Refuse a history with a state the machine does not have, naming the first one."""
+    from stepfn.errors import UsageError
+
+    names = {n.name for n in graph.nodes}
+    for v in hist.visits:
+        if v.name not in names:
+            raise UsageError(
+                f"the events do not belong to state machine {graph.name!r}: state {v.name!r} "
+                f"(event {v.entered.id}, {v.entered.type}) is not in its definition"
+            )
+
+
+def compiled_states(scope: Any, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON Pointer -> compiled state, for every state (replaying Choice rules and Assign)."""
     from stepfn.asl import model as m
 
     out = {} if out is None else out
     for state in scope.states.values():
-        if isinstance(state, m.Choice):
-            out[state.pointer] = state
-        elif isinstance(state, m.Parallel):
+        out[state.pointer] = state
+        if isinstance(state, m.Parallel):
             for branch in state.branches:
-                compiled_choices(branch, out)
+                compiled_states(branch, out)
         elif isinstance(state, m.Map) and state.processor is not None:
-            compiled_choices(state.processor, out)
+            compiled_states(state.processor, out)
     return out
