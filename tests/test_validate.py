@@ -669,7 +669,7 @@ def test_bad_definition_reports_pointer_and_code(
     assert [(p.pointer, p.code) for p in problems] == expected
     for problem in problems:
         assert isinstance(problem, Problem)
-        assert problem.message.endswith(".") and problem.message.lstrip("'")[0].isupper()
+        assert problem.message.endswith((".", "?")) and problem.message.lstrip("'")[0].isupper()
         resolve(doc, problem.pointer)  # every pointer names a real location
 
 
