@@ -407,11 +407,14 @@ def history(events_file: str, width: int) -> None:
 @click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
 @click.option("--mock-config", default=None, help="An AWS mock file for `<state machine ARN>#<TestCase>` "
               "(default: $SFN_MOCK_CONFIG).")
+@click.option("--lambda-endpoint", default=None, metavar="URL",
+              help="Invoke Lambda functions no --tasks handler serves at this Lambda endpoint, e.g. "
+              "`sam local start-lambda` (default: $LAMBDA_ENDPOINT).")
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")
-def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None, virtual_time: bool,
-          wait_time_scale: float | None) -> None:
+def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None,
+          lambda_endpoint: str | None, virtual_time: bool, wait_time_scale: float | None) -> None:
     """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM."""
     import os
 
@@ -440,6 +443,12 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
     try:
         for spec in tasks:
             handlers.update(load_handlers(spec))
+        lambda_endpoint = lambda_endpoint or os.environ.get("LAMBDA_ENDPOINT")
+        if lambda_endpoint:
+            from stepfn.server.arns import default_caller
+            from stepfn.server.lambdas import WithLambdaEndpoint, endpoint_invoker
+
+            handlers = WithLambdaEndpoint(handlers, endpoint_invoker(lambda_endpoint, default_caller().region))
         store = SqliteStore(db)
     except StepfnError as exc:
         _fail(str(exc))

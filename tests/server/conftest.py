@@ -52,8 +52,8 @@ class InProcess:
         from stepfn.server.service import Options, Service
         from stepfn.server.store import SqliteStore
 
-        registry = Handlers(threads=True)
-        if handlers:
+        registry = handlers if isinstance(handlers, Handlers) else Handlers(threads=True)
+        if handlers and not isinstance(handlers, Handlers):
             registry.update(Handlers(handlers))
         self.service = Service(SqliteStore(db), Options(registry, **options))
         self.port = free_port()

@@ -414,3 +414,56 @@ def test_test_state_with_a_mock_and_inspection(sfn: Any) -> None:
     failed = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input="{}",
                             mock={"errorOutput": {"error": "Boom", "cause": "bad"}})
     assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Boom", "bad")
+
+
+# ---------------------------------------------------------------- a Lambda endpoint (LAMBDA_ENDPOINT)
+def test_lambda_functions_at_a_lambda_endpoint() -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from stepfn.runtime.handlers import Handlers
+    from stepfn.server.lambdas import WithLambdaEndpoint, endpoint_invoker
+
+    from .conftest import InProcess, free_port
+
+    invoked: list[str] = []
+
+    async def invoke(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        invoked.append(name)
+        payload = json.loads(await request.body())
+        if name.endswith("broken"):
+            return JSONResponse({"errorType": "ValueError", "errorMessage": "bad"},
+                                headers={"X-Amz-Function-Error": "Unhandled"})
+        return JSONResponse({"echo": payload})
+
+    port = free_port()
+    lambda_server = uvicorn.Server(uvicorn.Config(
+        Starlette(routes=[Route("/2015-03-31/functions/{name}/invocations", invoke, methods=["POST"])]),
+        host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=lambda_server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: lambda_server.started)
+    local = Handlers(threads=True)
+    local.add("local", lambda payload, ctx: "served here")
+    server = InProcess(WithLambdaEndpoint(local, endpoint_invoker(f"http://127.0.0.1:{port}", "us-east-1")))
+    try:
+        sfn = server.client()
+        fn = "arn:aws:lambda:us-east-1:123456789012:function:"
+        arn = create(sfn, "remote", {"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": fn + "remote", "ResultPath": "$.a", "Next": "B"},
+            "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultSelector": {"p.$": "$.Payload"},
+                  "Parameters": {"FunctionName": "other", "Payload": {"x": 1}}, "ResultPath": "$.b", "Next": "C"},
+            "C": {"Type": "Task", "Resource": fn + "local", "ResultPath": "$.c", "Next": "D"},
+            "D": {"Type": "Task", "Resource": fn + "broken", "End": True}}})
+        done = finished(sfn, sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"])
+        assert (done["status"], done["error"]) == ("FAILED", "ValueError")
+        assert json.loads(done["cause"]) == {"errorType": "ValueError", "errorMessage": "bad"}
+        assert invoked == [fn + "remote", "other", fn + "broken"]  # the local handler served C
+    finally:
+        server.stop()
+        lambda_server.should_exit = True
+        thread.join(10)
