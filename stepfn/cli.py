@@ -403,7 +403,8 @@ def history(events_file: str, width: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", type=int, default=8083, show_default=True, help="Port (Step Functions Local's by default).")
 @click.option("--db", default="stepfn.sqlite", show_default=True,
-              help="SQLite file keeping state machines, executions and histories (:memory: to keep nothing).")
+              help="SQLite file keeping state machines, executions and histories (:memory: to keep nothing), "
+              "or a postgresql:// URL.")
 @click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
 @click.option("--mock-config", default=None, help="An AWS mock file for `<state machine ARN>#<TestCase>` "
               "(default: $SFN_MOCK_CONFIG).")
@@ -449,7 +450,12 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
             from stepfn.server.lambdas import WithLambdaEndpoint, endpoint_invoker
 
             handlers = WithLambdaEndpoint(handlers, endpoint_invoker(lambda_endpoint, default_caller().region))
-        store = SqliteStore(db)
+        if db.startswith(("postgresql://", "postgres://")):
+            from stepfn.server.store import PostgresStore
+
+            store: Any = PostgresStore(db)
+        else:
+            store = SqliteStore(db)
     except StepfnError as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - an unusable database file

@@ -21,8 +21,8 @@ DUMMY = "stepfn-local"
 def endpoint_invoker(url: str, region: str) -> Any:
     """A handler that invokes the function a Task names at the Lambda endpoint ``url``."""
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3  # type: ignore[import-untyped,unused-ignore]
+        from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:
         raise UsageError(f"--lambda-endpoint needs boto3 (pip install 'stepfn[aws]'): {exc}") from None
     client = boto3.client(

@@ -107,40 +107,40 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteStore:
-    """The store in one SQLite file (``:memory:`` for a throwaway server)."""
+class SqlStore:
+    """The store over one database connection; the SQL is shared by every dialect.
 
-    def __init__(self, path: str = ":memory:") -> None:
-        self.path = path
-        if path != ":memory:":
-            folder = os.path.dirname(os.path.abspath(path))
-            os.makedirs(folder, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+    Statements use ``?`` parameters (rewritten for drivers that want ``%s``); every write
+    runs in a transaction of its own (``_tx``), reads return dicts or tuples.  A subclass
+    connects and says how a writing transaction begins.
+    """
+
+    placeholder = "?"
+    begin = "BEGIN"
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
         self._lock = threading.RLock()
-        db = self._db
-        db.execute("PRAGMA busy_timeout = 30000")
-        if path != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        with self._tx():
+        with self._tx() as tx:
             for statement in _SCHEMA:
-                db.execute(statement)
-            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                tx.execute(statement)
+            found = tx.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if found is None:
-                db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         self._seq = self._scalar("SELECT MAX(seq) FROM executions") or 0
         self._activity_seq = self._scalar("SELECT MAX(seq) FROM activities") or 0
 
     # ------------------------------------------------------------ plumbing
     class _Tx:
-        def __init__(self, store: SqliteStore) -> None:
+        """A writing transaction: ``execute`` / ``executemany`` inside it, commit at the end."""
+
+        def __init__(self, store: SqlStore) -> None:
             self.store = store
 
-        def __enter__(self) -> sqlite3.Connection:
+        def __enter__(self) -> SqlStore._Tx:
             self.store._lock.acquire()
-            self.store._db.execute("BEGIN IMMEDIATE")
-            return self.store._db
+            self.store._db.execute(self.store.begin)
+            return self
 
         def __exit__(self, exc_type: Any, *rest: Any) -> None:
             try:
@@ -148,28 +148,42 @@ class SqliteStore:
             finally:
                 self.store._lock.release()
 
-    def _tx(self) -> SqliteStore._Tx:
-        return SqliteStore._Tx(self)
+        def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+            return self.store._db.execute(self.store._sql(sql), args)
+
+        def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+            self.store._db.cursor().executemany(self.store._sql(sql), rows)
+
+    def _tx(self) -> SqlStore._Tx:
+        return SqlStore._Tx(self)
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._lock:
+            cursor = self._db.execute(self._sql(sql), args)
+            rows = cursor.fetchall()
+            names = [d[0] for d in cursor.description or ()]
+        return names, [tuple(r) for r in rows]
 
     def _scalar(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
-        return None if row is None else row[0]
+        _, rows = self._read(sql, args)
+        return rows[0][0] if rows else None
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Row | None:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
-        return None if row is None else dict(row)
+        found = self._all(sql, args)
+        return found[0] if found else None
 
     def _all(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
-        with self._lock:
-            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+        names, rows = self._read(sql, args)
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, table: str, row: Row) -> None:
+    def _insert(tx: SqlStore._Tx, table: str, row: Row) -> None:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
+        tx.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
 
     def close(self) -> None:
         with self._lock:
@@ -177,26 +191,26 @@ class SqliteStore:
 
     # ------------------------------------------------------------ meta
     def secret(self) -> bytes:
-        with self._tx() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        with self._tx() as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
             if row is not None:
                 return bytes.fromhex(row[0])
             value = os.urandom(32)
-            db.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value.hex(),))
+            tx.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (value.hex(),))
             return value
 
     # ------------------------------------------------------------ state machines
     def put_state_machine(self, row: Row, revision: Row) -> None:
-        with self._tx() as db:
-            self._insert(db, "revisions", revision)
-            self._insert(db, "state_machines", row)
+        with self._tx() as tx:
+            self._insert(tx, "revisions", revision)
+            self._insert(tx, "state_machines", row)
 
     def update_state_machine(self, arn: str, fields: Row, revision: Row | None) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             if revision is not None:
-                self._insert(db, "revisions", revision)
+                self._insert(tx, "revisions", revision)
             sets = ", ".join(f"{k} = ?" for k in fields)
-            db.execute(f"UPDATE state_machines SET {sets} WHERE arn = ?", (*fields.values(), arn))
+            tx.execute(f"UPDATE state_machines SET {sets} WHERE arn = ?", (*fields.values(), arn))
 
     def state_machine(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM state_machines WHERE arn = ?", (arn,))
@@ -208,16 +222,16 @@ class SqliteStore:
 
     def delete_state_machine(self, arn: str) -> None:
         """The machine, its versions and aliases go (executions and their revisions stay)."""
-        with self._tx() as db:
-            db.execute("DELETE FROM state_machines WHERE arn = ?", (arn,))
-            db.execute("DELETE FROM versions WHERE sm_arn = ?", (arn,))
-            db.execute("DELETE FROM aliases WHERE sm_arn = ?", (arn,))
-            db.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+        with self._tx() as tx:
+            tx.execute("DELETE FROM state_machines WHERE arn = ?", (arn,))
+            tx.execute("DELETE FROM versions WHERE sm_arn = ?", (arn,))
+            tx.execute("DELETE FROM aliases WHERE sm_arn = ?", (arn,))
+            tx.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
 
     # ------------------------------------------------------------ versions and aliases
     def put_version(self, row: Row) -> None:
-        with self._tx() as db:
-            self._insert(db, "versions", row)
+        with self._tx() as tx:
+            self._insert(tx, "versions", row)
 
     def versions(self, sm_arn: str, below: int | None, limit: int) -> list[Row]:
         return self._all(
@@ -229,17 +243,17 @@ class SqliteStore:
         return self._one("SELECT * FROM versions WHERE arn = ?", (arn,))
 
     def delete_version(self, arn: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM versions WHERE arn = ?", (arn,))
+        with self._tx() as tx:
+            tx.execute("DELETE FROM versions WHERE arn = ?", (arn,))
 
     def put_alias(self, row: Row) -> None:
-        with self._tx() as db:
-            self._insert(db, "aliases", row)
+        with self._tx() as tx:
+            self._insert(tx, "aliases", row)
 
     def update_alias(self, arn: str, fields: Row) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             sets = ", ".join(f"{k} = ?" for k in fields)
-            db.execute(f"UPDATE aliases SET {sets} WHERE arn = ?", (*fields.values(), arn))
+            tx.execute(f"UPDATE aliases SET {sets} WHERE arn = ?", (*fields.values(), arn))
 
     def alias(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM aliases WHERE arn = ?", (arn,))
@@ -250,8 +264,8 @@ class SqliteStore:
         )
 
     def delete_alias(self, arn: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM aliases WHERE arn = ?", (arn,))
+        with self._tx() as tx:
+            tx.execute("DELETE FROM aliases WHERE arn = ?", (arn,))
 
     def state_machines(self, account: str, region: str, after: str | None, limit: int) -> list[Row]:
         return self._all(
@@ -264,9 +278,9 @@ class SqliteStore:
 
     # ------------------------------------------------------------ executions
     def put_execution(self, row: Row) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             self._seq += 1
-            self._insert(db, "executions", {**row, "seq": self._seq})
+            self._insert(tx, "executions", {**row, "seq": self._seq})
 
     def execution(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM executions WHERE arn = ?", (arn,))
@@ -296,25 +310,23 @@ class SqliteStore:
              None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False), token)
             for eid, previous, kind, stamp, details, token in events
         ]
-        with self._tx() as db:
-            db.executemany(
+        with self._tx() as tx:
+            tx.executemany(
                 "INSERT INTO events (execution_arn, id, previous_id, type, timestamp, details, token) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if finish is not None:
                 sets = ", ".join(f"{k} = ?" for k in finish)
-                db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", (*finish.values(), arn))
+                tx.execute(f"UPDATE executions SET {sets} WHERE arn = ?", (*finish.values(), arn))
                 if finish.get("status", "RUNNING") != "RUNNING":
-                    db.execute("DELETE FROM inbox WHERE execution_arn = ?", (arn,))
+                    tx.execute("DELETE FROM inbox WHERE execution_arn = ?", (arn,))
 
     def events(self, arn: str) -> list[EventRow]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, previous_id, type, timestamp, details, token FROM events WHERE execution_arn = ? "
-                "ORDER BY id",
-                (arn,),
-            ).fetchall()
+        _, rows = self._read(
+            "SELECT id, previous_id, type, timestamp, details, token FROM events WHERE execution_arn = ? ORDER BY id",
+            (arn,),
+        )
         return [(r[0], r[1], r[2], r[3], None if r[4] is None else json.loads(r[4]), r[5]) for r in rows]
 
     def token_owner(self, token: str) -> str | None:
@@ -323,9 +335,9 @@ class SqliteStore:
 
     def put_answer(self, token: str, arn: str, outcome: list[Any]) -> None:
         """Keep a SendTaskSuccess/Failure until the Task that waits for it has recorded it."""
-        with self._tx() as db:
-            db.execute("DELETE FROM inbox WHERE token = ?", (token,))
-            db.execute("INSERT INTO inbox (token, execution_arn, outcome) VALUES (?, ?, ?)",
+        with self._tx() as tx:
+            tx.execute("DELETE FROM inbox WHERE token = ?", (token,))
+            tx.execute("INSERT INTO inbox (token, execution_arn, outcome) VALUES (?, ?, ?)",
                        (token, arn, json.dumps(outcome, separators=(",", ":"), ensure_ascii=False)))
 
     def answer(self, token: str) -> list[Any] | None:
@@ -334,17 +346,17 @@ class SqliteStore:
 
     # ------------------------------------------------------------ activities and tags
     def put_activity(self, row: Row) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             self._activity_seq += 1
-            self._insert(db, "activities", {**row, "seq": self._activity_seq})
+            self._insert(tx, "activities", {**row, "seq": self._activity_seq})
 
     def activity(self, arn: str) -> Row | None:
         return self._one("SELECT * FROM activities WHERE arn = ?", (arn,))
 
     def delete_activity(self, arn: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM activities WHERE arn = ?", (arn,))
-            db.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
+        with self._tx() as tx:
+            tx.execute("DELETE FROM activities WHERE arn = ?", (arn,))
+            tx.execute("DELETE FROM tags WHERE resource_arn = ?", (arn,))
 
     def activities(self, account: str, region: str, after: int | None, limit: int) -> list[Row]:
         return self._all(
@@ -353,17 +365,54 @@ class SqliteStore:
         )
 
     def tags(self, arn: str) -> list[tuple[str, str]]:
-        with self._lock:
-            rows = self._db.execute("SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key", (arn,))
-            return [(r[0], r[1]) for r in rows.fetchall()]
+        _, rows = self._read("SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key", (arn,))
+        return [(r[0], r[1]) for r in rows]
 
     def set_tags(self, arn: str, tags: Iterable[tuple[str, str]]) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             for key, value in tags:
-                db.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
-                db.execute("INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)", (arn, key, value))
+                tx.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
+                tx.execute("INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)", (arn, key, value))
 
     def remove_tags(self, arn: str, keys: Iterable[str]) -> None:
-        with self._tx() as db:
+        with self._tx() as tx:
             for key in keys:
-                db.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
+                tx.execute("DELETE FROM tags WHERE resource_arn = ? AND key = ?", (arn, key))
+
+
+class SqliteStore(SqlStore):
+    """The store in one SQLite file (``:memory:`` for a throwaway server), in WAL mode."""
+
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        if path != ":memory:":
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 30000")
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        super().__init__(db)
+
+
+class PostgresStore(SqlStore):
+    """The store in a PostgreSQL database (``dsn``: a libpq connection string), through psycopg.
+
+    The same tables and statements as SQLite.  One server per database for now: sharing one
+    between several servers needs leases on executions, which are not written yet.
+    """
+
+    placeholder = "%s"
+
+    def __init__(self, dsn: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:
+            from stepfn.errors import UsageError
+
+            raise UsageError(f"a PostgreSQL store needs psycopg (pip install 'psycopg[binary]'): {exc}") from None
+        self.path = dsn
+        super().__init__(psycopg.connect(dsn, autocommit=True))

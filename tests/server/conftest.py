@@ -44,7 +44,7 @@ def client(port: int, **config: Any) -> Any:
 class InProcess:
     """A server on a thread of this process (uvicorn), with its own store."""
 
-    def __init__(self, handlers: Any = None, db: str = ":memory:", **options: Any) -> None:
+    def __init__(self, handlers: Any = None, db: str = ":memory:", store: Any = None, **options: Any) -> None:
         import uvicorn
 
         from stepfn.runtime.handlers import Handlers
@@ -55,7 +55,7 @@ class InProcess:
         registry = handlers if isinstance(handlers, Handlers) else Handlers(threads=True)
         if handlers and not isinstance(handlers, Handlers):
             registry.update(Handlers(handlers))
-        self.service = Service(SqliteStore(db), Options(registry, **options))
+        self.service = Service(store or SqliteStore(db), Options(registry, **options))
         self.port = free_port()
         config = uvicorn.Config(create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -154,3 +154,36 @@ class ServeProcess:
     def terminate(self) -> int:
         self.proc.terminate()
         return self.proc.wait(15)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port (skipped where PostgreSQL is absent)."""
+    import shutil
+    import tempfile
+
+    pytest.importorskip("psycopg")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="stepfn-pg-"))  # not under pytest's root-only folders
+    data = folder / "data"
+    port = free_port()
+
+    def run(*command: str) -> None:
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: its own user runs it
+            shutil.chown(folder, "postgres")
+            command = ("su", "postgres", "-c", " ".join(f"'{c}'" for c in command))
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    try:
+        run(initdb, "-D", str(data), "-A", "trust", "-U", "stepfn")
+        run(pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    except (subprocess.CalledProcessError, KeyError, OSError) as exc:
+        pytest.skip(f"cannot start PostgreSQL here: {exc}")
+    try:
+        yield f"host=127.0.0.1 port={port} user=stepfn dbname=postgres"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
