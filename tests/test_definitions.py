@@ -183,6 +183,7 @@ DIAGNOSTICS = [
         [("INVALID_STATE_NAME", f"State name \"{'n' * 56}... must be 1 to 80 characters long.", "/States/" + "n" * 81)],
     ),
     ("root-not-object", [], [("SCHEMA_VALIDATION_FAILED", "The definition must be a JSON object, not [].", None)]),
+    ("missing-fields", {}, [("SCHEMA_VALIDATION_FAILED", "These fields are required: [States, StartAt]", "/")]),
 ]
 
 

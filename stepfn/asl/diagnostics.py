@@ -11,6 +11,7 @@ with the whole document).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ AWS_CODES: Mapping[str, str] = {
     "name.invalid": "INVALID_STATE_NAME",
 }
 SCHEMA_VALIDATION_FAILED = "SCHEMA_VALIDATION_FAILED"
+_REQUIRED = re.compile(r"requires the field '([^']+)'")
 
 
 def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[str, str]]:
@@ -52,11 +54,26 @@ def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[s
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report the failure
         return [_diagnostic(SCHEMA_VALIDATION_FAILED, f"Validation failed unexpectedly: {exc!r}.", None)]
     out: list[dict[str, str]] = []
+    required: dict[str, dict[str, str]] = {}  # AWS names every missing field of one place in one sentence
     for problem in _as_aws_reports(problems):
+        field = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
+        if field is not None:
+            merged = required.get(problem.pointer)
+            if merged is None:
+                merged = required[problem.pointer] = _diagnostic(  # recorded with location "/" at the root
+                    SCHEMA_VALIDATION_FAILED, "", aws_location(document, problem.pointer) or "/")
+                merged["fields"] = ""
+                out.append(merged)
+            if field.group(1) not in merged["fields"].split(","):
+                merged["fields"] = ",".join(f for f in (merged["fields"], field.group(1)) if f)
+            continue
         code = aws_code(problem.code)
         # AWS gives the top-level MISSING_END_STATE no location
         where = None if problem.pointer == "/States" and problem.code == "graph.no-terminal" else problem.pointer
         out.append(_diagnostic(code, _message(code, problem, document), aws_location(document, where or "")))
+    for merged in required.values():
+        names = sorted(merged.pop("fields").split(","), reverse=True)
+        merged["message"] = f"These fields are required: [{', '.join(names)}]"
     return out
 
 

@@ -13,16 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from stepfn.asl.loader import load, parse_document, validate
+from stepfn.asl.loader import load, parse_document
 from stepfn.asl.model import StateMachine
-from stepfn.errors import DefinitionError
 from stepfn.runtime.callbacks import Callbacks
 from stepfn.runtime.handlers import Handlers
 from stepfn.runtime.interpreter import Run
 from stepfn.runtime.nested import Machines
 from stepfn.server import arns
 from stepfn.server.arns import Caller
-from stepfn.server.diagnostics import invalid_definition
+from stepfn.asl.diagnostics import diagnostics
 from stepfn.server.paging import Pager, page_size
 from stepfn.server.protocol import (
     ApiError,
@@ -115,16 +114,11 @@ class Core:
         return found
 
     @staticmethod
-    def _definition(text: str, machine_type: str) -> Any:
-        """The definition parsed and checked (AWS's ``InvalidDefinition`` otherwise)."""
-        try:
-            doc = parse_document(text, "<definition>", yaml=False)
-        except DefinitionError as exc:
-            raise invalid_definition(exc.problems, "INVALID_JSON_DESCRIPTION") from None
-        problems = validate(doc, machine_type=machine_type)
-        if problems:
-            raise invalid_definition(problems)
-        return doc
+    def _definition(text: str, machine_type: str) -> None:
+        """Check a definition (AWS's ``InvalidDefinition`` naming every problem otherwise)."""
+        found = diagnostics(text, machine_type=machine_type)
+        if found:
+            raise invalid_definition(found)
 
     def _machine_row(self, value: str) -> Row:
         """The state machine an unqualified ARN names."""
@@ -201,3 +195,9 @@ class Core:
             return text, json.loads(text)
         except ValueError as exc:
             raise ApiError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
+
+
+def invalid_definition(found: list[dict[str, str]]) -> ApiError:
+    """``Invalid State Machine Definition: 'CODE: message at /location, ...'`` from AWS's diagnostics."""
+    text = ", ".join(f"{d['code']}: {d['message']} at {d.get('location', '/')}" for d in found)
+    return ApiError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")

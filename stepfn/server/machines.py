@@ -11,13 +11,11 @@ import json
 import uuid
 from typing import Any
 
-from stepfn.asl.loader import parse_document, validate
-from stepfn.errors import DefinitionError
 from stepfn.runtime.execution import STANDARD
 from stepfn.server import arns
 from stepfn.server.arns import Caller
 from stepfn.server.core import DEFAULT_LOGGING, DEFAULT_TRACING, Core, tag_pairs, utc_now
-from stepfn.server.diagnostics import diagnostics
+from stepfn.asl.diagnostics import diagnostics
 from stepfn.server.protocol import (
     ApiError,
     dumps,
@@ -269,13 +267,7 @@ class StateMachines(Core):
 
     def validate_state_machine_definition(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         limit = request.get("maxResults") or 100
-        try:
-            doc = parse_document(request["definition"], "<definition>", yaml=False)
-        except DefinitionError as exc:
-            found = diagnostics(exc.problems, "INVALID_JSON_DESCRIPTION")
-        else:
-            found = diagnostics(validate(doc, machine_type=request.get("type", STANDARD)))
-        items = [{"severity": "ERROR", "code": c, "message": m, "location": w} for c, m, w in found]
+        items = diagnostics(request["definition"], machine_type=request.get("type", STANDARD))
         return {"result": "FAIL" if items else "OK", "diagnostics": items[:limit], "truncated": len(items) > limit}
 
 

@@ -17,7 +17,8 @@ from stepfn.runtime.callbacks import FAILURE, SUCCESS, TaskTokenError
 from stepfn.server import arns
 from stepfn.server.arns import Caller
 from stepfn.server.core import Core, tag_pairs, utc_now
-from stepfn.server.diagnostics import invalid_definition
+from stepfn.asl.diagnostics import diagnostics
+from stepfn.server.core import invalid_definition
 from stepfn.server.protocol import (
     ApiError,
     activity_missing,
@@ -144,8 +145,8 @@ class Workers(Core):
 
         try:
             doc = parse_document(request["definition"], "<definition>", yaml=False)
-        except DefinitionError as exc:
-            raise invalid_definition(exc.problems, "INVALID_JSON_DESCRIPTION") from None
+        except DefinitionError:
+            raise invalid_definition(diagnostics(request["definition"])) from None
         _, value = self._input(request)
         options: dict[str, Any] = {"inspection": request.get("inspectionLevel", "INFO")}
         mock = request.get("mock")
@@ -163,8 +164,8 @@ class Workers(Core):
             result = await Harness(strict_mocks=False).atest_state(
                 doc, request.get("stateName"), value, handlers=self.options.handlers, **options
             )
-        except DefinitionError as exc:
-            raise invalid_definition(exc.problems) from None
+        except DefinitionError:
+            raise invalid_definition(diagnostics(doc)) from None
         except StepfnError as exc:
             raise ApiError("ValidationException", str(exc)) from None
         out = result.to_dict()
