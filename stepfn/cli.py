@@ -411,11 +411,18 @@ def history(events_file: str, width: int) -> None:
 @click.option("--lambda-endpoint", default=None, metavar="URL",
               help="Invoke Lambda functions no --tasks handler serves at this Lambda endpoint, e.g. "
               "`sam local start-lambda` (default: $LAMBDA_ENDPOINT).")
+@click.option("--aws", "aws_mode", type=click.Choice(["moto", "real"]), default=None,
+              help="Backend of AWS service Tasks: moto in this process (the default) or real AWS (your "
+                   "boto3 credentials).")
+@click.option("--aws-endpoint", metavar="URL", default=None,
+              help="Send AWS service calls to this AWS-compatible endpoint (moto server, LocalStack ...).")
+@click.option("--region", default=None, help="AWS region of service calls (default us-east-1).")
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")
 def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None,
-          lambda_endpoint: str | None, virtual_time: bool, wait_time_scale: float | None) -> None:
+          lambda_endpoint: str | None, aws_mode: str | None, aws_endpoint: str | None, region: str | None,
+          virtual_time: bool, wait_time_scale: float | None) -> None:
     """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM."""
     import os
 
@@ -430,6 +437,8 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
         _fail("give --virtual-time or --wait-time-scale, not both")
     if wait_time_scale is not None and wait_time_scale < 0:
         _fail("--wait-time-scale must be 0 or more")
+    if aws_mode is not None and aws_endpoint is not None:
+        _fail("give --aws or --aws-endpoint, not both")
     try:
         from stepfn.server.app import create_app
         from stepfn.server.app import serve as run_server
@@ -442,6 +451,9 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
 
     handlers = Handlers(threads=True)
     try:
+        from stepfn.aws import backend
+
+        services = backend(aws_endpoint or aws_mode, region=region)
         for spec in tasks:
             handlers.update(load_handlers(spec))
         lambda_endpoint = lambda_endpoint or os.environ.get("LAMBDA_ENDPOINT")
@@ -462,7 +474,7 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
         _fail(f"cannot open the database {db}: {exc}")
     clock = "virtual" if virtual_time else "scaled" if wait_time_scale is not None else "real"
     options = Options(handlers, clock=clock, wait_time_scale=wait_time_scale or 1.0,
-                      mock_config=mock_config or os.environ.get(ENV_VAR))
+                      mock_config=mock_config or os.environ.get(ENV_VAR), services=services)
     import socket
 
     try:

@@ -43,6 +43,7 @@ class Options:
     wait_time_scale: float = 1.0
     mock_config: str | None = None
     activity_poll_seconds: float = 55.0  # under boto3's 60 s read timeout; AWS holds up to 60 s
+    services: Any = None  # the backend of AWS service Tasks (a runtime ServiceBackend, e.g. stepfn.aws)
 
 
 class _Activities:

@@ -91,7 +91,8 @@ class Executions(Core):
     def _run(self, machine: StateMachine, handlers: Handlers, clock: Clock, seed: int, machine_type: str,
              name: str, sm: Row, arn: str) -> Run:
         run = Run(machine, handlers, clock=clock, rand=random.Random(seed), type=machine_type, name=name,
-                  callbacks=self.callbacks, machines=self.registry, machine_name=sm["name"])
+                  callbacks=self.callbacks, machines=self.registry, machine_name=sm["name"],
+                  services=self.options.services)
         run.arn = arn
         run.machine_arn = sm["arn"]
         run.context_machine = {"Id": sm["arn"], "Name": sm["name"]}

@@ -467,3 +467,32 @@ def test_lambda_functions_at_a_lambda_endpoint() -> None:
         server.stop()
         lambda_server.should_exit = True
         thread.join(10)
+
+
+# ---------------------------------------------------------------- AWS service Tasks (the stepfn.aws backend)
+def test_aws_service_tasks_through_the_backend() -> None:
+    pytest.importorskip("moto")
+    from stepfn.aws import backend
+
+    from .conftest import InProcess
+
+    server = InProcess(services=backend("moto"))
+    try:
+        sfn = server.client()
+        table = "orders-" + str(time.time_ns())
+        arn = create(sfn, "dynamo", {"StartAt": "Make", "States": {
+            "Make": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:createTable", "Parameters": {
+                "TableName": table, "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}, "ResultPath": None,
+                "Next": "Put"},
+            "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "Parameters": {
+                "TableName": table, "Item": {"id": {"S": "o-1"}, "total": {"N": "12"}}}, "ResultPath": None,
+                "Next": "Get"},
+            "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem", "Parameters": {
+                "TableName": table, "Key": {"id": {"S": "o-1"}}}, "OutputPath": "$.Item", "End": True}}})
+        done = finished(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == {"id": {"S": "o-1"}, "total": {"N": "12"}}
+    finally:
+        server.stop()
