@@ -1180,3 +1180,15 @@ def test_machine_timeout_seconds_times_out() -> None:
     assert ex.status == "TIMED_OUT"
     assert elapsed(ex) == 10
     assert ex.events[-1].type == "ExecutionTimedOut"
+
+
+@pytest.mark.parametrize("payload", [{}, 0, False, "", [0]])
+def test_lambda_invoke_response_repeats_one_trace_id(payload: Any) -> None:
+    doc = {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                            "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True}}}
+    execution = stepfn.run(doc, payload, handlers={"f": lambda event, context: event})
+    metadata = execution.output["SdkHttpMetadata"]
+    [listed] = metadata["AllHttpHeaders"]["X-Amzn-Trace-Id"]
+    assert listed == metadata["HttpHeaders"]["X-Amzn-Trace-Id"]
+    assert listed.startswith("Root=1-")
+    assert execution.output["Payload"] == payload
