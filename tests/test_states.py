@@ -319,18 +319,20 @@ def test_wait_moves_entered_time_of_the_next_state() -> None:
 
 WAIT_ERRORS: list[tuple[dict[str, Any], Any, str]] = [
     ({"SecondsPath": "$.s"}, {}, "The SecondsPath parameter does not reference an input value: $.s"),
-    ({"SecondsPath": "$.s"}, {"s": -1}, "The SecondsPath parameter references an invalid value: $.s == -1"),
-    ({"SecondsPath": "$.s"}, {"s": "3"}, 'The SecondsPath parameter references an invalid value: $.s == "3"'),
-    ({"SecondsPath": "$.s"}, {"s": 1.5}, "The SecondsPath parameter references an invalid value: $.s == 1.5"),
+    ({"SecondsPath": "$.s"}, {"s": -1}, "The SecondsPath parameter references a negative value: $.s == -1"),
+    ({"SecondsPath": "$.s"}, {"s": "3"}, 'The SecondsPath parameter cannot be parsed as a long value: $.s == "3"'),
+    ({"SecondsPath": "$.s"}, {"s": 1.5}, "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5"),
+    ({"SecondsPath": "$"}, {}, "The SecondsPath parameter cannot be parsed as a long value: $ == {}"),
+    ({"SecondsPath": "$.s"}, {"s": -0.5}, "The SecondsPath parameter cannot be parsed as a long value: $.s == -0.5"),
     (
         {"SecondsPath": "$.s"},
         {"s": False},
-        "The SecondsPath parameter references an invalid value: $.s == false",
+        "The SecondsPath parameter cannot be parsed as a long value: $.s == false",
     ),
     (
         {"SecondsPath": "$.s"},
         {"s": None},
-        "The SecondsPath parameter references an invalid value: $.s == null",
+        "The SecondsPath parameter cannot be parsed as a long value: $.s == null",
     ),
     ({"TimestampPath": "$.t"}, {}, "The TimestampPath parameter does not reference an input value: $.t"),
     (
