@@ -256,3 +256,13 @@ def test_misspelt_state_type_gets_a_suggestion(kind: str, hint: str) -> None:
     [problem] = stepfn.validate({"StartAt": "A", "States": {"A": {"Type": kind, "End": True}}})
     assert problem.pointer == "/States/A/Type"
     assert problem.message.endswith(f"Did you mean '{hint}'?")
+
+
+def test_fields_missing_at_one_place_are_one_diagnostic() -> None:
+    from stepfn.asl.diagnostics import diagnostics
+
+    found = diagnostics({"Comment": ""})
+    assert found == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                      "message": "These fields are required: [States, StartAt]"}]
+    found = diagnostics({"StartAt": "A", "States": {"A": {"Type": "Task", "End": True}}})
+    assert [(d["message"], d["location"]) for d in found] == [("These fields are required: [Resource]", "/States/A")]

@@ -11,6 +11,7 @@ with the whole document).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ AWS_CODES: Mapping[str, str] = {
     "name.invalid": "INVALID_STATE_NAME",
 }
 SCHEMA_VALIDATION_FAILED = "SCHEMA_VALIDATION_FAILED"
+_REQUIRED = re.compile(r"requires the field '([^']+)'")
 
 
 def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[str, str]]:
@@ -52,11 +54,23 @@ def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[s
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report the failure
         return [_diagnostic(SCHEMA_VALIDATION_FAILED, f"Validation failed unexpectedly: {exc!r}.", None)]
     out: list[dict[str, str]] = []
+    # the fields missing at one place are told in one diagnostic, as AWS does
+    required: dict[str, tuple[dict[str, str], set[str]]] = {}
     for problem in _as_aws_reports(problems):
+        missing = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
+        if missing is not None:
+            if problem.pointer not in required:
+                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", aws_location(document, problem.pointer))
+                required[problem.pointer] = (entry, set())
+                out.append(entry)
+            required[problem.pointer][1].add(missing.group(1))
+            continue
         code = aws_code(problem.code)
         # AWS gives the top-level MISSING_END_STATE no location
         where = None if problem.pointer == "/States" and problem.code == "graph.no-terminal" else problem.pointer
         out.append(_diagnostic(code, _message(code, problem, document), aws_location(document, where or "")))
+    for entry, names in required.values():
+        entry["message"] = f"These fields are required: [{', '.join(sorted(names, reverse=True))}]"
     return out
 
 
