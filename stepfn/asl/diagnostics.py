@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stepfn.asl.loader import check_document, parse_document
@@ -83,17 +83,17 @@ def aws_location(document: Any, pointer: str) -> str | None:
     """A JSON Pointer written as AWS writes locations: array items as ``[i]``; None for the root."""
     if not pointer:
         return None
+    return "".join(f"[{token}]" if index else f"/{token}" for token, index, _ in _walk(document, pointer))
+
+
+def _walk(document: Any, pointer: str) -> Iterator[tuple[str, bool, Any]]:
+    """Each token of ``pointer`` (unescaped), whether it indexes an array, and the value it names."""
     node = document
-    out: list[str] = []
-    for raw in pointer[1:].split("/"):
+    for raw in pointer[1:].split("/") if pointer else ():
         token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            out.append(f"[{token}]")
-            node = node[int(token)]
-            continue
-        out.append("/" + token)
-        node = node.get(token) if isinstance(node, dict) else None
-    return "".join(out)
+        index = isinstance(node, list) and token.isdigit() and int(token) < len(node)
+        node = node[int(token)] if index else node.get(token) if isinstance(node, dict) else None
+        yield token, index, node
 
 
 def _as_aws_reports(problems: list[Problem]) -> list[Problem]:
@@ -112,9 +112,10 @@ def _child_of(pointer: str, prefix: str) -> bool:
 
 def _message(code: str, problem: Problem, document: Any) -> str:
     """AWS's wording for the graph codes; stepfn's sentence for everything else."""
-    name = _last_token(problem.pointer)
+    steps = list(_walk(document, problem.pointer))
+    name = steps[-1][0] if steps else ""
     if problem.code == "graph.unknown-target":
-        target = _resolve(document, problem.pointer)
+        target = steps[-1][2] if steps else None
         return f"Missing 'Next' target: {target if isinstance(target, str) else json.dumps(target)}"
     if problem.code == "graph.unreachable":
         return f'State "{name}" is not reachable.'
@@ -123,23 +124,6 @@ def _message(code: str, problem: Problem, document: Any) -> str:
     if problem.code == "name.duplicate":
         return f"Duplicate State name: {name}"
     return problem.message
-
-
-def _last_token(pointer: str) -> str:
-    return pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
-
-
-def _resolve(document: Any, pointer: str) -> Any:
-    node = document
-    for raw in pointer[1:].split("/") if pointer else ():
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        elif isinstance(node, dict):
-            node = node.get(token)
-        else:
-            return None
-    return node
 
 
 def _diagnostic(code: str, message: str, location: str | None) -> dict[str, str]:
