@@ -248,3 +248,22 @@ def test_missing_end_state_hides_only_its_own_scopes_unreachable_states() -> Non
                                       "Q": {"Type": "Pass", "Next": "P"}}}
     found = [(d["code"], d.get("location")) for d in diagnostics(doc)]
     assert found == [("MISSING_END_STATE", None), ("MISSING_TRANSITION_TARGET", "/States/P/Branches[0]/States/Y")]
+
+
+@pytest.mark.parametrize(("kind", "hint"), [("Tsk", "Task"), ("pass", "Pass"), ("Parralel", "Parallel"), ("Mapp", "Map")])
+def test_misspelt_state_type_gets_a_suggestion(kind: str, hint: str) -> None:
+    import stepfn
+
+    [problem] = stepfn.validate({"StartAt": "A", "States": {"A": {"Type": kind, "End": True}}})
+    assert problem.pointer == "/States/A/Type"
+    assert problem.message.endswith(f"Did you mean '{hint}'?")
+
+
+def test_fields_missing_at_one_place_are_one_diagnostic() -> None:
+    from stepfn.asl.diagnostics import diagnostics
+
+    found = diagnostics({"Comment": ""})
+    assert found == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                      "message": "These fields are required: [States, StartAt]"}]
+    found = diagnostics({"StartAt": "A", "States": {"A": {"Type": "Task", "End": True}}})
+    assert [(d["message"], d["location"]) for d in found] == [("These fields are required: [Resource]", "/States/A")]

@@ -373,3 +373,48 @@ def test_expression_failure_in_an_iteration_matches_aws_history() -> None:
     details = ex.events[13].to_aws()["evaluationFailedEventDetails"]
     assert details["state"] == "Fallback" and details["location"] == "Output/error"
     assert "(entered at the event id #13)" in details["cause"]
+
+
+# ``…StateExited`` carries the variables the state assigned, each as JSON text, as AWS's history does.
+ASSIGNED = [
+    ({"Type": "Pass", "Assign": {"z": 0, "f": False, "e": "", "n": None}}, {"z": "0", "f": "false", "e": '""', "n": "null"}),
+    ({"Type": "Pass", "Assign": {"all.$": "$"}}, {"all": '{"a":[0,""]}'}),
+    ({"Type": "Pass", "Assign": {}}, {}),
+    ({"Type": "Wait", "Seconds": 0, "Assign": {"w.$": "$.a[0]"}}, {"w": "0"}),
+    ({"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"j": "{% $states.input.a %}"}}, {"j": '[0,""]'}),
+    ({"Type": "Pass"}, None),
+]
+
+
+@pytest.mark.parametrize(("state", "expected"), ASSIGNED)
+def test_state_exited_carries_assigned_variables(state: dict[str, Any], expected: Any) -> None:
+    doc = {"StartAt": "A", "States": {"A": {**state, "End": True}}}
+    execution = stepfn.run(doc, {"a": [0, ""]})
+    [exited] = [e.to_aws() for e in execution.events if e.type.endswith("StateExited")]
+    details = exited["stateExitedEventDetails"]
+    assert details.get("assignedVariables") == expected
+    assert ("assignedVariablesDetails" in details) == (expected is not None)
+    if expected is not None:
+        assert details["assignedVariablesDetails"] == {"truncated": False}
+
+
+def test_caught_error_assign_shows_on_the_state_exited_event() -> None:
+    doc = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:111111111111:function:boom",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"err.$": "$.Error"}, "Next": "B"}],
+                "Next": "B",
+            },
+            "B": {"Type": "Succeed"},
+        },
+    }
+
+    def boom(payload: Any, context: Any) -> Any:
+        raise stepfn.TaskFailed("Oops", "cause")
+
+    execution = stepfn.run(doc, {}, handlers={"arn:aws:lambda:us-east-1:111111111111:function:boom": boom})
+    [exited] = [e.to_aws() for e in execution.events if e.type == "TaskStateExited"]
+    assert exited["stateExitedEventDetails"]["assignedVariables"] == {"err": '"Oops"'}

@@ -478,3 +478,12 @@ def test_type_error_cause(value: Any, shown: str) -> None:
     assert error.cause == (
         f"The JSONata expression '$ItemsVar' specified for the field 'Items' returned an unexpected result type. {shown}"
     )
+
+
+# AWS's seeded $random is java.util.Random(seed).nextDouble(), bit for bit.
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [(42, 0.7275636800328681), (0, 0.730967787376657), (1, 0.7308781907032909), (-1, 0.26894263088050496)],
+)
+def test_seeded_random_is_javas_next_double(seed: int, expected: float) -> None:
+    assert evaluate(f"$random({seed})", rt=runtime(9)) == expected

@@ -319,18 +319,20 @@ def test_wait_moves_entered_time_of_the_next_state() -> None:
 
 WAIT_ERRORS: list[tuple[dict[str, Any], Any, str]] = [
     ({"SecondsPath": "$.s"}, {}, "The SecondsPath parameter does not reference an input value: $.s"),
-    ({"SecondsPath": "$.s"}, {"s": -1}, "The SecondsPath parameter references an invalid value: $.s == -1"),
-    ({"SecondsPath": "$.s"}, {"s": "3"}, 'The SecondsPath parameter references an invalid value: $.s == "3"'),
-    ({"SecondsPath": "$.s"}, {"s": 1.5}, "The SecondsPath parameter references an invalid value: $.s == 1.5"),
+    ({"SecondsPath": "$.s"}, {"s": -1}, "The SecondsPath parameter references a negative value: $.s == -1"),
+    ({"SecondsPath": "$.s"}, {"s": "3"}, 'The SecondsPath parameter cannot be parsed as a long value: $.s == "3"'),
+    ({"SecondsPath": "$.s"}, {"s": 1.5}, "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5"),
+    ({"SecondsPath": "$"}, {}, "The SecondsPath parameter cannot be parsed as a long value: $ == {}"),
+    ({"SecondsPath": "$.s"}, {"s": -0.5}, "The SecondsPath parameter cannot be parsed as a long value: $.s == -0.5"),
     (
         {"SecondsPath": "$.s"},
         {"s": False},
-        "The SecondsPath parameter references an invalid value: $.s == false",
+        "The SecondsPath parameter cannot be parsed as a long value: $.s == false",
     ),
     (
         {"SecondsPath": "$.s"},
         {"s": None},
-        "The SecondsPath parameter references an invalid value: $.s == null",
+        "The SecondsPath parameter cannot be parsed as a long value: $.s == null",
     ),
     ({"TimestampPath": "$.t"}, {}, "The TimestampPath parameter does not reference an input value: $.t"),
     (
@@ -1180,3 +1182,15 @@ def test_machine_timeout_seconds_times_out() -> None:
     assert ex.status == "TIMED_OUT"
     assert elapsed(ex) == 10
     assert ex.events[-1].type == "ExecutionTimedOut"
+
+
+@pytest.mark.parametrize("payload", [{}, 0, False, "", [0]])
+def test_lambda_invoke_response_repeats_one_trace_id(payload: Any) -> None:
+    doc = {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                            "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True}}}
+    execution = stepfn.run(doc, payload, handlers={"f": lambda event, context: event})
+    metadata = execution.output["SdkHttpMetadata"]
+    [listed] = metadata["AllHttpHeaders"]["X-Amzn-Trace-Id"]
+    assert listed == metadata["HttpHeaders"]["X-Amzn-Trace-Id"]
+    assert listed.startswith("Root=1-")
+    assert execution.output["Payload"] == payload

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from stepfn.asl.loader import check_document, parse_document
@@ -54,26 +54,23 @@ def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[s
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report the failure
         return [_diagnostic(SCHEMA_VALIDATION_FAILED, f"Validation failed unexpectedly: {exc!r}.", None)]
     out: list[dict[str, str]] = []
-    required: dict[str, dict[str, str]] = {}  # AWS names every missing field of one place in one sentence
+    # the fields missing at one place are told in one diagnostic, as AWS does
+    required: dict[str, tuple[dict[str, str], set[str]]] = {}
     for problem in _as_aws_reports(problems):
-        field = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
-        if field is not None:
-            merged = required.get(problem.pointer)
-            if merged is None:
-                merged = required[problem.pointer] = _diagnostic(  # recorded with location "/" at the root
-                    SCHEMA_VALIDATION_FAILED, "", aws_location(document, problem.pointer) or "/")
-                merged["fields"] = ""
-                out.append(merged)
-            if field.group(1) not in merged["fields"].split(","):
-                merged["fields"] = ",".join(f for f in (merged["fields"], field.group(1)) if f)
+        missing = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
+        if missing is not None:
+            if problem.pointer not in required:
+                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", aws_location(document, problem.pointer) or "/")  # "/" at the root
+                required[problem.pointer] = (entry, set())
+                out.append(entry)
+            required[problem.pointer][1].add(missing.group(1))
             continue
         code = aws_code(problem.code)
         # AWS gives the top-level MISSING_END_STATE no location
         where = None if problem.pointer == "/States" and problem.code == "graph.no-terminal" else problem.pointer
         out.append(_diagnostic(code, _message(code, problem, document), aws_location(document, where or "")))
-    for merged in required.values():
-        names = sorted(merged.pop("fields").split(","), reverse=True)
-        merged["message"] = f"These fields are required: [{', '.join(names)}]"
+    for entry, names in required.values():
+        entry["message"] = f"These fields are required: [{', '.join(sorted(names, reverse=True))}]"
     return out
 
 
@@ -86,17 +83,17 @@ def aws_location(document: Any, pointer: str) -> str | None:
     """A JSON Pointer written as AWS writes locations: array items as ``[i]``; None for the root."""
     if not pointer:
         return None
+    return "".join(f"[{token}]" if index else f"/{token}" for token, index, _ in _walk(document, pointer))
+
+
+def _walk(document: Any, pointer: str) -> Iterator[tuple[str, bool, Any]]:
+    """Each token of ``pointer`` (unescaped), whether it indexes an array, and the value it names."""
     node = document
-    out: list[str] = []
-    for raw in pointer[1:].split("/"):
+    for raw in pointer[1:].split("/") if pointer else ():
         token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            out.append(f"[{token}]")
-            node = node[int(token)]
-            continue
-        out.append("/" + token)
-        node = node.get(token) if isinstance(node, dict) else None
-    return "".join(out)
+        index = isinstance(node, list) and token.isdigit() and int(token) < len(node)
+        node = node[int(token)] if index else node.get(token) if isinstance(node, dict) else None
+        yield token, index, node
 
 
 def _as_aws_reports(problems: list[Problem]) -> list[Problem]:
@@ -115,9 +112,10 @@ def _child_of(pointer: str, prefix: str) -> bool:
 
 def _message(code: str, problem: Problem, document: Any) -> str:
     """AWS's wording for the graph codes; stepfn's sentence for everything else."""
-    name = _last_token(problem.pointer)
+    steps = list(_walk(document, problem.pointer))
+    name = steps[-1][0] if steps else ""
     if problem.code == "graph.unknown-target":
-        target = _resolve(document, problem.pointer)
+        target = steps[-1][2] if steps else None
         return f"Missing 'Next' target: {target if isinstance(target, str) else json.dumps(target)}"
     if problem.code == "graph.unreachable":
         return f'State "{name}" is not reachable.'
@@ -126,23 +124,6 @@ def _message(code: str, problem: Problem, document: Any) -> str:
     if problem.code == "name.duplicate":
         return f"Duplicate State name: {name}"
     return problem.message
-
-
-def _last_token(pointer: str) -> str:
-    return pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
-
-
-def _resolve(document: Any, pointer: str) -> Any:
-    node = document
-    for raw in pointer[1:].split("/") if pointer else ():
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        elif isinstance(node, dict):
-            node = node.get(token)
-        else:
-            return None
-    return node
 
 
 def _diagnostic(code: str, message: str, location: str | None) -> dict[str, str]:

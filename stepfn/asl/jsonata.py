@@ -314,7 +314,24 @@ def _sfn_random(*args: Any) -> Any:
         return _active().runtime.rng.random()
     if not _is_number(seed):
         raise _signature_error("random", 1)
-    return _random.Random(int(seed) if float(seed).is_integer() else seed).random()
+    return java_next_double(int(seed))
+
+
+_JAVA_MULTIPLIER = 0x5DEECE66D
+_JAVA_MASK = (1 << 48) - 1
+
+
+def java_next_double(seed: int) -> float:
+    """``new java.util.Random(seed).nextDouble()``: what AWS's seeded ``$random(seed)`` returns."""
+    state = (seed ^ _JAVA_MULTIPLIER) & _JAVA_MASK
+
+    def bits(n: int) -> int:
+        nonlocal state
+        state = (state * _JAVA_MULTIPLIER + 0xB) & _JAVA_MASK
+        return state >> (48 - n)
+
+    high = bits(26)
+    return ((high << 27) + bits(27)) * 2.0**-53
 
 
 def _sfn_millis(*args: Any) -> Any:

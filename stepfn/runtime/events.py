@@ -89,7 +89,12 @@ class Event:
         if self.details is not None:
             details: dict[str, Any] = {}
             for key, value in self.details.items():
-                if key in _JSON_TEXT_KEYS:
+                if key == "assignedVariables":  # each value as JSON text, like input and output
+                    details[key] = {
+                        name: json.dumps(v, separators=(",", ":"), ensure_ascii=False) for name, v in value.items()
+                    }
+                    details["assignedVariablesDetails"] = {"truncated": False}
+                elif key in _JSON_TEXT_KEYS:
                     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
                     details[key] = text
                     if key != "parameters":  # AWS's model has inputDetails and outputDetails only

@@ -216,7 +216,11 @@ class Fanout:
         if jsonata:
             limit = self.queries.number(limit, env, states, "MaxConcurrency")
         elif state.max_concurrency_path is not None:
-            limit = int(_path_number(state.max_concurrency_path, effective, env, "MaxConcurrencyPath"))
+            limit = int(path_value(state.max_concurrency_path, effective, env, "MaxConcurrencyPath", integer=True))
+            if limit < 0:
+                raise StatesError(
+                    errors.RUNTIME, f"Expected non-negative integer for MaxConcurrency, got '{limit}' instead."
+                )
         tolerated = self._tolerance(state, effective, env, n, states if jsonata else None) if distributed else 0
         failures: list[StatesError] = []
         fatal: list[HistoryLimitExceeded] = []

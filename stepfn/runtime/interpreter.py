@@ -187,8 +187,11 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             self.path.append(state.name)
         return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
 
-    def _exit(self, state: m.State, data: Any, cursor: Cursor) -> None:
-        self.log.add(state.type + "StateExited", {"name": state.name, "output": data}, cursor)
+    def _exit(self, state: m.State, data: Any, cursor: Cursor, assigned: dict[str, Any] | None = None) -> None:
+        exited = {"name": state.name, "output": data}
+        if assigned is not None:  # the variables the state's Assign set, as AWS's history shows them
+            exited["assignedVariables"] = assigned
+        self.log.add(state.type + "StateExited", exited, cursor)
 
     def _unhandled(self, state: m.State, entered_id: int, err: StatesError, cursor: Cursor) -> None:
         """AWS records an expression that failed to evaluate before the failure spreads."""
@@ -228,9 +231,11 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 err = _runtime(state, entered_id, err)
                 self._unhandled(state, entered_id, err, cursor)
                 raise err from None
-            if env.pending:
+            exited = {"name": name, "output": data}
+            if env.pending is not None:
                 frame.variables.update(env.pending)
-            add(_EXITED[state.type], {"name": name, "output": data}, cursor)  # a Fail state raised above
+                exited["assignedVariables"] = env.pending
+            add(_EXITED[state.type], exited, cursor)  # a Fail state raised above
             if nxt is None:
                 return data
             state = states[nxt]
@@ -260,10 +265,10 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 env.pending = None
                 data = self._caught(catcher, data, err, env)
                 nxt = catcher.next
-            if env.pending:
+            if env.pending is not None:
                 frame.variables.update(env.pending)
             if kind != "Fail":
-                self._exit(state, data, cursor)
+                self._exit(state, data, cursor, env.pending)
             if nxt is None:
                 return data
             state = states[nxt]

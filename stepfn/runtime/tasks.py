@@ -432,6 +432,7 @@ class Tasks:
         length = len(json.dumps(result).encode())
         request_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
         date = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S GMT")
+        trace = f"Root=1-{self.random.getrandbits(32):08x}-{self.random.getrandbits(96):024x}"  # one per call
         response: dict[str, Any] = {
             "ExecutedVersion": "$LATEST",
             "Payload": result,
@@ -443,7 +444,7 @@ class Tasks:
                     "x-amzn-RequestId": [request_id],
                     "Content-Length": [str(length)],
                     "Date": [date],
-                    "X-Amzn-Trace-Id": [f"Root=1-{self.random.getrandbits(32):08x}-{self.random.getrandbits(96):024x}"],
+                    "X-Amzn-Trace-Id": [trace],
                     "Content-Type": ["application/json"],
                 },
                 "HttpHeaders": {
@@ -454,7 +455,7 @@ class Tasks:
                     "X-Amz-Executed-Version": "$LATEST",
                     "x-amzn-Remapped-Content-Length": "0",
                     "x-amzn-RequestId": request_id,
-                    "X-Amzn-Trace-Id": f"Root=1-{self.random.getrandbits(32):08x}-{self.random.getrandbits(96):024x}",
+                    "X-Amzn-Trace-Id": trace,
                 },
                 "HttpStatusCode": 200,
             },

@@ -47,11 +47,16 @@ class Waiting:
             delay = float(self.queries.number(state.seconds, env, states, "Seconds") if jsonata else state.seconds)
         elif state.seconds_path is not None:
             value = field_value(state.seconds_path, effective, env, "SecondsPath")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int):
                 raise StatesError(
                     errors.RUNTIME,
-                    f"The SecondsPath parameter references an invalid value: {state.seconds_path.text} == "
+                    f"The SecondsPath parameter cannot be parsed as a long value: {state.seconds_path.text} == "
                     f"{json.dumps(value)}",
+                )
+            if value < 0:
+                raise StatesError(
+                    errors.RUNTIME,
+                    f"The SecondsPath parameter references a negative value: {state.seconds_path.text} == {value}",
                 )
             delay = float(value)
         else:

@@ -156,8 +156,9 @@ def _convert(error: ValidationError, prefix: str, label: str) -> list[Problem]:
     if kind in ("enum", "const"):
         allowed = value if kind == "enum" else [value]
         choices = ", ".join(describe(a) for a in allowed)
+        hint = _suggest(instance, [a for a in allowed if isinstance(a, str)]) if isinstance(instance, str) else ""
         return [
-            Problem(where, "schema.value", f"{subject} must be one of {choices}, not {describe(instance)}.")
+            Problem(where, "schema.value", f"{subject} must be one of {choices}, not {describe(instance)}.{hint}")
         ]
     if kind in _BOUNDS:
         return [
