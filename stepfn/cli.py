@@ -7,8 +7,11 @@ every ``StepfnError`` becomes one clear message on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
@@ -68,7 +71,9 @@ def main() -> None:
 @click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
 @click.option("--machine", "machines", multiple=True, metavar="NAME=FILE",
               help="A state machine states:startExecution may start, by name or ARN (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, output, error, cause, states.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (status, output, error, cause, states) and nothing else on stdout; "
+                   "what handlers print goes to stderr.")
 @click.option("--mock-config", type=str, default=None,
               help="An AWS Step Functions Local mock file (default: $SFN_MOCK_CONFIG); needs --test-case.")
 @click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
@@ -149,19 +154,20 @@ def run(
         if test_case is not None:
             machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
                                                   state_machine)
-        execution = _run_with_buckets(
-            run_machine,
-            services,
-            folders,
-            machine,
-            data,
-            handlers=handlers,
-            type=machine_type.upper(),
-            clock=clock,
-            seed=seed,
-            machines=registry or None,
-            aws=services,
-        )
+        with _stdout_to_stderr() if as_json else contextlib.nullcontext():
+            execution = _run_with_buckets(
+                run_machine,
+                services,
+                folders,
+                machine,
+                data,
+                handlers=handlers,
+                type=machine_type.upper(),
+                clock=clock,
+                seed=seed,
+                machines=registry or None,
+                aws=services,
+            )
     except DefinitionError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
@@ -209,6 +215,30 @@ def _run_with_buckets(run_machine: Any, services: Any, folders: list[tuple[str, 
     for bucket, path in folders:
         download(services, bucket, path)
     return execution
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what handlers print (Python's ``print`` and child processes alike) to stderr.
+
+    With ``--json`` stdout carries the one result object and nothing else.
+    """
+    sys.stdout.flush()
+    saved: int | None = None
+    try:
+        if sys.stdout.fileno() == 1:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        saved = None  # no real file descriptor (an embedding caller): print() is still redirected
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,
