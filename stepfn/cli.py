@@ -79,6 +79,9 @@ def main() -> None:
 @click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
 @click.option("--state-machine", type=str, default=None,
               help="The mock file's state machine (default: MACHINE's file name, or the file's only one).")
+@click.option("--strict-handlers", is_flag=True,
+              help="With --mock-config: refuse to start while any Task state has neither a mocked response nor "
+                   "a handler (by default such a state fails the execution only if the run reaches it).")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False, writable=True),
               help="Write the execution history (AWS's event shapes) to FILE as JSON Lines.")
 @click.option("--render", "render_file", type=click.Path(dir_okay=False, writable=True),
@@ -105,6 +108,7 @@ def run(
     mock_config: str | None,
     test_case: str | None,
     state_machine: str | None,
+    strict_handlers: bool,
     events_file: str | None,
     render_file: str | None,
     aws_mode: str | None,
@@ -153,7 +157,7 @@ def run(
             handlers.update(load_handlers(spec))
         if test_case is not None:
             machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
-                                                  state_machine)
+                                                  state_machine, strict_handlers, services)
         with _stdout_to_stderr() if as_json else contextlib.nullcontext():
             execution = _run_with_buckets(
                 run_machine,
@@ -242,14 +246,18 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,
-                      state_machine: str | None) -> tuple[Any, Any]:
-    """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them."""
-    import os
+                      state_machine: str | None, strict: bool, services: Any) -> tuple[Any, Any]:
+    """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them.
 
+    As in Step Functions Local, a Task with neither a mocked response nor a handler fails
+    only when the run reaches it; they are listed once, up front, on stderr (``strict``:
+    refused, all of them named).
+    """
     from stepfn.asl.loader import load
+    from stepfn.errors import MissingHandlerError
     from stepfn.runtime.handlers import Handlers
-    from stepfn.testing.harness import mock_config_handlers
     from stepfn.testing.mockconfig import ENV_VAR
+    from stepfn.testing.mocks import fail_when_reached, mock_config_handlers, unserved_summary
 
     path = mock_config or os.environ.get(ENV_VAR)
     if not path:
@@ -259,6 +267,14 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
     merged = Handlers()
     merged.update(handlers)
     merged.update(mocked)  # mocks are keyed by state name: looked up before any resource handler
+    missing = fail_when_reached(compiled, merged, test_case, services)
+    if missing:
+        summary = unserved_summary(missing)
+        if strict:
+            raise MissingHandlerError(f"test case {test_case!r} leaves Task states with no mocked response and no "
+                                      f"handler (--strict-handlers): {summary}")
+        click.echo(f"stepfn: warning: test case {test_case!r} has no mocked response and no handler for "
+                   f"{summary}; a run that reaches one fails", err=True)
     return compiled, merged
 
 

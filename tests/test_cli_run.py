@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
+import stepfn.testing.harness  # noqa: F401 - imported here so in-process pytester runs share one copy
 from stepfn.cli import main
+
+pytest_plugins = ["pytester"]
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:"
 HELLO = {"StartAt": "Hello", "States": {"Hello": {"Type": "Task", "Resource": FN + "hello", "End": True}}}
@@ -70,3 +74,87 @@ def test_without_json_handlers_print_to_stdout_as_usual(tmp_path: Path) -> None:
     tasks = write(tmp_path, "tasks.py", PRINTING_TASKS.replace('os.system("echo hello from a child process")', ""))
     result = invoke("run", machine, "--tasks", tasks)
     assert result.stdout.startswith("hello from the handler\nstatus: SUCCEEDED")
+
+
+# --- 2. --mock-config: Step Functions Local's rule for states without a mock ----------------
+
+BRANCHY = {
+    "StartAt": "Hello",
+    "States": {
+        "Hello": {"Type": "Task", "Resource": FN + "hello", "Next": "Pick"},
+        "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Far"}],
+                 "Default": "Done"},
+        "Far": {"Type": "Task", "Resource": FN + "far", "Next": "Farther"},
+        "Farther": {"Type": "Task", "Resource": FN + "far", "Next": "Last"},
+        "Last": {"Type": "Task", "Resource": FN + "last", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+MOCKS = {
+    "StateMachines": {"Branchy": {"TestCases": {"Stay": {"Hello": "Stay"}, "Go": {"Hello": "Go"}}}},
+    "MockedResponses": {"Stay": {"0": {"Return": {"go": False}}}, "Go": {"0": {"Return": {"go": True}}}},
+}
+
+
+@pytest.fixture
+def branchy(tmp_path: Path) -> tuple[str, str]:
+    return write(tmp_path, "Branchy.asl.json", BRANCHY), write(tmp_path, "mocks.json", MOCKS)
+
+
+def test_mock_config_runs_a_case_that_never_reaches_the_unmocked_states(branchy: tuple[str, str]) -> None:
+    machine, mocks = branchy
+    result = invoke("run", machine, "--mock-config", mocks, "--test-case", "Stay", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["states"] == ["Hello", "Pick", "Done"]
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1  # every unserved resource, each once, in one line
+    assert warnings[0].count(FN + "far") == 1
+    assert "'Far', 'Farther'" in warnings[0] and FN + "last (state 'Last')" in warnings[0]
+
+
+def test_mock_config_state_without_mock_fails_when_reached(branchy: tuple[str, str]) -> None:
+    machine, mocks = branchy
+    result = invoke("run", machine, "--mock-config", mocks, "--test-case", "Go", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["status"], data["error"], data["states"]) == ("FAILED", "States.Runtime", ["Hello", "Pick", "Far"])
+    assert "'Far'" in data["cause"] and "'Go'" in data["cause"] and FN + "far" in data["cause"]
+
+
+def test_strict_handlers_refuses_up_front_naming_every_unserved_state(branchy: tuple[str, str]) -> None:
+    machine, mocks = branchy
+    result = invoke("run", machine, "--mock-config", mocks, "--test-case", "Stay", "--strict-handlers")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert all(f"'{name}'" in result.stderr for name in ("Far", "Farther", "Last"))
+    assert "Traceback" not in result.output
+
+
+def test_the_marker_has_the_same_strict_mode(branchy: tuple[str, str]) -> None:
+    from stepfn.errors import MissingHandlerError
+    from stepfn.testing.harness import Harness
+
+    machine, mocks = branchy
+    lenient = Harness.from_mock_config(mocks, test_case="Stay")
+    assert lenient.run(machine).status == "SUCCEEDED"
+    reached = Harness.from_mock_config(mocks, test_case="Go")
+    with pytest.raises(MissingHandlerError, match="test case 'Go'.*'Far'.*function:far"):
+        reached.run(machine)
+    strict = Harness.from_mock_config(mocks, test_case="Stay", strict_handlers=True)
+    with pytest.raises(MissingHandlerError) as refused:
+        strict.run(machine)
+    assert all(f"'{name}'" in str(refused.value) for name in ("Far", "Farther", "Last"))
+
+
+def test_strict_handlers_is_a_marker_option(pytester: pytest.Pytester, branchy: tuple[str, str]) -> None:
+    machine, mocks = branchy
+    pytester.makepyfile(f"""
+        import pytest
+
+        @pytest.mark.stepfn(mock_config={mocks!r}, test_case="Stay", strict_handlers=True)
+        def test_strict(sfn):
+            sfn.run({machine!r})
+    """)
+    outcome = pytester.runpytest("-p", "no:cacheprovider")
+    outcome.assert_outcomes(failed=1)
+    outcome.stdout.fnmatch_lines(["*MissingHandlerError*'Farther'*"])

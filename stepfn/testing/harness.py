@@ -16,7 +16,9 @@ event loop one at a time (deterministic, no threads) and ``ctx.sleep`` advances 
   test when ``strict_mocks`` is on; the pytest plugin calls it after each test.
 
 Only the Tasks a run reaches need a mock or handler: one reached without either makes
-``run`` raise ``MissingHandlerError`` naming it, so a test mocks just its own path.
+``run`` raise ``MissingHandlerError`` naming it (its resource, and the mock file's test
+case), so a test mocks just its own path.  ``strict_handlers=True`` refuses a run up
+front instead, naming every Task that nothing serves.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from stepfn.runtime.handlers import (
     load_handlers,
 )
 from stepfn.runtime.interpreter import Run
-from stepfn.runtime.launch import prepare
+from stepfn.runtime.launch import prepare, unserved_tasks
 from stepfn.testing.coverage import Decision, iter_states
 from stepfn.testing.mockconfig import MockConfig, MockConfigError, TestCase, read_mock_config
 from stepfn.testing.mocks import (
@@ -63,6 +65,7 @@ from stepfn.testing.mocks import (
     check_targets,
     matches,
     mock_config_handlers,
+    unserved_summary,
 )
 from stepfn.testing.results import RunResult, StateVisit
 from stepfn.testing.single_state import (
@@ -97,6 +100,7 @@ class Harness:
         self,
         *,
         strict_mocks: bool = True,
+        strict_handlers: bool = False,
         seed: int | None = DEFAULT_SEED,
         start: datetime | str = DEFAULT_START,
         base_dir: str | os.PathLike[str] | None = None,
@@ -107,6 +111,7 @@ class Harness:
         self.strict_mocks = strict_mocks
         self._aws_spec = aws  # None: moto embedded, fresh for this harness; False: no AWS backend
         self._aws: AwsBackend | None = None
+        self.strict_handlers = strict_handlers
         self.seed = seed
         self.start = start
         self.base_dir = FsPath(base_dir) if base_dir is not None else None
@@ -120,6 +125,7 @@ class Harness:
         self._calls: list[Call] = []
         self._executions = 0
         self._misses: list[tuple[str, str]] = []
+        self._test_case: str | None = None
 
     # set-up ----------------------------------------------------------------------
     @property
@@ -163,6 +169,7 @@ class Harness:
         """Mock Task states as test case ``test_case`` of an AWS mock file says (default ``$SFN_MOCK_CONFIG``)."""
         config = read_mock_config(self._path(path) if path is not None else None)
         self._config_mocks = []
+        self._test_case = test_case
         self._pending_config = (config, state_machine, test_case)
         if state_machine is not None or len(config.state_machines) == 1:
             self._apply_config(config.test_case(test_case, state_machine), config.source)
@@ -263,7 +270,16 @@ class Harness:
         layers.append(self.handlers)
         if services is not None:
             layers.append(Served(services))
-        return Layered(layers, self._wrapper(clock), self._missing_handler(), threads=not self.inline_handlers)
+        wrap = self._wrapper(clock)
+        if self.strict_handlers:
+            missing = [task for task, _ in unserved_tasks(machine, Layered(layers, wrap))]
+            if missing:
+                raise MissingHandlerError(f"{self._in_case()}nothing serves {unserved_summary(missing)}: mock them "
+                                          "(sfn.mock(state, returns=...)) or register handlers (sfn.use(...))")
+        return Layered(layers, wrap, self._missing_handler(), threads=not self.inline_handlers)
+
+    def _in_case(self) -> str:
+        return f"in test case {self._test_case!r}, " if self._test_case is not None else ""
 
     def _missing_handler(self) -> Handler:
         misses = self._misses
@@ -279,7 +295,7 @@ class Harness:
             state, resource = self._misses[0]
             self._misses.clear()
             raise MissingHandlerError(
-                f"state {state!r} ran but nothing serves its resource {resource!r}: mock it "
+                f"{self._in_case()}state {state!r} ran but nothing serves its resource {resource!r}: mock it "
                 f"(sfn.mock({state!r}, returns=...)) or register a handler (sfn.use(...))"
             )
 
