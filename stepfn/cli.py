@@ -1,7 +1,8 @@
 """The ``stepfn`` command line: run, validate, render, history, test-state, serve.
 
 Exit codes: 0 the execution succeeded (or the definition is valid), 1 the execution did
-not succeed, 2 bad usage or a bad definition.  No Python traceback reaches the user:
+not succeed, 2 bad usage or a bad definition, 130 interrupted (Ctrl-C: ``run`` still
+writes its ``--events``/``--render`` files, with the execution ABORTED).  No Python traceback reaches the user:
 every ``StepfnError`` becomes one clear message on stderr.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _fail(message: str) -> NoReturn:
@@ -117,7 +118,6 @@ def run(
     buckets: tuple[str, ...],
 ) -> None:
     """Run MACHINE (JSON or YAML) once and report what it did."""
-    from stepfn.api import run as run_machine
     from stepfn.errors import DefinitionError, StepfnError
     from stepfn.runtime.clock import VirtualClock
     from stepfn.runtime.handlers import Handlers, load_handlers
@@ -159,8 +159,8 @@ def run(
             machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
                                                   state_machine, strict_handlers, services)
         with _stdout_to_stderr() if as_json else contextlib.nullcontext():
-            execution = _run_with_buckets(
-                run_machine,
+            execution, interrupted = _run_with_buckets(
+                _prepare_and_drive,
                 services,
                 folders,
                 machine,
@@ -185,9 +185,13 @@ def run(
         if execution.status == "SUCCEEDED":
             click.echo(json.dumps(execution.output, indent=2, ensure_ascii=False))
         else:
-            click.echo(f"error:  {execution.error}")
+            if execution.error is not None:
+                click.echo(f"error:  {execution.error}")
             if execution.cause is not None:
                 click.echo(f"cause:  {execution.cause}")
+    if interrupted:
+        click.echo("stepfn: interrupted", err=True)
+        _exit_now(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if execution.status == "SUCCEEDED" else EXIT_FAILED)
 
 
@@ -219,6 +223,78 @@ def _run_with_buckets(run_machine: Any, services: Any, folders: list[tuple[str, 
     for bucket, path in folders:
         download(services, bucket, path)
     return execution
+
+
+def _drive(runner: Any, data: Any) -> tuple[Any, bool]:
+    """Run ``runner`` to its end; on Ctrl-C, stop it and return it ABORTED, and True.
+
+    The first SIGINT stops the execution on its event loop (``Run.stop``), which abandons
+    handlers blocked in worker threads; one running on the loop's own thread (inline, or a
+    run without an event loop) is interrupted by a KeyboardInterrupt if the run has not
+    ended within half a second.  Either way the execution ends ABORTED with its history so far.
+    """
+    import signal
+    import threading
+
+    stopping: dict[str, Any] = {"interrupted": False, "loop": None, "timer": None}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        loop = stopping["loop"]
+        if stopping["interrupted"] or loop is None:
+            stopping["interrupted"] = True
+            raise KeyboardInterrupt
+        stopping["interrupted"] = True
+        loop.call_soon_threadsafe(runner.stop)
+        timer = stopping["timer"] = threading.Timer(0.5, signal.raise_signal, (signal.SIGINT,))
+        timer.daemon = True
+        timer.start()
+
+    async def on_loop() -> Any:
+        import asyncio
+
+        stopping["loop"] = asyncio.get_running_loop()
+        try:
+            return await runner.execute(data)
+        finally:
+            stopping["loop"] = None
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        if runner.runs_sync:
+            execution = runner.execute_sync(data)
+        elif runner.can_run_loop_free:
+            execution = runner.execute_loop_free(data)
+        else:
+            import anyio
+
+            execution = anyio.run(on_loop)
+    except KeyboardInterrupt:
+        stopping["interrupted"] = True
+        execution = runner.abandon()
+    finally:
+        if stopping["timer"] is not None:
+            stopping["timer"].cancel()
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    return execution, stopping["interrupted"]
+
+
+def _prepare_and_drive(machine: Any, data: Any, **options: Any) -> tuple[Any, bool]:
+    from stepfn.api import prepare
+
+    return _drive(prepare(machine, **options), data)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` without waiting for handlers still blocked in worker threads."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @contextlib.contextmanager

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +160,49 @@ def test_strict_handlers_is_a_marker_option(pytester: pytest.Pytester, branchy: 
     outcome = pytester.runpytest("-p", "no:cacheprovider")
     outcome.assert_outcomes(failed=1)
     outcome.stdout.fnmatch_lines(["*MissingHandlerError*'Farther'*"])
+
+
+# --- 3. Ctrl-C ----------------------------------------------------------------------------
+
+BLOCKING_TASKS = """
+import pathlib, time
+
+def hello(payload, ctx):
+    pathlib.Path({started!r}).write_text("started")
+    time.sleep(120)
+    return {{}}
+
+TASKS = {{"hello": hello}}
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("in_thread", [True, False], ids=["worker-thread", "inline"])
+def test_ctrl_c_writes_the_aborted_run_prints_its_status_and_exits_130(tmp_path: Path, in_thread: bool) -> None:
+    machine = {"StartAt": "Hello", "States": {"Hello": {"Type": "Task", "Resource": FN + "hello", "Next": "Done"},
+                                                "Done": {"Type": "Succeed"}}}
+    if in_thread:
+        machine["States"]["Hello"]["TimeoutSeconds"] = 300  # the handler runs in a worker thread
+    started = tmp_path / "started"
+    tasks = write(tmp_path, "tasks.py", BLOCKING_TASKS.format(started=str(started)))
+    events, picture = tmp_path / "run.jsonl", tmp_path / "run.dot"
+    proc = subprocess.Popen([sys.executable, "-m", "stepfn.cli", "run", write(tmp_path, "m.json", machine),
+                             "--tasks", tasks, "--events", str(events), "--render", str(picture)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if started.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists(), proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        # the handler would block for two minutes more: the process must not wait for it
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "status: ABORTED" in stdout
+    assert "Traceback" not in stderr
+    written = [json.loads(line) for line in events.read_text().splitlines()]
+    assert written[0]["type"] == "ExecutionStarted" and written[-1]["type"] == "ExecutionAborted"
+    assert "Hello" in picture.read_text()

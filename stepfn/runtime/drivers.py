@@ -220,6 +220,18 @@ class Drivers:
             self._cancel.cancel()
         return True
 
+    def abandon(self, error: str | None = None, cause: str | None = None) -> Execution:
+        """End the execution ABORTED as it stands, when its driver was interrupted (Ctrl-C).
+
+        For a run whose event loop or synchronous driver is gone, so ``stop`` cannot reach
+        it: the history so far, closed by ``ExecutionAborted``.
+        """
+        if self.finished:
+            raise UsageError("the execution is already over")
+        if self.aborted is None:
+            self.aborted = (error, cause)
+        return self._conclude(self._input, (None, False))
+
     def _add_final(self, type: str, details: dict[str, Any]) -> None:
         self.log.limit = None
         self.log.add(type, details, self.root)
