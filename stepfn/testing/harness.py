@@ -3,8 +3,11 @@
 :class:`Harness` runs machines on a virtual clock starting at a fixed instant with a fixed
 seed (an hour-long Wait takes no time and every run is repeatable), with mocks layered over
 real handlers (``mocks``), every handler call recorded, and each run's result indexed by
-state (``results.RunResult``).  Under the virtual clock, synchronous handlers run on the
-event loop one at a time (deterministic, no threads) and ``ctx.sleep`` advances virtual time.
+state (``results.RunResult``).  Handlers run as ``stepfn run`` runs them, so a run gives the
+same result in both: synchronous ones on the event loop one at a time (deterministic, no
+threads), except under a Task's TimeoutSeconds/HeartbeatSeconds or the machine's
+TimeoutSeconds, where a worker thread lets the timer interrupt them (virtual time stands
+still while they work).  ``ctx.sleep`` passes virtual time; ``time.sleep`` passes none.
 
 * ``mock(target, returns= | raises= | side_effect=)`` — ``target`` is a Task state's name
   or a resource (ARN, Lambda function name or glob).  Mocks win over real handlers.  For a
@@ -23,7 +26,6 @@ front instead, naming every Task that nothing serves.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random as _random
 import uuid
@@ -270,7 +272,7 @@ class Harness:
         layers.append(self.handlers)
         if services is not None:
             layers.append(Served(services))
-        wrap = self._wrapper(clock)
+        wrap = self._wrapper()
         if self.strict_handlers:
             missing = [task for task, _ in unserved_tasks(machine, Layered(layers, wrap))]
             if missing:
@@ -299,11 +301,9 @@ class Harness:
                 f"(sfn.mock({state!r}, returns=...)) or register a handler (sfn.use(...))"
             )
 
-    def _wrapper(self, clock: Clock) -> Callable[[Handler], Handler]:
+    def _wrapper(self) -> Callable[[Handler], Handler]:
         cache: dict[int, Handler] = {}
         calls = self._calls
-        inline = self.inline_handlers and clock.virtual
-        advance = getattr(clock, "advance", None)
 
         def record(payload: Any, ctx: TaskContext) -> None:
             calls.append(Call(ctx.state_name, ctx.resource, copy_json(payload), ctx.execution_name, ctx.retry_count))
@@ -317,11 +317,7 @@ class Harness:
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
                     return await handler(payload, ctx)
-            elif inline and advance is not None:
-                async def wrapped(payload: Any, ctx: TaskContext) -> Any:
-                    record(payload, ctx)
-                    return handler(payload, dataclasses.replace(ctx, _sleep=advance))
-            else:
+            else:  # the run decides, as for any run: inline, or in a worker thread racing a timeout
                 def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
                     return handler(payload, ctx)
