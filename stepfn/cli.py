@@ -189,6 +189,12 @@ def run(
                 click.echo(f"error:  {execution.error}")
             if execution.cause is not None:
                 click.echo(f"cause:  {execution.cause}")
+    if virtual_time:
+        from stepfn.testing.results import wait_past_limit_hint
+
+        hint = wait_past_limit_hint(execution, "start it nearer with --start-time")
+        if hint is not None:
+            click.echo(f"stepfn: note: {hint}", err=True)
     if interrupted:
         click.echo("stepfn: interrupted", err=True)
         _exit_now(EXIT_INTERRUPTED)

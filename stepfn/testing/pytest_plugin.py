@@ -124,6 +124,19 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     return result
 
 
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    """``assert result.status == "SUCCEEDED"`` shows why the run did not: error, cause, where, last states."""
+    import sys
+
+    results = sys.modules.get("stepfn.testing.results")  # no Status exists unless it was imported
+    if results is None or op not in ("==", "!="):
+        return None
+    status = left if isinstance(left, results.Status) else right if isinstance(right, results.Status) else None
+    if status is None:
+        return None
+    return [f"{left!r} {op} {right!r}", "", *status.result.explain().splitlines()]
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     collector = config.stash.get(_COLLECTOR, None)
     if collector is None:
