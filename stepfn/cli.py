@@ -413,6 +413,8 @@ def _validate_json(machine: str, machine_type: str) -> NoReturn:
 @click.option("--retrier-retry-count", type=int, default=0, show_default=True,
               help="Retries the matching retrier has already made.")
 @click.option("--context", "context_text", help="Context object ($$) fields to set, as JSON.")
+@click.option("--variables", "variables_text", metavar="JSON",
+              help='Workflow variables the state sees, as a JSON object: {"name": value, ...}.')
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True)
 def test_state_command(
@@ -425,6 +427,7 @@ def test_state_command(
     tasks: tuple[str, ...],
     retrier_retry_count: int,
     context_text: str | None,
+    variables_text: str | None,
     machine_type: str,
 ) -> None:
     """Run one state of MACHINE alone, like AWS's TestState API; print its result as JSON.
@@ -438,6 +441,9 @@ def test_state_command(
     data = _read_input(input_text, input_file)
     mock = _json_option("--mock", mock_text)
     context = _json_option("--context", context_text)
+    variables = _json_option("--variables", variables_text)
+    if variables is not None and not isinstance(variables, dict):
+        _fail("--variables takes a JSON object of variable names to values")
     harness = Harness()
     try:
         for spec in tasks:
@@ -445,7 +451,7 @@ def test_state_command(
         source, _ = read_document(machine)
         outcome = harness.test_state(source, state_name, data, mock=mock, inspection=inspection,
                                      retrier_retry_count=retrier_retry_count, context=context,
-                                     type=machine_type.upper())
+                                     variables=variables, type=machine_type.upper())
     except DefinitionError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)

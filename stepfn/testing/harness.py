@@ -410,6 +410,7 @@ class Harness:
         inspection: str = "INFO",
         retrier_retry_count: int = 0,
         context: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
         handlers: Any = None,
         type: str = STANDARD,
     ) -> StateTest:
@@ -418,7 +419,9 @@ class Harness:
         The state's result comes from ``mock`` (AWS's MockInput: ``{"result": JSON text}``
         or ``{"errorOutput": {"error", "cause"}}``), ``returns=``/``raises=``, or else the
         harness's mocks and handlers.  Map and Parallel states need a mock, as on AWS.
-        ``retrier_retry_count`` says how many retries the matching retrier already made.
+        ``retrier_retry_count`` says how many retries the matching retrier already made;
+        ``variables`` are the workflow variables the state sees (AWS's ``variables``).
+        JSONPath and JSONata states alike.
         """
         level = inspection.upper()
         if level not in INSPECTION_LEVELS:
@@ -433,8 +436,8 @@ class Harness:
         state = states.get(state_name)
         if state is None:
             raise UsageError(f"no state {state_name!r} in the machine (states: {', '.join(states)})")
-        if state.query_language != m.JSONPATH:
-            raise UsageError(f"test_state supports JSONPath states; {state_name!r} uses {state.query_language}")
+        if variables is not None and not isinstance(variables, Mapping):
+            raise UsageError(f"variables must be a JSON object of variable names to values, not {variables!r}")
         outcome = scripted_outcome(mock, returns, raises)
         if outcome is None and state.type in ("Map", "Parallel"):
             raise UsageError(f"testing the {state.type} state {state_name!r} needs a mock of its result, as on AWS")
@@ -447,7 +450,7 @@ class Harness:
             "Id": run.arn, "Input": data, "StartTime": iso(clock.now()), "Name": run.name,
             "RoleArn": ROLE_ARN, "RedriveCount": 0,
         }
-        env = Env(run, state.name, clock.now(), {})
+        env = Env(run, state.name, clock.now(), copy_json(dict(variables or {})))
         env.retry = retrier_retry_count
         env.retriable = state.type in ("Task", "Parallel", "Map")
         if context:
