@@ -53,7 +53,26 @@ def _print_problems(problems: Any) -> None:
         click.echo(str(problem), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A group whose command list shows each command's whole first sentence, wrapped, never cut."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+# click shows case-insensitive choices in lower case: the default is written the same way
+_type_option = click.option("--type", "machine_type", type=click.Choice(["standard", "express"], case_sensitive=False),
+                            default="standard", show_default=True, help="Workflow type.")
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stepfn", prog_name="stepfn")
 def main() -> None:
     """Run AWS Step Functions state machines locally."""
@@ -61,24 +80,24 @@ def main() -> None:
 
 @main.command()
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--input", "input_text", help="Execution input as JSON text.")
-@click.option("--input-file", type=str, help="Read the execution input from FILE (- for stdin).")
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True, help="Workflow type.")
+@click.option("--input", "input_text", metavar="JSON", help="Execution input as JSON text.")
+@click.option("--input-file", type=str, metavar="FILE", help="Read the execution input from FILE (- for stdin).")
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@_type_option
 @click.option("--virtual-time", is_flag=True, help="Run Wait, back-off and timeouts on a virtual clock.")
 @click.option("--start-time", default=None, metavar="ISO",
               help="With --virtual-time: the clock's start, e.g. 2024-01-01T00:00:00Z (default: now).")
-@click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed for jitter, States.UUID and States.MathRandom.")
 @click.option("--machine", "machines", multiple=True, metavar="NAME=FILE",
               help="A state machine states:startExecution may start, by name or ARN (repeatable).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (status, output, error, cause, states) and nothing else on stdout; "
                    "what handlers print goes to stderr.")
-@click.option("--mock-config", type=str, default=None,
+@click.option("--mock-config", type=str, default=None, metavar="FILE",
               help="An AWS Step Functions Local mock file (default: $SFN_MOCK_CONFIG); needs --test-case.")
-@click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
-@click.option("--state-machine", type=str, default=None,
+@click.option("--test-case", type=str, default=None, metavar="NAME", help="The mock file's test case to play.")
+@click.option("--state-machine", type=str, default=None, metavar="NAME",
               help="The mock file's state machine (default: MACHINE's file name, or the file's only one).")
 @click.option("--strict-handlers", is_flag=True,
               help="With --mock-config: refuse to start while any Task state has neither a mocked response nor "
@@ -92,7 +111,7 @@ def main() -> None:
                    "boto3 credentials).")
 @click.option("--aws-endpoint", metavar="URL", default=None,
               help="Send AWS service calls to this AWS-compatible endpoint (moto server, LocalStack ...).")
-@click.option("--region", default=None, help="AWS region of service calls (default us-east-1).")
+@click.option("--region", default=None, metavar="REGION", help="AWS region of service calls (default us-east-1).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME=DIR",
               help="Load DIR into S3 bucket NAME before the run and write the bucket back to DIR after it.")
 def run(
@@ -362,8 +381,7 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
 
 @main.command()
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True)
+@_type_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print AWS's ValidateStateMachineDefinition answer (result, diagnostics) on stdout.")
 def validate(machine: str, machine_type: str, as_json: bool) -> None:
@@ -403,20 +421,22 @@ def _validate_json(machine: str, machine_type: str) -> NoReturn:
 
 @main.command("test-state")
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--state", "state_name", help="The state to test (optional when MACHINE is one state's definition).")
-@click.option("--input", "input_text", help="The state's input as JSON text.")
-@click.option("--input-file", type=str, help="Read the state's input from FILE (- for stdin).")
-@click.option("--inspection", type=click.Choice(["INFO", "DEBUG", "TRACE"], case_sensitive=False), default="INFO",
+@click.option("--state", "state_name", metavar="NAME",
+              help="The state to test (optional when MACHINE is one state's definition).")
+@click.option("--input", "input_text", metavar="JSON", help="The state's input as JSON text.")
+@click.option("--input-file", type=str, metavar="FILE", help="Read the state's input from FILE (- for stdin).")
+@click.option("--inspection", type=click.Choice(["info", "debug", "trace"], case_sensitive=False), default="info",
               show_default=True, help="DEBUG adds the data after each step (AWS's inspectionData).")
-@click.option("--mock", "mock_text", help='AWS MockInput as JSON: {"result": "<JSON>"} or {"errorOutput": {...}}.')
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--retrier-retry-count", type=int, default=0, show_default=True,
+@click.option("--mock", "mock_text", metavar="JSON",
+              help='AWS MockInput as JSON: {"result": "<JSON>"} or {"errorOutput": {...}}.')
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@click.option("--retrier-retry-count", type=int, default=0, show_default=True, metavar="N",
               help="Retries the matching retrier has already made.")
-@click.option("--context", "context_text", help="Context object ($$) fields to set, as JSON.")
+@click.option("--context", "context_text", metavar="JSON", help="Context object ($$) fields to set, as JSON.")
 @click.option("--variables", "variables_text", metavar="JSON",
               help='Workflow variables the state sees, as a JSON object: {"name": value, ...}.')
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True)
+@_type_option
 def test_state_command(
     machine: str,
     state_name: str | None,
@@ -521,7 +541,7 @@ def render(machine: str, output: str | None, events_file: str | None, fmt: str |
 
 @main.command()
 @click.argument("events_file", metavar="EVENTS", type=click.Path(exists=True, dir_okay=False))
-@click.option("--width", type=int, default=60, show_default=True, help="Characters of details per event.")
+@click.option("--width", type=int, default=60, show_default=True, metavar="N", help="Characters of details per event.")
 def history(events_file: str, width: int) -> None:
     """Print an execution history (from `stepfn run --events`) as a table."""
     from stepfn.errors import StepfnError
@@ -534,13 +554,15 @@ def history(events_file: str, width: int) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="Address to listen on (loopback by default).")
 @click.option("--port", type=int, default=8083, show_default=True, help="Port (Step Functions Local's by default).")
-@click.option("--db", default="stepfn.sqlite", show_default=True,
+@click.option("--db", default="stepfn.sqlite", show_default=True, metavar="FILE",
               help="SQLite file keeping state machines, executions and histories (:memory: to keep nothing).")
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--mock-config", default=None, help="An AWS mock file for `<state machine ARN>#<TestCase>` "
-              "(default: $SFN_MOCK_CONFIG).")
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@click.option("--mock-config", default=None, metavar="FILE",
+              help="An AWS mock file for `<state machine ARN>#<TestCase>` (default: $SFN_MOCK_CONFIG).")
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")

@@ -76,7 +76,8 @@ class Drivers:
         self._context_execution = None
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
-            raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
+            raise UsageError(f"the execution input is {self.sizes.input_size} bytes of JSON; AWS accepts at most "
+                             f"{MAX_PAYLOAD} (256 KiB)")
         self.log.add("ExecutionStarted", {"input": input, "roleArn": self.role_arn}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:

@@ -117,10 +117,13 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     result = yield  # the test body raised? then that is the failure to report
     harness = item.stash.get(_HARNESS, None)
     if harness is not None:
+        problem = None
         try:
             harness.verify()
         except AssertionError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)
+        if problem is not None:  # failed outside the handler: the message is shown once, unchained
+            pytest.fail(problem, pytrace=False)
     return result
 
 
