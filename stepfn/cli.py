@@ -1,19 +1,23 @@
 """The ``stepfn`` command line: run, validate, render, history, test-state, serve.
 
 Exit codes: 0 the execution succeeded (or the definition is valid), 1 the execution did
-not succeed, 2 bad usage or a bad definition.  No Python traceback reaches the user:
+not succeed, 2 bad usage or a bad definition, 130 interrupted (Ctrl-C: ``run`` still
+writes its ``--events``/``--render`` files, with the execution ABORTED).  No Python traceback reaches the user:
 every ``StepfnError`` becomes one clear message on stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _fail(message: str) -> NoReturn:
@@ -49,7 +53,26 @@ def _print_problems(problems: Any) -> None:
         click.echo(str(problem), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A group whose command list shows each command's whole first sentence, wrapped, never cut."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+# click shows case-insensitive choices in lower case: the default is written the same way
+_type_option = click.option("--type", "machine_type", type=click.Choice(["standard", "express"], case_sensitive=False),
+                            default="standard", show_default=True, help="Workflow type.")
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stepfn", prog_name="stepfn")
 def main() -> None:
     """Run AWS Step Functions state machines locally."""
@@ -57,23 +80,28 @@ def main() -> None:
 
 @main.command()
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--input", "input_text", help="Execution input as JSON text.")
-@click.option("--input-file", type=str, help="Read the execution input from FILE (- for stdin).")
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True, help="Workflow type.")
+@click.option("--input", "input_text", metavar="JSON", help="Execution input as JSON text.")
+@click.option("--input-file", type=str, metavar="FILE", help="Read the execution input from FILE (- for stdin).")
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@_type_option
 @click.option("--virtual-time", is_flag=True, help="Run Wait, back-off and timeouts on a virtual clock.")
 @click.option("--start-time", default=None, metavar="ISO",
               help="With --virtual-time: the clock's start, e.g. 2024-01-01T00:00:00Z (default: now).")
-@click.option("--seed", type=int, default=None, help="Seed for jitter, States.UUID and States.MathRandom.")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed for jitter, States.UUID and States.MathRandom.")
 @click.option("--machine", "machines", multiple=True, metavar="NAME=FILE",
               help="A state machine states:startExecution may start, by name or ARN (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, output, error, cause, states.")
-@click.option("--mock-config", type=str, default=None,
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (status, output, error, cause, states) and nothing else on stdout; "
+                   "what handlers print goes to stderr.")
+@click.option("--mock-config", type=str, default=None, metavar="FILE",
               help="An AWS Step Functions Local mock file (default: $SFN_MOCK_CONFIG); needs --test-case.")
-@click.option("--test-case", type=str, default=None, help="The mock file's test case to play.")
-@click.option("--state-machine", type=str, default=None,
+@click.option("--test-case", type=str, default=None, metavar="NAME", help="The mock file's test case to play.")
+@click.option("--state-machine", type=str, default=None, metavar="NAME",
               help="The mock file's state machine (default: MACHINE's file name, or the file's only one).")
+@click.option("--strict-handlers", is_flag=True,
+              help="With --mock-config: refuse to start while any Task state has neither a mocked response nor "
+                   "a handler (by default such a state fails the execution only if the run reaches it).")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False, writable=True),
               help="Write the execution history (AWS's event shapes) to FILE as JSON Lines.")
 @click.option("--render", "render_file", type=click.Path(dir_okay=False, writable=True),
@@ -83,7 +111,7 @@ def main() -> None:
                    "boto3 credentials).")
 @click.option("--aws-endpoint", metavar="URL", default=None,
               help="Send AWS service calls to this AWS-compatible endpoint (moto server, LocalStack ...).")
-@click.option("--region", default=None, help="AWS region of service calls (default us-east-1).")
+@click.option("--region", default=None, metavar="REGION", help="AWS region of service calls (default us-east-1).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME=DIR",
               help="Load DIR into S3 bucket NAME before the run and write the bucket back to DIR after it.")
 def run(
@@ -100,6 +128,7 @@ def run(
     mock_config: str | None,
     test_case: str | None,
     state_machine: str | None,
+    strict_handlers: bool,
     events_file: str | None,
     render_file: str | None,
     aws_mode: str | None,
@@ -108,7 +137,6 @@ def run(
     buckets: tuple[str, ...],
 ) -> None:
     """Run MACHINE (JSON or YAML) once and report what it did."""
-    from stepfn.api import run as run_machine
     from stepfn.errors import DefinitionError, StepfnError
     from stepfn.runtime.clock import VirtualClock
     from stepfn.runtime.handlers import Handlers, load_handlers
@@ -148,20 +176,21 @@ def run(
             handlers.update(load_handlers(spec))
         if test_case is not None:
             machine, handlers = _with_mock_config(machine, machine_type.upper(), handlers, mock_config, test_case,
-                                                  state_machine)
-        execution = _run_with_buckets(
-            run_machine,
-            services,
-            folders,
-            machine,
-            data,
-            handlers=handlers,
-            type=machine_type.upper(),
-            clock=clock,
-            seed=seed,
-            machines=registry or None,
-            aws=services,
-        )
+                                                  state_machine, strict_handlers, services)
+        with _stdout_to_stderr() if as_json else contextlib.nullcontext():
+            execution, interrupted = _run_with_buckets(
+                _prepare_and_drive,
+                services,
+                folders,
+                machine,
+                data,
+                handlers=handlers,
+                type=machine_type.upper(),
+                clock=clock,
+                seed=seed,
+                machines=registry or None,
+                aws=services,
+            )
     except DefinitionError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
@@ -175,9 +204,19 @@ def run(
         if execution.status == "SUCCEEDED":
             click.echo(json.dumps(execution.output, indent=2, ensure_ascii=False))
         else:
-            click.echo(f"error:  {execution.error}")
+            if execution.error is not None:
+                click.echo(f"error:  {execution.error}")
             if execution.cause is not None:
                 click.echo(f"cause:  {execution.cause}")
+    if virtual_time:
+        from stepfn.testing.results import wait_past_limit_hint
+
+        hint = wait_past_limit_hint(execution, "start it nearer with --start-time")
+        if hint is not None:
+            click.echo(f"stepfn: note: {hint}", err=True)
+    if interrupted:
+        click.echo("stepfn: interrupted", err=True)
+        _exit_now(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if execution.status == "SUCCEEDED" else EXIT_FAILED)
 
 
@@ -211,15 +250,115 @@ def _run_with_buckets(run_machine: Any, services: Any, folders: list[tuple[str, 
     return execution
 
 
-def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,
-                      state_machine: str | None) -> tuple[Any, Any]:
-    """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them."""
-    import os
+def _drive(runner: Any, data: Any) -> tuple[Any, bool]:
+    """Run ``runner`` to its end; on Ctrl-C, stop it and return it ABORTED, and True.
 
+    The first SIGINT stops the execution on its event loop (``Run.stop``), which abandons
+    handlers blocked in worker threads; one running on the loop's own thread (inline, or a
+    run without an event loop) is interrupted by a KeyboardInterrupt if the run has not
+    ended within half a second.  Either way the execution ends ABORTED with its history so far.
+    """
+    import signal
+    import threading
+
+    stopping: dict[str, Any] = {"interrupted": False, "loop": None, "timer": None}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        loop = stopping["loop"]
+        if stopping["interrupted"] or loop is None:
+            stopping["interrupted"] = True
+            raise KeyboardInterrupt
+        stopping["interrupted"] = True
+        loop.call_soon_threadsafe(runner.stop)
+        timer = stopping["timer"] = threading.Timer(0.5, signal.raise_signal, (signal.SIGINT,))
+        timer.daemon = True
+        timer.start()
+
+    async def on_loop() -> Any:
+        import asyncio
+
+        stopping["loop"] = asyncio.get_running_loop()
+        try:
+            return await runner.execute(data)
+        finally:
+            stopping["loop"] = None
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        if runner.runs_sync:
+            execution = runner.execute_sync(data)
+        elif runner.can_run_loop_free:
+            execution = runner.execute_loop_free(data)
+        else:
+            import anyio
+
+            execution = anyio.run(on_loop)
+    except KeyboardInterrupt:
+        stopping["interrupted"] = True
+        execution = runner.abandon()
+    finally:
+        if stopping["timer"] is not None:
+            stopping["timer"].cancel()
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    return execution, stopping["interrupted"]
+
+
+def _prepare_and_drive(machine: Any, data: Any, **options: Any) -> tuple[Any, bool]:
+    from stepfn.api import prepare
+
+    return _drive(prepare(machine, **options), data)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` without waiting for handlers still blocked in worker threads."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what handlers print (Python's ``print`` and child processes alike) to stderr.
+
+    With ``--json`` stdout carries the one result object and nothing else.
+    """
+    sys.stdout.flush()
+    saved: int | None = None
+    try:
+        if sys.stdout.fileno() == 1:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        saved = None  # no real file descriptor (an embedding caller): print() is still redirected
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_config: str | None, test_case: str,
+                      state_machine: str | None, strict: bool, services: Any) -> tuple[Any, Any]:
+    """MACHINE loaded, and ``handlers`` with the mock file's test case in front of them.
+
+    As in Step Functions Local, a Task with neither a mocked response nor a handler fails
+    only when the run reaches it; they are listed once, up front, on stderr (``strict``:
+    refused, all of them named).
+    """
     from stepfn.asl.loader import load
+    from stepfn.errors import MissingHandlerError
     from stepfn.runtime.handlers import Handlers
-    from stepfn.testing.harness import mock_config_handlers
     from stepfn.testing.mockconfig import ENV_VAR
+    from stepfn.testing.mocks import fail_when_reached, mock_config_handlers, unserved_summary
 
     path = mock_config or os.environ.get(ENV_VAR)
     if not path:
@@ -229,13 +368,20 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
     merged = Handlers()
     merged.update(handlers)
     merged.update(mocked)  # mocks are keyed by state name: looked up before any resource handler
+    missing = fail_when_reached(compiled, merged, test_case, services)
+    if missing:
+        summary = unserved_summary(missing)
+        if strict:
+            raise MissingHandlerError(f"test case {test_case!r} leaves Task states with no mocked response and no "
+                                      f"handler (--strict-handlers): {summary}")
+        click.echo(f"stepfn: warning: test case {test_case!r} has no mocked response and no handler for "
+                   f"{summary}; a run that reaches one fails", err=True)
     return compiled, merged
 
 
 @main.command()
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True)
+@_type_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print AWS's ValidateStateMachineDefinition answer (result, diagnostics) on stdout.")
 def validate(machine: str, machine_type: str, as_json: bool) -> None:
@@ -275,18 +421,22 @@ def _validate_json(machine: str, machine_type: str) -> NoReturn:
 
 @main.command("test-state")
 @click.argument("machine", type=click.Path(dir_okay=False))
-@click.option("--state", "state_name", help="The state to test (optional when MACHINE is one state's definition).")
-@click.option("--input", "input_text", help="The state's input as JSON text.")
-@click.option("--input-file", type=str, help="Read the state's input from FILE (- for stdin).")
-@click.option("--inspection", type=click.Choice(["INFO", "DEBUG", "TRACE"], case_sensitive=False), default="INFO",
+@click.option("--state", "state_name", metavar="NAME",
+              help="The state to test (optional when MACHINE is one state's definition).")
+@click.option("--input", "input_text", metavar="JSON", help="The state's input as JSON text.")
+@click.option("--input-file", type=str, metavar="FILE", help="Read the state's input from FILE (- for stdin).")
+@click.option("--inspection", type=click.Choice(["info", "debug", "trace"], case_sensitive=False), default="info",
               show_default=True, help="DEBUG adds the data after each step (AWS's inspectionData).")
-@click.option("--mock", "mock_text", help='AWS MockInput as JSON: {"result": "<JSON>"} or {"errorOutput": {...}}.')
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--retrier-retry-count", type=int, default=0, show_default=True,
+@click.option("--mock", "mock_text", metavar="JSON",
+              help='AWS MockInput as JSON: {"result": "<JSON>"} or {"errorOutput": {...}}.')
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@click.option("--retrier-retry-count", type=int, default=0, show_default=True, metavar="N",
               help="Retries the matching retrier has already made.")
-@click.option("--context", "context_text", help="Context object ($$) fields to set, as JSON.")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True)
+@click.option("--context", "context_text", metavar="JSON", help="Context object ($$) fields to set, as JSON.")
+@click.option("--variables", "variables_text", metavar="JSON",
+              help='Workflow variables the state sees, as a JSON object: {"name": value, ...}.')
+@_type_option
 def test_state_command(
     machine: str,
     state_name: str | None,
@@ -297,6 +447,7 @@ def test_state_command(
     tasks: tuple[str, ...],
     retrier_retry_count: int,
     context_text: str | None,
+    variables_text: str | None,
     machine_type: str,
 ) -> None:
     """Run one state of MACHINE alone, like AWS's TestState API; print its result as JSON.
@@ -310,6 +461,9 @@ def test_state_command(
     data = _read_input(input_text, input_file)
     mock = _json_option("--mock", mock_text)
     context = _json_option("--context", context_text)
+    variables = _json_option("--variables", variables_text)
+    if variables is not None and not isinstance(variables, dict):
+        _fail("--variables takes a JSON object of variable names to values")
     harness = Harness()
     try:
         for spec in tasks:
@@ -317,7 +471,7 @@ def test_state_command(
         source, _ = read_document(machine)
         outcome = harness.test_state(source, state_name, data, mock=mock, inspection=inspection,
                                      retrier_retry_count=retrier_retry_count, context=context,
-                                     type=machine_type.upper())
+                                     variables=variables, type=machine_type.upper())
     except DefinitionError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_USAGE)
@@ -387,7 +541,7 @@ def render(machine: str, output: str | None, events_file: str | None, fmt: str |
 
 @main.command()
 @click.argument("events_file", metavar="EVENTS", type=click.Path(exists=True, dir_okay=False))
-@click.option("--width", type=int, default=60, show_default=True, help="Characters of details per event.")
+@click.option("--width", type=int, default=60, show_default=True, metavar="N", help="Characters of details per event.")
 def history(events_file: str, width: int) -> None:
     """Print an execution history (from `stepfn run --events`) as a table."""
     from stepfn.errors import StepfnError
@@ -400,14 +554,16 @@ def history(events_file: str, width: int) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="Address to listen on (loopback by default).")
 @click.option("--port", type=int, default=8083, show_default=True, help="Port (Step Functions Local's by default).")
-@click.option("--db", default="stepfn.sqlite", show_default=True,
+@click.option("--db", default="stepfn.sqlite", show_default=True, metavar="FILE|URL",
               help="SQLite file keeping state machines, executions and histories (:memory: to keep nothing), "
               "or a postgresql:// URL.")
-@click.option("--tasks", multiple=True, help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers.")
-@click.option("--mock-config", default=None, help="An AWS mock file for `<state machine ARN>#<TestCase>` "
-              "(default: $SFN_MOCK_CONFIG).")
+@click.option("--tasks", multiple=True, metavar="FILE.py|MODULE:ATTR",
+              help="Handlers: FILE.py (its TASKS dict) or pkg.module:handlers (repeatable).")
+@click.option("--mock-config", default=None, metavar="FILE",
+              help="An AWS mock file for `<state machine ARN>#<TestCase>` (default: $SFN_MOCK_CONFIG).")
 @click.option("--lambda-endpoint", default=None, metavar="URL",
               help="Invoke Lambda functions no --tasks handler serves at this Lambda endpoint, e.g. "
               "`sam local start-lambda` (default: $LAMBDA_ENDPOINT).")
@@ -416,7 +572,7 @@ def history(events_file: str, width: int) -> None:
                    "boto3 credentials).")
 @click.option("--aws-endpoint", metavar="URL", default=None,
               help="Send AWS service calls to this AWS-compatible endpoint (moto server, LocalStack ...).")
-@click.option("--region", default=None, help="AWS region of service calls (default us-east-1).")
+@click.option("--region", default=None, metavar="REGION", help="AWS region of service calls (default us-east-1).")
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")

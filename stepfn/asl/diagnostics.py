@@ -60,7 +60,8 @@ def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[s
         missing = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
         if missing is not None:
             if problem.pointer not in required:
-                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", aws_location(document, problem.pointer) or "/")  # "/" at the root
+                where = aws_location(document, problem.pointer) or "/"  # AWS says "/" at the root
+                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", where)
                 required[problem.pointer] = (entry, set())
                 out.append(entry)
             required[problem.pointer][1].add(missing.group(1))

@@ -116,6 +116,8 @@ class Visit:
     errors: list[tuple[str, str | None]] = field(default_factory=list)
     iterations: dict[int, str] = field(default_factory=dict)  # a Map's item index -> outcome
     item: int | None = None  # the item index of the Map iteration this visit ran in
+    branch: int | None = None  # the index of the Parallel branch this visit ran in
+    branches: int = 0  # a Parallel visit: branches started so far
     outcome: str = RUNNING
 
     @property
@@ -307,8 +309,11 @@ def analyse(source: Any) -> History:
             v = Visit(str(d.get("name", "")), t[: -len("StateEntered")], e, container)
             if prev is not None and prev.type == "MapIterationStarted":
                 v.item = prev.details.get("index")
+            elif prev is not None and prev.type == "ParallelStateStarted" and container is not None:
+                v.branch = container.branches
+                container.branches += 1
             elif pv is not None and pv.parent is container:
-                v.item = pv.item
+                v.item, v.branch = pv.item, pv.branch
             visits.append(v)
             if v.kind == "Fail":
                 v.closed = True
@@ -445,38 +450,55 @@ def summary(e: HistoryEvent, limit: int = 60) -> str:
     return short_json(d, limit)
 
 
-def rows(history: History, limit: int = 60) -> list[tuple[str, str, str, str, str]]:
-    """(id, time, type, state, details) for each event."""
+def lane(visit: Visit | None) -> str:
+    """Where a visit ran: the Map iterations and Parallel branches around it, outermost first."""
+    parts: list[str] = []
+    v = visit
+    while v is not None and v.parent is not None:
+        if v.item is not None:
+            parts.append(f"{v.parent.name} item {v.item}")
+        elif v.branch is not None:
+            parts.append(f"{v.parent.name} branch {v.branch}")
+        v = v.parent
+    return " > ".join(reversed(parts))
+
+
+def _spans_days(history: History) -> bool:
+    days = {e.timestamp.astimezone(timezone.utc).date() for e in history.events if e.timestamp is not None}
+    return len(days) > 1
+
+
+def rows(history: History, limit: int = 60) -> list[tuple[str, str, str, str, str, str]]:
+    """(id, time, type, state, iteration/branch, details) for each event.
+
+    The time carries the date (UTC) when the history spans more than one day.
+    """
     start = history.started
+    clock = "%Y-%m-%d %H:%M:%S." if _spans_days(history) else "%H:%M:%S."
     out = []
     for e in history.events:
         when = ""
         if e.timestamp is not None:
-            when = (
-                e.timestamp.astimezone(timezone.utc).strftime("%H:%M:%S.")
-                + f"{e.timestamp.microsecond // 1000:03d}"
-            )
+            when = e.timestamp.astimezone(timezone.utc).strftime(clock) + f"{e.timestamp.microsecond // 1000:03d}"
             if start is not None:
                 when += f" +{(e.timestamp - start).total_seconds():.3f}s"
         state = e.visit.name if e.visit is not None else ""
-        out.append((str(e.id), when, e.type, state, summary(e, limit)))
+        out.append((str(e.id), when, e.type, state, lane(e.visit), summary(e, limit)))
     return out
 
 
 def format_table(history: History, limit: int = 60) -> str:
-    """The ``stepfn history`` table, then the execution's status line."""
-    header = ("id", "time", "type", "state", "details")
+    """The ``stepfn history`` table, then the execution's status line.
+
+    The ``iteration/branch`` column appears when the run has Map iterations or Parallel branches.
+    """
+    header = ("id", "time", "type", "state", "iteration/branch", "details")
     body = rows(history, limit)
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
+    columns = [0, 1, 2, 3, 4, 5] if any(r[4] for r in body) else [0, 1, 2, 3, 5]
+    widths = {i: max(len(r[i]) for r in [header, *body]) for i in columns}
     lines = []
     for r in [header, *body]:
-        cells = [
-            r[0].rjust(widths[0]),
-            r[1].ljust(widths[1]),
-            r[2].ljust(widths[2]),
-            r[3].ljust(widths[3]),
-            r[4],
-        ]
+        cells = [r[i].rjust(widths[i]) if i == 0 else r[i] if i == 5 else r[i].ljust(widths[i]) for i in columns]
         lines.append("  ".join(cells).rstrip())
     end = f"status: {history.status}"
     if history.error is not None:

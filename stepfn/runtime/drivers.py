@@ -76,7 +76,8 @@ class Drivers:
         self._context_execution = None
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
-            raise UsageError(f"the execution input is larger than {MAX_PAYLOAD} bytes of JSON (AWS refuses it)")
+            raise UsageError(f"the execution input is {self.sizes.input_size} bytes of JSON; AWS accepts at most "
+                             f"{MAX_PAYLOAD} (256 KiB)")
         self.log.add("ExecutionStarted", {"input": input, "roleArn": self.role_arn}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
@@ -219,6 +220,18 @@ class Drivers:
         if self._cancel is not None:
             self._cancel.cancel()
         return True
+
+    def abandon(self, error: str | None = None, cause: str | None = None) -> Execution:
+        """End the execution ABORTED as it stands, when its driver was interrupted (Ctrl-C).
+
+        For a run whose event loop or synchronous driver is gone, so ``stop`` cannot reach
+        it: the history so far, closed by ``ExecutionAborted``.
+        """
+        if self.finished:
+            raise UsageError("the execution is already over")
+        if self.aborted is None:
+            self.aborted = (error, cause)
+        return self._conclude(self._input, (None, False))
 
     def _add_final(self, type: str, details: dict[str, Any]) -> None:
         self.log.limit = None

@@ -75,7 +75,11 @@ class TaskContext:
     _callbacks: Any = field(repr=False, default=None)
 
     def sleep(self, seconds: float) -> Any:
-        """Sleep on the execution's clock (instant under a virtual clock)."""
+        """Sleep on the execution's clock (instant under a virtual clock).
+
+        Use it rather than ``time.sleep``, which the virtual clock does not see: that one
+        blocks for real while virtual time stands still, and no Task timeout interrupts it.
+        """
         return self._sleep(seconds)
 
     def send_task_success(self, token: str, output: Any = None) -> None:

@@ -14,11 +14,11 @@ a setup error for the caller (``MissingHandlerError``), not a workflow failure.
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.loader import load
-from stepfn.asl.model import StateMachine
+from stepfn.asl.model import StateMachine, Task
 from stepfn.asl.resources import TOKEN, is_activity_arn, split_resource
 from stepfn.errors import MissingHandlerError, UsageError
 from stepfn.runtime.callbacks import Callbacks
@@ -58,14 +58,14 @@ def _machine(machine: StateMachine | Any, machine_type: str) -> StateMachine:
     return load(machine, machine_type=machine_type)
 
 
-def check_handlers(
+def unserved_tasks(
     machine: StateMachine,
     handlers: Handlers,
     activities: Iterable[str] = (),
     external: bool = False,
     services: ServiceBackend | None = None,
-) -> None:
-    """Refuse a run whose Tasks name resources nobody serves."""
+) -> Iterator[tuple[Task, str]]:
+    """Each Task whose resource nobody serves, with a message saying so."""
     declared = frozenset(activities)
     for task in machine.tasks:
         resource = task.resource
@@ -77,18 +77,28 @@ def check_handlers(
         if services is not None and not served_by_stepfn(resource) and services.handler(resource) is not None:
             continue
         if is_activity_arn(resource):
-            if resource in declared:
-                continue
-            raise MissingHandlerError(
-                f"state {task.name!r} ({task.pointer}): activity {resource!r} has no handler; register "
-                "one, or declare it with activities=[...] and serve it from the handle of stepfn.start()"
-            )
+            if resource not in declared:
+                yield task, (
+                    f"state {task.name!r} ({task.pointer}): activity {resource!r} has no handler; register "
+                    "one, or declare it with activities=[...] and serve it from the handle of stepfn.start()"
+                )
+            continue
         if pattern == TOKEN and external:
             continue  # the token is answered through the execution handle
         hint = " (or answer its task token through the handle of stepfn.start())" if pattern == TOKEN else ""
-        raise MissingHandlerError(
-            f"state {task.name!r} ({task.pointer}): no handler is registered for resource {resource!r}{hint}"
-        )
+        yield task, f"state {task.name!r} ({task.pointer}): no handler is registered for resource {resource!r}{hint}"
+
+
+def check_handlers(
+    machine: StateMachine,
+    handlers: Handlers,
+    activities: Iterable[str] = (),
+    external: bool = False,
+    services: ServiceBackend | None = None,
+) -> None:
+    """Refuse a run whose Tasks name resources nobody serves."""
+    for _task, message in unserved_tasks(machine, handlers, activities, external, services):
+        raise MissingHandlerError(message)
 
 
 def prepare(

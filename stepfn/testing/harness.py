@@ -3,8 +3,11 @@
 :class:`Harness` runs machines on a virtual clock starting at a fixed instant with a fixed
 seed (an hour-long Wait takes no time and every run is repeatable), with mocks layered over
 real handlers (``mocks``), every handler call recorded, and each run's result indexed by
-state (``results.RunResult``).  Under the virtual clock, synchronous handlers run on the
-event loop one at a time (deterministic, no threads) and ``ctx.sleep`` advances virtual time.
+state (``results.RunResult``).  Handlers run as ``stepfn run`` runs them, so a run gives the
+same result in both: synchronous ones on the event loop one at a time (deterministic, no
+threads), except under a Task's TimeoutSeconds/HeartbeatSeconds or the machine's
+TimeoutSeconds, where a worker thread lets the timer interrupt them (virtual time stands
+still while they work).  ``ctx.sleep`` passes virtual time; ``time.sleep`` passes none.
 
 * ``mock(target, returns= | raises= | side_effect=)`` — ``target`` is a Task state's name
   or a resource (ARN, Lambda function name or glob).  Mocks win over real handlers.  For a
@@ -16,12 +19,13 @@ event loop one at a time (deterministic, no threads) and ``ctx.sleep`` advances 
   test when ``strict_mocks`` is on; the pytest plugin calls it after each test.
 
 Only the Tasks a run reaches need a mock or handler: one reached without either makes
-``run`` raise ``MissingHandlerError`` naming it, so a test mocks just its own path.
+``run`` raise ``MissingHandlerError`` naming it (its resource, and the mock file's test
+case), so a test mocks just its own path.  ``strict_handlers=True`` refuses a run up
+front instead, naming every Task that nothing serves.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random as _random
 import uuid
@@ -48,7 +52,7 @@ from stepfn.runtime.handlers import (
     load_handlers,
 )
 from stepfn.runtime.interpreter import Run
-from stepfn.runtime.launch import prepare
+from stepfn.runtime.launch import prepare, unserved_tasks
 from stepfn.testing.coverage import Decision, iter_states
 from stepfn.testing.mockconfig import MockConfig, MockConfigError, TestCase, read_mock_config
 from stepfn.testing.mocks import (
@@ -63,6 +67,7 @@ from stepfn.testing.mocks import (
     check_targets,
     matches,
     mock_config_handlers,
+    unserved_summary,
 )
 from stepfn.testing.results import RunResult, StateVisit
 from stepfn.testing.single_state import (
@@ -97,6 +102,7 @@ class Harness:
         self,
         *,
         strict_mocks: bool = True,
+        strict_handlers: bool = False,
         seed: int | None = DEFAULT_SEED,
         start: datetime | str = DEFAULT_START,
         base_dir: str | os.PathLike[str] | None = None,
@@ -107,6 +113,7 @@ class Harness:
         self.strict_mocks = strict_mocks
         self._aws_spec = aws  # None: moto embedded, fresh for this harness; False: no AWS backend
         self._aws: AwsBackend | None = None
+        self.strict_handlers = strict_handlers
         self.seed = seed
         self.start = start
         self.base_dir = FsPath(base_dir) if base_dir is not None else None
@@ -120,6 +127,7 @@ class Harness:
         self._calls: list[Call] = []
         self._executions = 0
         self._misses: list[tuple[str, str]] = []
+        self._test_case: str | None = None
 
     # set-up ----------------------------------------------------------------------
     @property
@@ -163,6 +171,7 @@ class Harness:
         """Mock Task states as test case ``test_case`` of an AWS mock file says (default ``$SFN_MOCK_CONFIG``)."""
         config = read_mock_config(self._path(path) if path is not None else None)
         self._config_mocks = []
+        self._test_case = test_case
         self._pending_config = (config, state_machine, test_case)
         if state_machine is not None or len(config.state_machines) == 1:
             self._apply_config(config.test_case(test_case, state_machine), config.source)
@@ -263,7 +272,16 @@ class Harness:
         layers.append(self.handlers)
         if services is not None:
             layers.append(Served(services))
-        return Layered(layers, self._wrapper(clock), self._missing_handler(), threads=not self.inline_handlers)
+        wrap = self._wrapper()
+        if self.strict_handlers:
+            missing = [task for task, _ in unserved_tasks(machine, Layered(layers, wrap))]
+            if missing:
+                raise MissingHandlerError(f"{self._in_case()}nothing serves {unserved_summary(missing)}: mock them "
+                                          "(sfn.mock(state, returns=...)) or register handlers (sfn.use(...))")
+        return Layered(layers, wrap, self._missing_handler(), threads=not self.inline_handlers)
+
+    def _in_case(self) -> str:
+        return f"in test case {self._test_case!r}, " if self._test_case is not None else ""
 
     def _missing_handler(self) -> Handler:
         misses = self._misses
@@ -279,15 +297,13 @@ class Harness:
             state, resource = self._misses[0]
             self._misses.clear()
             raise MissingHandlerError(
-                f"state {state!r} ran but nothing serves its resource {resource!r}: mock it "
+                f"{self._in_case()}state {state!r} ran but nothing serves its resource {resource!r}: mock it "
                 f"(sfn.mock({state!r}, returns=...)) or register a handler (sfn.use(...))"
             )
 
-    def _wrapper(self, clock: Clock) -> Callable[[Handler], Handler]:
+    def _wrapper(self) -> Callable[[Handler], Handler]:
         cache: dict[int, Handler] = {}
         calls = self._calls
-        inline = self.inline_handlers and clock.virtual
-        advance = getattr(clock, "advance", None)
 
         def record(payload: Any, ctx: TaskContext) -> None:
             calls.append(Call(ctx.state_name, ctx.resource, copy_json(payload), ctx.execution_name, ctx.retry_count))
@@ -301,11 +317,7 @@ class Harness:
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
                     return await handler(payload, ctx)
-            elif inline and advance is not None:
-                async def wrapped(payload: Any, ctx: TaskContext) -> Any:
-                    record(payload, ctx)
-                    return handler(payload, dataclasses.replace(ctx, _sleep=advance))
-            else:
+            else:  # the run decides, as for any run: inline, or in a worker thread racing a timeout
                 def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
                     return handler(payload, ctx)
@@ -398,6 +410,7 @@ class Harness:
         inspection: str = "INFO",
         retrier_retry_count: int = 0,
         context: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
         handlers: Any = None,
         type: str = STANDARD,
     ) -> StateTest:
@@ -406,7 +419,9 @@ class Harness:
         The state's result comes from ``mock`` (AWS's MockInput: ``{"result": JSON text}``
         or ``{"errorOutput": {"error", "cause"}}``), ``returns=``/``raises=``, or else the
         harness's mocks and handlers.  Map and Parallel states need a mock, as on AWS.
-        ``retrier_retry_count`` says how many retries the matching retrier already made.
+        ``retrier_retry_count`` says how many retries the matching retrier already made;
+        ``variables`` are the workflow variables the state sees (AWS's ``variables``).
+        JSONPath and JSONata states alike.
         """
         level = inspection.upper()
         if level not in INSPECTION_LEVELS:
@@ -421,8 +436,8 @@ class Harness:
         state = states.get(state_name)
         if state is None:
             raise UsageError(f"no state {state_name!r} in the machine (states: {', '.join(states)})")
-        if state.query_language != m.JSONPATH:
-            raise UsageError(f"test_state supports JSONPath states; {state_name!r} uses {state.query_language}")
+        if variables is not None and not isinstance(variables, Mapping):
+            raise UsageError(f"variables must be a JSON object of variable names to values, not {variables!r}")
         outcome = scripted_outcome(mock, returns, raises)
         if outcome is None and state.type in ("Map", "Parallel"):
             raise UsageError(f"testing the {state.type} state {state_name!r} needs a mock of its result, as on AWS")
@@ -435,7 +450,7 @@ class Harness:
             "Id": run.arn, "Input": data, "StartTime": iso(clock.now()), "Name": run.name,
             "RoleArn": ROLE_ARN, "RedriveCount": 0,
         }
-        env = Env(run, state.name, clock.now(), {})
+        env = Env(run, state.name, clock.now(), copy_json(dict(variables or {})))
         env.retry = retrier_retry_count
         env.retriable = state.type in ("Task", "Parallel", "Map")
         if context:

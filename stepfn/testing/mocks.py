@@ -27,6 +27,7 @@ from stepfn.runtime.handlers import (
     is_async,
     is_lambda_arn,
 )
+from stepfn.runtime.launch import unserved_tasks
 from stepfn.runtime.tasks import served_by_stepfn
 from stepfn.testing.mockconfig import MockConfigError, MockedResponse, TestCase, read_mock_config
 
@@ -351,3 +352,38 @@ def mock_config_handlers(
     for mock in mocks:
         handlers.add_state(mock.target, mock.handler)
     return handlers
+
+
+def unserved_handler(test_case: str | None) -> Handler:
+    """A Task's stand-in when nothing serves it: reaching it fails the execution, saying why."""
+    case = f" in test case {test_case!r}" if test_case is not None else ""
+
+    async def unserved(payload: Any, ctx: TaskContext) -> Any:
+        raise StatesError(errors.RUNTIME, f"stepfn: state {ctx.state_name!r} was reached{case}, but no mocked "
+                                          f"response or handler serves its resource {ctx.resource!r}")
+
+    return unserved
+
+
+def fail_when_reached(machine: m.StateMachine, handlers: Handlers, test_case: str | None,
+                      services: Any = None) -> list[m.Task]:
+    """Step Functions Local's rule: a Task without a mock or handler fails only when a run reaches it.
+
+    Each such Task gets a stand-in in ``handlers`` (:func:`unserved_handler`); they are returned
+    so the caller can list them up front.
+    """
+    missing = [task for task, _message in unserved_tasks(machine, handlers, services=services)]
+    stand_in = unserved_handler(test_case)
+    for task in missing:
+        handlers.add_state(task.name, stand_in)
+    return missing
+
+
+def unserved_summary(tasks: Sequence[m.Task]) -> str:
+    """Each unserved resource once, with the states that name it."""
+    by_resource: dict[str, list[str]] = {}
+    for task in tasks:
+        by_resource.setdefault(task.resource, []).append(task.name)
+    return "; ".join(f"{resource} (state{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))})"
+                     for resource, names in by_resource.items())
+

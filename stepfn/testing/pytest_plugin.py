@@ -7,10 +7,12 @@ environment with stepfn imports this module: it imports nothing heavy at import 
 * ``sfn`` is a :class:`stepfn.testing.harness.Harness` for the test, with relative paths also
   resolved against the test file's folder.  After the test body passes, mocks that were
   never used fail the test (``@pytest.mark.stepfn(strict_mocks=False)`` relaxes that).
-* ``@pytest.mark.stepfn(...)`` options: ``strict_mocks``, ``seed``, ``start`` (the virtual
-  clock's first instant), ``inline_handlers``, and ``mock_config`` + ``test_case``
-  (+ ``state_machine``) to load an AWS mock file for the test, ``aws`` (the backend of AWS
-  service Tasks: moto in the process by default, an endpoint URL, ``"real"``, or False).
+* ``@pytest.mark.stepfn(...)`` options: ``strict_mocks``, ``strict_handlers`` (refuse a run
+  whose Task states are not all mocked or served, instead of failing when one is reached),
+  ``seed``, ``start`` (the virtual clock's first instant), ``inline_handlers``, and
+  ``mock_config`` + ``test_case`` (+ ``state_machine``) to load an AWS mock file for the test,
+  ``aws`` (the backend of AWS service Tasks: moto in the process by default, an endpoint URL,
+  ``"real"``, or False).
 * ``sfn.aws.client("dynamodb")``: a boto3 client bound to the backend the test's runs use
   (by default an empty moto of the test's own).
 * ``--stepfn-cov`` reports, per state machine run through ``sfn``, the states, transitions,
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 
 _COLLECTOR = pytest.StashKey["Collector"]()
 _HARNESS = pytest.StashKey["Harness"]()
-_MARKER_OPTIONS = ("strict_mocks", "seed", "start", "inline_handlers", "mock_config", "test_case", "state_machine",
-                   "aws")
+_MARKER_OPTIONS = ("strict_mocks", "strict_handlers", "seed", "start", "inline_handlers", "mock_config", "test_case",
+                   "state_machine", "aws")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,7 +65,8 @@ def _reports(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "stepfn(strict_mocks=True, seed=0, start=..., mock_config=PATH, test_case=NAME, state_machine=NAME): "
+        "stepfn(strict_mocks=True, strict_handlers=False, seed=0, start=..., mock_config=PATH, test_case=NAME, "
+        "state_machine=NAME): "
         "options for the sfn fixture",
     )
     reports = _reports(config)
@@ -114,11 +117,27 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     result = yield  # the test body raised? then that is the failure to report
     harness = item.stash.get(_HARNESS, None)
     if harness is not None:
+        problem = None
         try:
             harness.verify()
         except AssertionError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)
+        if problem is not None:  # failed outside the handler: the message is shown once, unchained
+            pytest.fail(problem, pytrace=False)
     return result
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    """``assert result.status == "SUCCEEDED"`` shows why the run did not: error, cause, where, last states."""
+    import sys
+
+    results = sys.modules.get("stepfn.testing.results")  # no Status exists unless it was imported
+    if results is None or op not in ("==", "!="):
+        return None
+    status = left if isinstance(left, results.Status) else right if isinstance(right, results.Status) else None
+    if status is None:
+        return None
+    return [f"{left!r} {op} {right!r}", "", *status.result.explain().splitlines()]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -1,7 +1,11 @@
 """One state alone, like AWS's TestState API.
 
 The outcome is SUCCEEDED, FAILED, RETRIABLE or CAUGHT_ERROR with the next state; with
-``inspection="DEBUG"`` the data after each step of the pipeline, under AWS's names.
+``inspection="DEBUG"`` the data after each step of the pipeline, under AWS's names
+(``afterInputPath``, ``afterParameters``... for JSONPath states; ``afterArguments`` for
+JSONata ones; ``variables``, the workflow variables after the state, when the test gives
+variables or the state assigns some).  Both query languages are tested, with the
+workflow variables the test supplies.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from stepfn.runtime.handlers import (
     copy_json,
 )
 from stepfn.runtime.interpreter import Run
+from stepfn.runtime.queries import assign_jsonata, assign_jsonpath
 from stepfn.testing.mocks import UNSET, Mock
 
 INSPECTION_LEVELS = ("INFO", "DEBUG", "TRACE")
@@ -168,11 +173,19 @@ class StateTester:
         return value
 
     async def test(self) -> StateTest:
+        jsonata = self.state.query_language == m.JSONATA
         try:
-            output, next_state = await self.step()
+            output, next_state = await (self.step_jsonata() if jsonata else self.step())
         except StatesError as err:
-            return self.failed(err)
-        return StateTest("SUCCEEDED", output, next_state=next_state, inspection=self.inspection)
+            return self.with_variables(self.failed(err))
+        return self.with_variables(StateTest("SUCCEEDED", output, next_state=next_state, inspection=self.inspection))
+
+    def with_variables(self, outcome: StateTest) -> StateTest:
+        """Add the variables after the state (those given, then those it assigned) to the inspection."""
+        env = self.env
+        if self.inspection is not None and (env.variables or env.pending):
+            self.inspection["variables"] = {**env.variables, **(env.pending or {})}
+        return outcome
 
     async def result(self, payload: Any, effective: Any) -> Any:
         if self.outcome is not None:
@@ -183,7 +196,9 @@ class StateTester:
         state = self.state
         assert isinstance(state, m.Task)
         timeout = state.timeout
-        if state.timeout_path is not None:
+        if state.query_language == m.JSONATA:
+            timeout = self.run.queries.number(timeout, self.env, {"input": self.data}, "TimeoutSeconds")
+        elif state.timeout_path is not None:
             try:
                 timeout = state.timeout_path.get(effective, self.env)
             except LookupError:
@@ -202,9 +217,13 @@ class StateTester:
         effective = self.note("afterInputPath", select_input(state.input_path, data, env))
         if kind == "Choice":
             assert isinstance(state, m.Choice)
-            target = next((rule.next for rule in state.choices if rule.predicate(effective, env)), state.default)
+            rule = next((rule for rule in state.choices if rule.predicate(effective, env)), None)
+            target = rule.next if rule is not None else state.default
             if target is None:
                 raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+            if rule is not None:
+                assign_jsonpath(rule.assign, effective, env)
+            assign_jsonpath(state.assign, effective, env)
             return select_input(state.output_path, effective, env), target
         if kind == "Succeed":
             return select_input(state.output_path, effective, env), None
@@ -219,6 +238,7 @@ class StateTester:
             else:
                 result = effective
             self.note("result", result)
+            assign_jsonpath(state.assign, result, env)
             out = self.note("afterResultPath", apply_result_path(state.result_path, data, result))
             return select_input(state.output_path, out, env), state.next
         if kind == "Map":
@@ -232,8 +252,23 @@ class StateTester:
         if state.result_selector is not None:
             result = state.result_selector(result, env)
         self.note("afterResultSelector", result)
+        assign_jsonpath(state.assign, result, env)
         out = self.note("afterResultPath", apply_result_path(state.result_path, data, result))
         return select_input(state.output_path, out, env), state.next
+
+    async def step_jsonata(self) -> tuple[Any, str | None]:
+        """A JSONata state: Arguments, the result, Assign and Output, as the run loop evaluates them."""
+        state, data, env = self.state, self.data, self.env
+        if state.type not in ("Task", "Map", "Parallel"):
+            return self.run._sync_step_jsonata(state, data, env)  # Pass, Choice, Wait, Succeed, Fail
+        queries = self.run.queries
+        states: dict[str, Any] = {"input": data}
+        payload = data
+        if state.arguments is not None:
+            payload = self.note("afterArguments", queries.evaluate(state.arguments, env, states))
+        result = states["result"] = self.note("result", await self.result(payload, data))
+        assign_jsonata(queries, state.assign, env, states)
+        return (result if state.output is None else queries.evaluate(state.output, env, states)), state.next
 
     def map_inspection(self, state: m.Map, effective: Any) -> None:
         env = self.env
@@ -282,11 +317,8 @@ class StateTester:
             if catcher is not None:
                 index = next(i for i, c in enumerate(state.catch) if c is catcher)
                 self.note("errorDetails", {"catchIndex": index})
-                error_output: dict[str, Any] = {"Error": err.error}
-                if err.cause is not None:
-                    error_output["Cause"] = err.cause
                 try:
-                    output = apply_result_path(catcher.result_path, self.data, error_output)
+                    output = self.run._caught(catcher, self.data, err, self.env)
                 except StatesError as inner:
                     return StateTest("FAILED", None, inner.error, inner.cause, None, self.inspection)
                 return StateTest("CAUGHT_ERROR", output, err.error, err.cause, catcher.next, self.inspection)
