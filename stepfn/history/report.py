@@ -30,7 +30,7 @@ def _asset(name: str) -> str:
     return resources.files("stepfn.history").joinpath(name).read_text(encoding="utf-8")
 
 
-def _svg_inline(svg: bytes) -> str:
+def svg_inline(svg: bytes) -> str:
     text = svg.decode("utf-8")
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
@@ -51,7 +51,7 @@ def _json_block(value: Any) -> str:
     return f"<pre>{esc(_json_text(value))}</pre>"
 
 
-def _script_json(value: Any) -> str:
+def script_json(value: Any) -> str:
     """JSON safe inside a ``<script>`` element: no ``<``, ``>`` or ``&`` can end or open a tag."""
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -104,7 +104,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
         out.append(_failure(hist, line))
         out.append(_containers(line))
     out.append('<div class="top"><section class="graph" id="graph"><h2>Graph</h2>')
-    out.append(f"{_svg_inline(svg)}</section>")
+    out.append(f"{svg_inline(svg)}</section>")
     out.append('<aside id="detail"><div id="detail-body">')
     if hist is not None:
         out.append("<h2>Execution</h2><p class=\"hint\">Pick a state, a bar or an item to see its data.</p>")
@@ -124,7 +124,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
         if hist.status == "SUCCEEDED":
             out.append("<h3>Output</h3>" + _json_block(hist.output))
         out.append("</section>")
-        out.append(f'<script type="application/json" id="stepfn-data">{_script_json(_data(graph, line))}</script>')
+        out.append(f'<script type="application/json" id="stepfn-data">{script_json(_data(graph, line))}</script>')
         out.append(f"<script>{_asset('report.js')}</script>")
     out.append(f'<footer>stepfn {esc(__version__)}</footer></main></body></html>\n')
     return "".join(out)

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 
 from stepfn.history.dot import esc
 from stepfn.history.graph import COLORS, STATUS_OUTCOME
-from stepfn.history.report import badge, duration
+from stepfn.history.report import badge, duration, script_json, svg_inline
 from stepfn.server.arns import Caller
 from stepfn.server.protocol import ApiError
 
@@ -224,7 +224,7 @@ class Console:
             f"{esc(sm_arn.rsplit(':', 1)[-1])}</a> &middot; started {_when(described.get('startDate'))}"
             f'<span id="stopped">{stopped}</span></p></section>'
             f'<iframe id="report" title="execution report" src="/console/report?{query}"></iframe>'
-            f'<script type="application/json" id="console-data">{_script_json(config)}</script>'
+            f'<script type="application/json" id="console-data">{script_json(config)}</script>'
             f"<script>{_JS}</script>"
         )
         return self._page(str(described.get("name", "")), html)
@@ -335,11 +335,6 @@ def _headers() -> dict[str, str]:
     }
 
 
-def _script_json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _when(value: Any) -> str:
     if value is None:
         return ""
@@ -401,14 +396,13 @@ async def _graph_svg(definition: str, name: str) -> str:
     import anyio
 
     from stepfn.errors import StepfnError
-    from stepfn.history.report import _svg_inline
     from stepfn.history.rendering import render
 
     try:
         svg = await anyio.to_thread.run_sync(lambda: render(_named(definition, {"name": name}), None, "svg"))
     except StepfnError as exc:
         return f'<p class="hint">cannot draw the graph: {esc(exc)}</p>'
-    return _svg_inline(str(svg).encode("utf-8"))
+    return svg_inline(str(svg).encode("utf-8"))
 
 
 _CSS = """
