@@ -576,10 +576,16 @@ def history(events_file: str, width: int) -> None:
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")
+@click.option("--console-token", default=None,
+              help="Off loopback, the console's Stop and Redrive need this token (default: $STEPFN_CONSOLE_TOKEN; "
+              "without one the console is read-only there).")
 def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None,
           lambda_endpoint: str | None, aws_mode: str | None, aws_endpoint: str | None, region: str | None,
-          virtual_time: bool, wait_time_scale: float | None) -> None:
-    """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM."""
+          virtual_time: bool, wait_time_scale: float | None, console_token: str | None) -> None:
+    """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM.
+
+    The console (state machines, executions, live execution reports) is at http://HOST:PORT/ in a browser.
+    """
     import os
 
     from stepfn.errors import StepfnError
@@ -641,7 +647,10 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     click.echo(f"stepfn serve: http://{host}:{port}/ (database {db})", err=True)
-    run_server(create_app(Service(store, options)), host=host, port=port)
+    from stepfn.server.console import Console
+
+    console = Console(host, console_token or os.environ.get("STEPFN_CONSOLE_TOKEN"))
+    run_server(create_app(Service(store, options), routes=console.routes()), host=host, port=port)
 
 
 def entry() -> None:

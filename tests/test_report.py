@@ -194,7 +194,7 @@ def test_page_shows_the_failure_the_items_the_timeline_and_the_variables(run: st
     items = page[page.index('id="items"') : page.index('id="graph"')]
     assert "1 of 5 items failed, 1 aborted, 3 succeeded" in items
     assert len(re.findall(r'<button class="chip ', items)) == 5
-    assert 'class="chip failed"' in items
+    assert 'class="chip failed o-failed" data-visit="2" data-group="4"' in items
     timeline = page[page.index('id="timeline"') : page.index('id="states"')]
     assert timeline.count('class="tl-row" id="visit-') == len(run.events and _timeline(run).rows)
     assert 'class="tl-row tl-group"' in timeline and "Item 4" in timeline

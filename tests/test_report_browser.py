@@ -1,57 +1,15 @@
 """The HTML report opened in headless Chromium: timeline bars, picking the failed Map item, escaping.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and selenium
-(the ``test`` extra); skips, saying why, only where they cannot be found.
+The ``browser`` fixture (tests/conftest.py) skips, saying why, only where Chromium cannot be found.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import stepfn
 from tests.test_report import MACHINE, START, _hostile_machine, batch_run
-
-CHROMIUM = os.environ.get("STEPFN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = os.environ.get("STEPFN_CHROMEDRIVER") or shutil.which("chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1500,1000",
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None or DRIVER is None:
-        pytest.skip("Chromium not found: apt-get install chromium chromium-driver (as .ci/run does)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the [test] extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="stepfn-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _open(browser: Any, path: Path) -> None:

@@ -124,6 +124,8 @@ def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
                 if outcome == h.RUNNING and v.outcome != h.RUNNING:
                     outcome = h.ABORTED  # never finished: the Map stopped it
                 iterations[outcome] = iterations.get(outcome, 0) + 1
+            if v.length is not None and v.length > len(v.iterations):  # items never started
+                iterations[h.NOT_RUN] = iterations.get(h.NOT_RUN, 0) + v.length - len(v.iterations)
         text = tally_text(iterations, "items")
         lines.append((text, COLORS[h.FAILED][1] if iterations.get(h.FAILED) else "#16191f"))
     if stat.error and stat.outcome in (h.FAILED, h.CAUGHT):

@@ -35,7 +35,7 @@ WORDS = {
     h.NOT_RUN: "Not run",
 }
 LEGEND = tuple(WORDS.items())
-_WORST_FIRST = (h.FAILED, h.ABORTED, h.RUNNING, h.CAUGHT, h.SUCCEEDED)
+_WORST_FIRST = (h.FAILED, h.ABORTED, h.RUNNING, h.CAUGHT, h.SUCCEEDED, h.NOT_RUN)
 
 
 def tally_text(tally: Mapping[str, int], nouns: str) -> str:

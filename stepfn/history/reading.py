@@ -132,6 +132,15 @@ class Visit:
     def retries(self) -> int:
         return max(0, self.attempts - 1)
 
+    @property
+    def length(self) -> int | None:
+        """A Map's number of items (its ``MapStateStarted`` event says), if known."""
+        for e in self.events:
+            if e.type == "MapStateStarted":
+                n = e.details.get("length")
+                return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+        return None
+
     def ancestors(self) -> Iterable[Visit]:
         v: Visit | None = self
         while v is not None:

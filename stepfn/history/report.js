@@ -17,12 +17,7 @@
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
   }
-  function badge(outcome, word) {
-    var c = data.colors[outcome] || ["#fff", "#545b64", "#16191f"];
-    var b = el("span", "badge", word);
-    b.style.background = c[0]; b.style.borderColor = c[1]; b.style.color = c[2];
-    return b;
-  }
+  function badge(outcome, word) { return el("span", "badge o-" + outcome, word); }
   function pre(text) { return el("pre", "", text); }
   function link(text, onclick) {
     var a = el("a", "", text); a.href = "#"; a.addEventListener("click", function (ev) { ev.preventDefault(); onclick(); });
@@ -110,9 +105,7 @@
       panel.appendChild(el("h3", "", v.kind === "Map" ? "Items" : "Branches"));
       var chips = el("div", "chips");
       v.groups.forEach(function (g) {
-        var c = data.colors[g.o];
-        var b = el("button", "chip " + g.o, g.label);
-        b.style.background = c[0]; b.style.borderColor = c[1]; b.style.color = c[2];
+        var b = el("button", "chip " + g.o + " o-" + g.o, g.label);
         b.title = g.word + (g.err ? " - " + g.err : "");
         b.addEventListener("click", function () { showGroup(i, g.k); });
         chips.appendChild(b);

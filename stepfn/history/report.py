@@ -30,7 +30,7 @@ def _asset(name: str) -> str:
     return resources.files("stepfn.history").joinpath(name).read_text(encoding="utf-8")
 
 
-def _svg_inline(svg: bytes) -> str:
+def svg_inline(svg: bytes) -> str:
     text = svg.decode("utf-8")
     start = text.find("<svg")
     return text[start:] if start >= 0 else text
@@ -51,17 +51,26 @@ def _json_block(value: Any) -> str:
     return f"<pre>{esc(_json_text(value))}</pre>"
 
 
-def _script_json(value: Any) -> str:
+def script_json(value: Any) -> str:
     """JSON safe inside a ``<script>`` element: no ``<``, ``>`` or ``&`` can end or open a tag."""
     text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def badge(outcome: str, text: str | None = None) -> str:
-    fill, border, color = COLORS.get(outcome, PLAIN)
     label = text or WORDS.get(outcome, outcome)
-    style = f"background:{fill};border-color:{border};color:{color}"
-    return f'<span class="badge" style="{style}">{esc(label)}</span>'
+    if outcome in COLORS:
+        return f'<span class="badge o-{outcome}">{esc(label)}</span>'
+    fill, border, color = PLAIN
+    return f'<span class="badge" style="background:{fill};border-color:{border};color:{color}">{esc(label)}</span>'
+
+
+def _outcome_css() -> str:
+    """One class per outcome (``o-failed``...) with the picture's colours."""
+    return "".join(
+        f".o-{o}{{background:{fill};border-color:{border};color:{color}}}"
+        for o, (fill, border, color) in COLORS.items()
+    )
 
 
 def duration(seconds: float) -> str:
@@ -87,7 +96,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
     out: list[str] = [
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<style>{_asset('report.css')}</style></head><body>",
+        f"<style>{_asset('report.css')}{_outcome_css()}</style></head><body>",
         _header(graph, hist),
         "<main>",
     ]
@@ -95,7 +104,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
         out.append(_failure(hist, line))
         out.append(_containers(line))
     out.append('<div class="top"><section class="graph" id="graph"><h2>Graph</h2>')
-    out.append(f"{_svg_inline(svg)}</section>")
+    out.append(f"{svg_inline(svg)}</section>")
     out.append('<aside id="detail"><div id="detail-body">')
     if hist is not None:
         out.append("<h2>Execution</h2><p class=\"hint\">Pick a state, a bar or an item to see its data.</p>")
@@ -115,7 +124,7 @@ def page(graph: Graph, overlay: Overlay | None, svg: bytes) -> str:
         if hist.status == "SUCCEEDED":
             out.append("<h3>Output</h3>" + _json_block(hist.output))
         out.append("</section>")
-        out.append(f'<script type="application/json" id="stepfn-data">{_script_json(_data(graph, line))}</script>')
+        out.append(f'<script type="application/json" id="stepfn-data">{script_json(_data(graph, line))}</script>')
         out.append(f"<script>{_asset('report.js')}</script>")
     out.append(f'<footer>stepfn {esc(__version__)}</footer></main></body></html>\n')
     return "".join(out)
@@ -200,6 +209,18 @@ def _failure(hist: h.History, line: tl.Timeline) -> str:
 # ----------------------------------------------------------------------------- Map items and branches
 
 
+_DENSE = 40  # more items than this are drawn as small squares
+_CHIP_LIMIT = 5_000
+
+
+def _chip(row: tl.Row, g: tl.Group) -> str:
+    tip = f"{g.label}: {WORDS[g.outcome]}" + (f" - {g.error}" if g.error else "")
+    return (
+        f'<button class="chip {g.outcome} o-{g.outcome}" data-visit="{row.index}" data-group="{g.key}" '
+        f'title="{esc(tip)}">{esc(g.label)}</button>'
+    )
+
+
 def _containers(line: tl.Timeline) -> str:
     rows = [r for r in line.rows if r.visit.kind in h.CONTAINERS]
     if not rows:
@@ -215,17 +236,18 @@ def _containers(line: tl.Timeline) -> str:
         out.append(f'<span class="kind">{esc(v.kind)}</span>')
         if where:
             out.append(f' <span class="in">in {esc(where)}</span>')
-        out.append(f' <span class="count {v.outcome}">{esc(tl.counts(items, nouns))}</span>')
-        out.append(f' <span class="dur">{duration(row.duration)}</span></div><div class="chips">')
-        for g in items[:1000]:
-            tip = f"{g.label}: {WORDS[g.outcome]}" + (f" - {g.error}" if g.error else "")
-            fill, border, color = COLORS[g.outcome]
-            out.append(
-                f'<button class="chip {g.outcome}" style="background:{fill};border-color:{border};color:{color}" '
-                f'data-visit="{row.index}" data-group="{g.key}" title="{esc(tip)}">{esc(g.label)}</button>'
-            )
-        if len(items) > 1000:
-            out.append(f'<span class="hint">and {len(items) - 1000} more</span>')
+        worst = h.FAILED if any(g.outcome == h.FAILED for g in items) else v.outcome
+        out.append(f' <span class="count {worst}">{esc(tl.counts(items, nouns))}</span>')
+        out.append(f' <span class="dur">{duration(row.duration)}</span></div>')
+        dense = len(items) > _DENSE
+        if dense:  # many items: the ones that did not succeed by name, then every item as a small square
+            odd = [g for g in items if g.outcome != h.SUCCEEDED][:_DENSE]
+            if odd:
+                out.append('<div class="chips">' + "".join(_chip(row, g) for g in odd) + "</div>")
+        out.append(f'<div class="chips{" dense" if dense else ""}">')
+        out.append("".join(_chip(row, g) for g in items[:_CHIP_LIMIT]))
+        if len(items) > _CHIP_LIMIT:
+            out.append(f'<span class="hint">and {len(items) - _CHIP_LIMIT} more</span>')
         out.append("</div></div>")
     if len(rows) > 50:
         out.append(f'<p class="hint">and {len(rows) - 50} more Map and Parallel visits</p>')

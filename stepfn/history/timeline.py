@@ -42,6 +42,7 @@ _ATTEMPT_END = frozenset(
         "ActivityScheduleFailed",
     }
 )
+_MAX_ITEMS = 100_000  # a Map's items listed one by one, at the most
 _RESULT = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"})
 
 
@@ -168,7 +169,10 @@ def groups(timeline: Timeline, row: Row) -> list[Group]:
     for child in timeline.children.get(row.index, []):
         inside.setdefault(child.group or 0, []).append(child)
     if v.kind == "Map":
+        length = v.length
         keys = sorted(set(v.iterations) | set(inside))
+        if length is not None and length <= _MAX_ITEMS:
+            keys = sorted(set(keys) | set(range(length)))  # items the Map never started show as not run
     else:
         keys = sorted(inside)
     out = []
@@ -188,6 +192,8 @@ def groups(timeline: Timeline, row: Row) -> list[Group]:
 
 def _group_outcome(v: h.Visit, key: int, rows: list[Row]) -> str:
     outcomes = {r.visit.outcome for r in rows}
+    if not rows and key not in v.iterations:
+        return h.NOT_RUN
     if v.kind == "Map" and key in v.iterations:
         outcome = v.iterations[key]
         if outcome == h.RUNNING and v.outcome != h.RUNNING:  # never finished: the Map stopped it

@@ -44,7 +44,9 @@ def client(port: int, **config: Any) -> Any:
 class InProcess:
     """A server on a thread of this process (uvicorn), with its own store."""
 
-    def __init__(self, handlers: Any = None, db: str = ":memory:", store: Any = None, **options: Any) -> None:
+    def __init__(
+        self, handlers: Any = None, db: str = ":memory:", store: Any = None, routes: Any = (), **options: Any
+    ) -> None:
         import uvicorn
 
         from stepfn.runtime.handlers import Handlers
@@ -57,7 +59,9 @@ class InProcess:
             registry.update(Handlers(handlers))
         self.service = Service(store or SqliteStore(db), Options(registry, **options))
         self.port = free_port()
-        config = uvicorn.Config(create_app(self.service), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(self.service, routes=routes), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
