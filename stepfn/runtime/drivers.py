@@ -114,14 +114,12 @@ class Drivers:
             output=output,
             error=error,
             cause=cause,
-            events=self.log.events,
             path=self.path,
             started=self.started,
             stopped=self.clock.now(),
             type=self.type,
-            name=self.name,
-            arn=self.arn,
             input=input,
+            source=self,
         )
 
     @property

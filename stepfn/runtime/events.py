@@ -1,21 +1,32 @@
 """The execution history: events with AWS's names and detail shapes.
 
-Recording is cheap: an :class:`Event` keeps references to the JSON values involved
-(values are never mutated after they are produced), and turns them into AWS's JSON
-text only when asked (:meth:`Event.to_aws`).  ``EventLog`` numbers events, links each to
-the event before it in the same thread of execution (a :class:`Cursor`: AWS links an event
-inside a Parallel branch or Map iteration to the previous event of that branch, not to
-the last event overall), enforces the history-size quota when one is set, and forwards
-each event to an optional ``on_event`` callback.
+Recording is cheap: ``EventLog.add`` appends one tuple (the linked event id, a raw
+timestamp, the type and the details dict, which keeps references to the JSON values
+involved: values are never mutated after they are produced).  :class:`Event` objects
+are built from those tuples only when the history is read (``EventLog.events``), and
+turn into AWS's JSON text only when asked (:meth:`Event.to_aws`).  On the wall clock the
+raw timestamp is ``time.time()``, turned into the same ``datetime`` that
+``datetime.now(timezone.utc)`` would have given at that instant.  ``EventLog`` numbers
+events, links each to the event before it in the same thread of execution (a
+:class:`Cursor`: AWS links an event inside a Parallel branch or Map iteration to the
+previous event of that branch, not to the last event overall), enforces the history-size
+quota when one is set, and forwards each event to an optional ``on_event`` callback.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import sys
+import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
-from stepfn.runtime.clock import iso
+from stepfn.runtime.clock import RealClock, iso
+
+_WALL_NOW = RealClock.now  # the wall clock's reading: recorded as time.time(), converted when read
+_from_timestamp = datetime.fromtimestamp
+_UTC = timezone.utc
+_NO_LIMIT = sys.maxsize
 
 # detail keys whose values AWS reports as JSON text
 _JSON_TEXT_KEYS = frozenset({"input", "output", "parameters"})
@@ -129,7 +140,9 @@ class HistoryLimitExceeded(Exception):
 
 
 class EventLog:
-    """An append-only list of events."""
+    """An append-only history: compact records, :class:`Event` objects built when read."""
+
+    __slots__ = ("_now", "_stamp", "_raw", "_built", "on_event", "_limit")
 
     def __init__(
         self,
@@ -138,9 +151,34 @@ class EventLog:
         limit: int | None = None,
     ) -> None:
         self._now = clock_now
-        self.events: list[Event] = []
+        self._stamp: Callable[[], Any] = time.time if clock_now is _WALL_NOW else clock_now
+        # (previous event id, raw timestamp, type, details); the id is the position + 1
+        self._raw: list[tuple[int, Any, str, dict[str, Any] | None]] = []
+        self._built: list[Event] = []
         self.on_event = on_event
-        self.limit = limit
+        self._limit = _NO_LIMIT if limit is None else limit
+
+    @property
+    def limit(self) -> int | None:
+        return None if self._limit == _NO_LIMIT else self._limit
+
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        self._limit = _NO_LIMIT if value is None else value
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event so far, as :class:`Event` objects (built on first read, then kept)."""
+        built = self._built
+        raw = self._raw
+        if len(built) < len(raw):
+            append = built.append
+            for eid in range(len(built) + 1, len(raw) + 1):
+                previous, stamp, type, details = raw[eid - 1]
+                if stamp.__class__ is float:
+                    stamp = _from_timestamp(stamp, _UTC)
+                append(Event(eid, previous, stamp, type, details))
+        return built
 
     def add(
         self,
@@ -150,23 +188,24 @@ class EventLog:
         update: bool = True,
     ) -> int:
         """Append one event; link it to ``cursor.source`` (else to the last event)."""
-        if cursor is not None and cursor.sink is not None and cursor.sink is not self:
-            return cursor.sink.add(type, details, cursor, update)
-        events = self.events
-        eid = len(events) + 1
-        if self.limit is not None and eid > self.limit:
-            raise HistoryLimitExceeded(self.limit)
+        raw = self._raw
         if cursor is None:
-            previous = eid - 1
+            previous = len(raw)
         else:
+            sink = cursor.sink
+            if sink is not None and sink is not self:
+                return sink.add(type, details, cursor, update)
             previous = cursor.source
+        eid = len(raw) + 1
+        if eid > self._limit:
+            raise HistoryLimitExceeded(self._limit)
+        raw.append((previous, self._stamp(), type, details))
+        if cursor is not None:
             cursor.last = eid
             if update:
                 cursor.source = eid
-        event = Event(eid, previous, self._now(), type, details)
-        events.append(event)
         if self.on_event is not None:
-            self.on_event(event)
+            self.on_event(self.events[-1])
         return eid
 
     # A journal (the server's durable history) overrides these two to replay a run after a
@@ -180,11 +219,35 @@ class EventLog:
         """The task token of the attempt that starts at ``cursor``: the recorded one when replaying."""
         return fresh
 
+    def recorder(self, cursor: Cursor) -> Callable[[str, dict[str, Any] | None], int]:
+        """``add(type, details, cursor)`` as one small closure, for loops that record many
+        events on one cursor (the same numbering, links, quota and callback)."""
+        if self.on_event is not None or (cursor.sink is not None and cursor.sink is not self):
+            add = self.add
+            return lambda type, details: add(type, details, cursor)
+        raw = self._raw
+        append = raw.append
+        stamp = self._stamp
+
+        def record(type: str, details: dict[str, Any] | None) -> int:
+            eid = len(raw) + 1
+            if eid > self._limit:
+                raise HistoryLimitExceeded(self._limit)
+            append((cursor.source, stamp(), type, details))
+            cursor.source = cursor.last = eid
+            return eid
+
+        return record
+
+    def previous_of(self, eid: int) -> int:
+        """The id event ``eid`` links to."""
+        return self._raw[eid - 1][0]
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._raw)
 
 
 def to_jsonl(events: Iterable[Event]) -> str:

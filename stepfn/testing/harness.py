@@ -21,7 +21,6 @@ Only the Tasks a run reaches need a mock or handler: one reached without either 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random as _random
 import uuid
@@ -304,7 +303,7 @@ class Harness:
             elif inline and advance is not None:
                 async def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
-                    return handler(payload, dataclasses.replace(ctx, _sleep=advance))
+                    return handler(payload, ctx.replace(_sleep=advance))
             else:
                 def wrapped(payload: Any, ctx: TaskContext) -> Any:
                     record(payload, ctx)
