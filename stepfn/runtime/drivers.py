@@ -44,7 +44,7 @@ class Drivers:
     name: str
     arn: str
     path: list[str]
-    started: Any
+    _started: Any
     sizes: Sizes
     aborted: tuple[str | None, str | None] | None
     finished: bool
@@ -71,7 +71,7 @@ class Drivers:
         def _loop_free_task(self, task: m.Task) -> bool: ...
 
     def _begin(self, input: Any) -> float:
-        self.started = self.clock.now()
+        self._started = self.log.stamp()
         self._input = input
         self._context_execution = None
         self.sizes = Sizes(self.machine, input)
@@ -115,8 +115,8 @@ class Drivers:
             error=error,
             cause=cause,
             path=self.path,
-            started=self.started,
-            stopped=self.clock.now(),
+            started=self._started,
+            stopped=self.log.stamp(),
             type=self.type,
             input=input,
             source=self,

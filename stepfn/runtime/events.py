@@ -111,6 +111,11 @@ class Event:
         return out
 
 
+def moment(stamp: Any) -> datetime:
+    """The ``datetime`` of a raw timestamp (``EventLog.stamp``)."""
+    return _from_timestamp(stamp, _UTC) if stamp.__class__ is float else stamp
+
+
 class Cursor:
     """Where the next event of one thread of execution links (its ``previousEventId``).
 
@@ -142,7 +147,7 @@ class HistoryLimitExceeded(Exception):
 class EventLog:
     """An append-only history: compact records, :class:`Event` objects built when read."""
 
-    __slots__ = ("_now", "_stamp", "_raw", "_built", "on_event", "_limit")
+    __slots__ = ("_now", "stamp", "records", "_built", "on_event", "quota")
 
     def __init__(
         self,
@@ -151,33 +156,33 @@ class EventLog:
         limit: int | None = None,
     ) -> None:
         self._now = clock_now
-        self._stamp: Callable[[], Any] = time.time if clock_now is _WALL_NOW else clock_now
-        # (previous event id, raw timestamp, type, details); the id is the position + 1
-        self._raw: list[tuple[int, Any, str, dict[str, Any] | None]] = []
+        # a raw timestamp: time.time() on the wall clock (cheaper than a datetime); see moment()
+        self.stamp: Callable[[], Any] = time.time if clock_now is _WALL_NOW else clock_now
+        # (previous event id, raw timestamp, type, details); the id is the position + 1.
+        # Loops that record many events may append here themselves, as ``add`` does.
+        self.records: list[tuple[int, Any, str, dict[str, Any] | None]] = []
         self._built: list[Event] = []
         self.on_event = on_event
-        self._limit = _NO_LIMIT if limit is None else limit
+        self.quota = _NO_LIMIT if limit is None else limit  # the last id allowed (``limit``)
 
     @property
     def limit(self) -> int | None:
-        return None if self._limit == _NO_LIMIT else self._limit
+        return None if self.quota == _NO_LIMIT else self.quota
 
     @limit.setter
     def limit(self, value: int | None) -> None:
-        self._limit = _NO_LIMIT if value is None else value
+        self.quota = _NO_LIMIT if value is None else value
 
     @property
     def events(self) -> list[Event]:
         """Every event so far, as :class:`Event` objects (built on first read, then kept)."""
         built = self._built
-        raw = self._raw
+        raw = self.records
         if len(built) < len(raw):
             append = built.append
             for eid in range(len(built) + 1, len(raw) + 1):
                 previous, stamp, type, details = raw[eid - 1]
-                if stamp.__class__ is float:
-                    stamp = _from_timestamp(stamp, _UTC)
-                append(Event(eid, previous, stamp, type, details))
+                append(Event(eid, previous, moment(stamp), type, details))
         return built
 
     def add(
@@ -188,7 +193,7 @@ class EventLog:
         update: bool = True,
     ) -> int:
         """Append one event; link it to ``cursor.source`` (else to the last event)."""
-        raw = self._raw
+        raw = self.records
         if cursor is None:
             previous = len(raw)
         else:
@@ -197,9 +202,9 @@ class EventLog:
                 return sink.add(type, details, cursor, update)
             previous = cursor.source
         eid = len(raw) + 1
-        if eid > self._limit:
-            raise HistoryLimitExceeded(self._limit)
-        raw.append((previous, self._stamp(), type, details))
+        if eid > self.quota:
+            raise HistoryLimitExceeded(self.quota)
+        raw.append((previous, self.stamp(), type, details))
         if cursor is not None:
             cursor.last = eid
             if update:
@@ -225,14 +230,14 @@ class EventLog:
         if self.on_event is not None or (cursor.sink is not None and cursor.sink is not self):
             add = self.add
             return lambda type, details: add(type, details, cursor)
-        raw = self._raw
+        raw = self.records
         append = raw.append
-        stamp = self._stamp
+        stamp = self.stamp
 
         def record(type: str, details: dict[str, Any] | None) -> int:
             eid = len(raw) + 1
-            if eid > self._limit:
-                raise HistoryLimitExceeded(self._limit)
+            if eid > self.quota:
+                raise HistoryLimitExceeded(self.quota)
             append((cursor.source, stamp(), type, details))
             cursor.source = cursor.last = eid
             return eid
@@ -241,13 +246,13 @@ class EventLog:
 
     def previous_of(self, eid: int) -> int:
         """The id event ``eid`` links to."""
-        return self._raw[eid - 1][0]
+        return self.records[eid - 1][0]
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self.records)
 
 
 def to_jsonl(events: Iterable[Event]) -> str:

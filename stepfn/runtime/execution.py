@@ -7,6 +7,8 @@ import random as _random
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from stepfn.runtime.events import moment
+
 if TYPE_CHECKING:
     from stepfn.runtime.events import Event
 
@@ -26,7 +28,7 @@ class Execution:
     """
 
     __slots__ = (
-        "status", "output", "error", "cause", "_events", "path", "started", "stopped", "type", "_name", "_arn",
+        "status", "output", "error", "cause", "_events", "path", "_started", "_stopped", "type", "_name", "_arn",
         "input", "_source",
     )
 
@@ -38,8 +40,8 @@ class Execution:
         cause: str | None = None,
         events: list[Event] | None = None,
         path: list[str] | None = None,
-        started: datetime | None = None,
-        stopped: datetime | None = None,
+        started: Any = None,
+        stopped: Any = None,
         type: str = STANDARD,
         name: str = "",
         arn: str = "",
@@ -52,8 +54,8 @@ class Execution:
         self.cause = cause
         self._events = events
         self.path = path if path is not None else []
-        self.started = started
-        self.stopped = stopped
+        self._started = started  # a datetime, or a raw timestamp (events.moment)
+        self._stopped = stopped
         self.type = type
         self._name = name
         self._arn = arn
@@ -70,6 +72,22 @@ class Execution:
     @events.setter
     def events(self, value: list[Event]) -> None:
         self._events = value
+
+    @property
+    def started(self) -> datetime | None:
+        return None if self._started is None else moment(self._started)
+
+    @started.setter
+    def started(self, value: datetime | None) -> None:
+        self._started = value
+
+    @property
+    def stopped(self) -> datetime | None:
+        return None if self._stopped is None else moment(self._stopped)
+
+    @stopped.setter
+    def stopped(self, value: datetime | None) -> None:
+        self._stopped = value
 
     @property
     def name(self) -> str:

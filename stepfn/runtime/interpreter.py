@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random as _random
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # anyio (and asyncio) load only for runs that need an event loop
@@ -29,11 +30,12 @@ from stepfn.runtime.callbacks import Callbacks
 from stepfn.runtime.calls import Calls
 from stepfn.runtime.clock import Clock, RealClock, iso
 from stepfn.runtime.drivers import HISTORY_LIMIT, INSTANT, Drivers
-from stepfn.runtime.events import Cursor, Event, EventLog
+from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded, moment
 from stepfn.runtime.execution import ACCOUNT, REGION, ROLE_ARN, STANDARD, uuid4
 from stepfn.runtime.fanout import Fanout
 from stepfn.runtime.frames import Env, Frame
 from stepfn.runtime.handlers import Handlers
+from stepfn.runtime.instant import instant_steps
 from stepfn.runtime.limits import Sizes, payload_size
 from stepfn.runtime.queries import Queries, assign_jsonata, assign_jsonpath
 from stepfn.runtime.tasks import Reported, Tasks
@@ -41,9 +43,6 @@ from stepfn.runtime.waiting import Waiting
 
 _RUNTIME_PREFIX = "An error occurred while executing the state"
 _PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
-_TYPES = ("Pass", "Choice", "Succeed", "Fail", "Wait", "Task", "Parallel", "Map")
-_ENTERED = {t: t + "StateEntered" for t in _TYPES}
-_EXITED = {t: t + "StateExited" for t in _TYPES}
 
 
 class _NeverRaised(BaseException):
@@ -107,7 +106,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         self._machine_arn: str | None = None
         if name is None and rand is not None:
             self._identify()
-        self.started = self.clock.now()
+        self._started: Any = self.log.stamp()  # raw (events.moment); ``started`` is the datetime
         self._handlers: dict[tuple[str, str], Any] = {}
         self._async: dict[int, bool] = {}
         self._callbacks = callbacks
@@ -141,6 +140,10 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         else:
             tail = uuid4(self.random)
             self._arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self._name}:{tail}"
+
+    @property
+    def started(self) -> datetime:
+        return moment(self._started)
 
     @property
     def name(self) -> str:
@@ -262,31 +265,50 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         The hot loop of the fast paths: one ``Env`` serves the whole walk (no expression
         keeps it past its state) and reads the clock only if ``$$`` is asked for.
         """
-        states = scope.states
-        state = states[scope.start_at]
+        compiled = instant_steps(scope)
+        state, entered, exited, step = compiled[scope.start_at]
         cursor = frame.cursor
-        record = self.log.recorder(cursor)
+        log = self.log
+        # Events go straight into the log's records (EventLog.add's numbering, links and
+        # quota, one call fewer per event) unless a callback or another history wants them.
+        record = log.recorder(cursor) if log.on_event is not None or cursor.sink is not None else None
+        raw = log.records
+        append = raw.append
+        stamp = log.stamp
+        limit = log.quota
         visit = self.path.append
-        step = self._sync_step
         env = Env(self, state.name, None, frame.variables, None, cursor)
         while True:
             name = state.name
             visit(name)
-            entered_id = record(_ENTERED[state.type], {"name": name, "input": data})
+            if record is None:
+                if len(raw) >= limit:
+                    raise HistoryLimitExceeded(limit)
+                append((cursor.source, stamp(), entered, {"name": name, "input": data}))
+                entered_id = cursor.source = cursor.last = len(raw)
+            else:
+                entered_id = record(entered, {"name": name, "input": data})
             env.name = name
             env._entered = env._context = env.pending = None
             try:
-                data, nxt = step(state, data, env)
+                data, nxt = step(self, data, env)
             except StatesError as err:
                 err = _runtime(state, entered_id, err)
                 self._unhandled(state, entered_id, err, cursor)
                 raise err from None
             if env.pending:
                 frame.variables.update(env.pending)
-            record(_EXITED[state.type], {"name": name, "output": data})  # a Fail state raised above
+            # (a Fail state raised above)
+            if record is None:
+                if len(raw) >= limit:
+                    raise HistoryLimitExceeded(limit)
+                append((cursor.source, stamp(), exited, {"name": name, "output": data}))
+                cursor.source = cursor.last = len(raw)
+            else:
+                record(exited, {"name": name, "output": data})
             if nxt is None:
                 return data
-            state = states[nxt]
+            state, entered, exited, step = compiled[nxt]
 
     async def run_scope(self, scope: m.Scope, data: Any, frame: Frame) -> Any:
         states = scope.states
