@@ -174,6 +174,12 @@ class EventLog:
         self.quota = _NO_LIMIT if value is None else value
 
     @property
+    def direct(self) -> bool:
+        """May a loop append to ``records`` itself?  Not when events go to a callback or a
+        subclass records them its own way (``add`` overridden)."""
+        return self.on_event is None and type(self).add is EventLog.add
+
+    @property
     def events(self) -> list[Event]:
         """Every event so far, as :class:`Event` objects (built on first read, then kept)."""
         built = self._built
@@ -184,6 +190,12 @@ class EventLog:
                 previous, stamp, type, details = raw[eid - 1]
                 append(Event(eid, previous, moment(stamp), type, details))
         return built
+
+    @events.setter
+    def events(self, value: list[Event]) -> None:
+        """Start from these events (ids 1, 2, … in order), e.g. a history read back."""
+        self._built = list(value)
+        self.records = [(e.previous_event_id, e.timestamp, e.type, e.details) for e in value]
 
     def add(
         self,
@@ -227,7 +239,7 @@ class EventLog:
     def recorder(self, cursor: Cursor) -> Callable[[str, dict[str, Any] | None], int]:
         """``add(type, details, cursor)`` as one small closure, for loops that record many
         events on one cursor (the same numbering, links, quota and callback)."""
-        if self.on_event is not None or (cursor.sink is not None and cursor.sink is not self):
+        if not self.direct or (cursor.sink is not None and cursor.sink is not self):
             add = self.add
             return lambda type, details: add(type, details, cursor)
         raw = self.records

@@ -186,6 +186,10 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             found = self._context_machine = {"Id": self.machine_arn, "Name": self._machine_name}
         return found
 
+    @context_machine.setter
+    def context_machine(self, value: dict[str, Any]) -> None:
+        self._context_machine = value
+
     def child(self, machine: m.StateMachine, name: str | None, machine_name: str) -> Run:
         """A nested execution started by this one: same handlers, clock, tokens and registry."""
         run = Run(
@@ -271,7 +275,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         log = self.log
         # Events go straight into the log's records (EventLog.add's numbering, links and
         # quota, one call fewer per event) unless a callback or another history wants them.
-        record = log.recorder(cursor) if log.on_event is not None or cursor.sink is not None else None
+        record = None if log.direct and cursor.sink is None else log.recorder(cursor)
         raw = log.records
         append = raw.append
         stamp = log.stamp
