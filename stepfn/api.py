@@ -25,9 +25,40 @@ def _services(options: dict[str, Any]) -> dict[str, Any]:
     region = options.pop("region", None)
     if "services" in options or aws is False:
         return options
+    if aws is None:  # the default: made only if the run asks it for something
+        options["services"] = _DefaultBackend(region)
+        return options
     from stepfn.aws import backend
 
-    return {**options, "services": backend(aws, region=region)}
+    options["services"] = backend(aws, region=region)
+    return options
+
+
+class _DefaultBackend:
+    """The embedded backend of one run, made the first time the run asks it for something
+    (a run whose Tasks all have handlers never does, and never pays for making it)."""
+
+    __slots__ = ("_region", "_made")
+
+    def __init__(self, region: str | None) -> None:
+        self._region = region
+        self._made: Any = None
+
+    def _backend(self) -> Any:
+        if self._made is None:
+            from stepfn.aws import backend
+
+            self._made = backend(None, region=self._region)
+        return self._made
+
+    def handler(self, resource: str) -> Any:
+        return self._backend().handler(resource)
+
+    def read_items(self, reader: Any, parameters: Any, max_items: int) -> list[Any]:
+        return self._backend().read_items(reader, parameters, max_items)  # type: ignore[no-any-return]
+
+    def write_results(self, writer: Any, parameters: Any, run: Any) -> Any:
+        return self._backend().write_results(writer, parameters, run)
 
 
 def prepare(machine: Any, **options: Any) -> Any:

@@ -262,8 +262,8 @@ def test_misspelt_state_type_gets_a_suggestion(kind: str, hint: str) -> None:
 def test_fields_missing_at_one_place_are_one_diagnostic() -> None:
     from stepfn.asl.diagnostics import diagnostics
 
-    found = diagnostics({"Comment": ""})
+    found = diagnostics({"Comment": ""})  # as recorded from AWS: the root's location is "/"
     assert found == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
-                      "message": "These fields are required: [States, StartAt]"}]
+                      "message": "These fields are required: [States, StartAt]", "location": "/"}]
     found = diagnostics({"StartAt": "A", "States": {"A": {"Type": "Task", "End": True}}})
     assert [(d["message"], d["location"]) for d in found] == [("These fields are required: [Resource]", "/States/A")]

@@ -6,11 +6,14 @@ the same way.
 
 from __future__ import annotations
 
+import functools
+
 # Service integration patterns (the resource's suffix).
 TOKEN, SYNC, SYNC2 = ".waitForTaskToken", ".sync", ".sync:2"
 START_EXECUTION = "arn:aws:states:::states:startExecution"
 
 
+@functools.lru_cache(maxsize=1024)
 def split_resource(resource: str) -> tuple[str, str]:
     """A Task resource without its integration pattern, and the pattern ("" for request-response)."""
     for pattern in (TOKEN, SYNC2, SYNC):
@@ -19,6 +22,7 @@ def split_resource(resource: str) -> tuple[str, str]:
     return resource, ""
 
 
+@functools.lru_cache(maxsize=1024)
 def is_activity_arn(resource: str) -> bool:
     """``arn:aws:states:<region>:<account>:activity:<name>``."""
     parts = resource.split(":")

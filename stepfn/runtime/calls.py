@@ -5,6 +5,7 @@ exception turned into an (error, cause) as Lambda reports it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -77,6 +78,9 @@ class Calls:
         @property
         def callbacks(self) -> Callbacks: ...
 
+    def _get_callbacks(self) -> Callbacks:
+        return self.callbacks
+
     def _handler(self, state_name: str, resource: str) -> Any:
         """The handler of a Task, looked up once per run."""
         key = (state_name, resource)
@@ -120,29 +124,22 @@ class Calls:
         is_async = self._is_async_handler(handler)
         inline = not is_async and self._inline(handler, state, timeout)
 
-        hold = _Hold(clock)
+        if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
+            sleep = functools.partial(_blocking_sleep, clock)
+        else:
+            hold = _Hold(clock)
 
-        def sleep(seconds: float) -> Any:
-            if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
-                _blocking_sleep(clock, seconds)
-                return None
-            import anyio.from_thread
+            def sleep(seconds: float) -> Any:
+                import anyio.from_thread
 
-            try:
-                return anyio.from_thread.run(hold.sleep, seconds)
-            except RuntimeError:
-                return clock.sleep(seconds)
+                try:
+                    return anyio.from_thread.run(hold.sleep, seconds)
+                except RuntimeError:
+                    return clock.sleep(seconds)
 
+        # $$ and the callbacks are made only if the handler asks for them
         ctx = TaskContext(
-            state_name=state.name,
-            resource=resource,
-            retry_count=env.retry,
-            execution_id=self.arn,
-            execution_name=self.name,
-            task_token=env.token,
-            context=env.context,
-            _sleep=sleep,
-            _callbacks=self.callbacks,
+            state.name, resource, env.retry, self.arn, self.name, env.token, None, sleep, self._get_callbacks, env
         )
         if inline:
             resume_gc = self.gc_paused  # the handler's own garbage is collected as usual

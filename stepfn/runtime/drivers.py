@@ -44,7 +44,7 @@ class Drivers:
     name: str
     arn: str
     path: list[str]
-    started: Any
+    _started: Any
     sizes: Sizes
     aborted: tuple[str | None, str | None] | None
     finished: bool
@@ -71,7 +71,7 @@ class Drivers:
         def _loop_free_task(self, task: m.Task) -> bool: ...
 
     def _begin(self, input: Any) -> float:
-        self.started = self.clock.now()
+        self._started = self.log.stamp()
         self._input = input
         self._context_execution = None
         self.sizes = Sizes(self.machine, input)
@@ -115,14 +115,12 @@ class Drivers:
             output=output,
             error=error,
             cause=cause,
-            events=self.log.events,
             path=self.path,
-            started=self.started,
-            stopped=self.clock.now(),
+            started=self._started,
+            stopped=self.log.stamp(),
             type=self.type,
-            name=self.name,
-            arn=self.arn,
             input=input,
+            source=self,
         )
 
     @property

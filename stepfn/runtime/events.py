@@ -1,21 +1,32 @@
 """The execution history: events with AWS's names and detail shapes.
 
-Recording is cheap: an :class:`Event` keeps references to the JSON values involved
-(values are never mutated after they are produced), and turns them into AWS's JSON
-text only when asked (:meth:`Event.to_aws`).  ``EventLog`` numbers events, links each to
-the event before it in the same thread of execution (a :class:`Cursor`: AWS links an event
-inside a Parallel branch or Map iteration to the previous event of that branch, not to
-the last event overall), enforces the history-size quota when one is set, and forwards
-each event to an optional ``on_event`` callback.
+Recording is cheap: ``EventLog.add`` appends one tuple (the linked event id, a raw
+timestamp, the type and the details dict, which keeps references to the JSON values
+involved: values are never mutated after they are produced).  :class:`Event` objects
+are built from those tuples only when the history is read (``EventLog.events``), and
+turn into AWS's JSON text only when asked (:meth:`Event.to_aws`).  On the wall clock the
+raw timestamp is ``time.time()``, turned into the same ``datetime`` that
+``datetime.now(timezone.utc)`` would have given at that instant.  ``EventLog`` numbers
+events, links each to the event before it in the same thread of execution (a
+:class:`Cursor`: AWS links an event inside a Parallel branch or Map iteration to the
+previous event of that branch, not to the last event overall), enforces the history-size
+quota when one is set, and forwards each event to an optional ``on_event`` callback.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import sys
+import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
-from stepfn.runtime.clock import iso
+from stepfn.runtime.clock import RealClock, iso
+
+_WALL_NOW = RealClock.now  # the wall clock's reading: recorded as time.time(), converted when read
+_from_timestamp = datetime.fromtimestamp
+_UTC = timezone.utc
+_NO_LIMIT = sys.maxsize
 
 # detail keys whose values AWS reports as JSON text
 _JSON_TEXT_KEYS = frozenset({"input", "output", "parameters"})
@@ -105,6 +116,11 @@ class Event:
         return out
 
 
+def moment(stamp: Any) -> datetime:
+    """The ``datetime`` of a raw timestamp (``EventLog.stamp``)."""
+    return _from_timestamp(stamp, _UTC) if stamp.__class__ is float else stamp
+
+
 class Cursor:
     """Where the next event of one thread of execution links (its ``previousEventId``).
 
@@ -134,7 +150,9 @@ class HistoryLimitExceeded(Exception):
 
 
 class EventLog:
-    """An append-only list of events."""
+    """An append-only history: compact records, :class:`Event` objects built when read."""
+
+    __slots__ = ("_now", "stamp", "records", "_built", "on_event", "quota")
 
     def __init__(
         self,
@@ -143,9 +161,46 @@ class EventLog:
         limit: int | None = None,
     ) -> None:
         self._now = clock_now
-        self.events: list[Event] = []
+        # a raw timestamp: time.time() on the wall clock (cheaper than a datetime); see moment()
+        self.stamp: Callable[[], Any] = time.time if clock_now is _WALL_NOW else clock_now
+        # (previous event id, raw timestamp, type, details); the id is the position + 1.
+        # Loops that record many events may append here themselves, as ``add`` does.
+        self.records: list[tuple[int, Any, str, dict[str, Any] | None]] = []
+        self._built: list[Event] = []
         self.on_event = on_event
-        self.limit = limit
+        self.quota = _NO_LIMIT if limit is None else limit  # the last id allowed (``limit``)
+
+    @property
+    def limit(self) -> int | None:
+        return None if self.quota == _NO_LIMIT else self.quota
+
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        self.quota = _NO_LIMIT if value is None else value
+
+    @property
+    def direct(self) -> bool:
+        """May a loop append to ``records`` itself?  Not when events go to a callback or a
+        subclass records them its own way (``add`` overridden)."""
+        return self.on_event is None and type(self).add is EventLog.add
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event so far, as :class:`Event` objects (built on first read, then kept)."""
+        built = self._built
+        raw = self.records
+        if len(built) < len(raw):
+            append = built.append
+            for eid in range(len(built) + 1, len(raw) + 1):
+                previous, stamp, type, details = raw[eid - 1]
+                append(Event(eid, previous, moment(stamp), type, details))
+        return built
+
+    @events.setter
+    def events(self, value: list[Event]) -> None:
+        """Start from these events (ids 1, 2, … in order), e.g. a history read back."""
+        self._built = list(value)
+        self.records = [(e.previous_event_id, e.timestamp, e.type, e.details) for e in value]
 
     def add(
         self,
@@ -155,23 +210,24 @@ class EventLog:
         update: bool = True,
     ) -> int:
         """Append one event; link it to ``cursor.source`` (else to the last event)."""
-        if cursor is not None and cursor.sink is not None and cursor.sink is not self:
-            return cursor.sink.add(type, details, cursor, update)
-        events = self.events
-        eid = len(events) + 1
-        if self.limit is not None and eid > self.limit:
-            raise HistoryLimitExceeded(self.limit)
+        raw = self.records
         if cursor is None:
-            previous = eid - 1
+            previous = len(raw)
         else:
+            sink = cursor.sink
+            if sink is not None and sink is not self:
+                return sink.add(type, details, cursor, update)
             previous = cursor.source
+        eid = len(raw) + 1
+        if eid > self.quota:
+            raise HistoryLimitExceeded(self.quota)
+        raw.append((previous, self.stamp(), type, details))
+        if cursor is not None:
             cursor.last = eid
             if update:
                 cursor.source = eid
-        event = Event(eid, previous, self._now(), type, details)
-        events.append(event)
         if self.on_event is not None:
-            self.on_event(event)
+            self.on_event(self.events[-1])
         return eid
 
     # A journal (the server's durable history) overrides these two to replay a run after a
@@ -185,11 +241,35 @@ class EventLog:
         """The task token of the attempt that starts at ``cursor``: the recorded one when replaying."""
         return fresh
 
+    def recorder(self, cursor: Cursor) -> Callable[[str, dict[str, Any] | None], int]:
+        """``add(type, details, cursor)`` as one small closure, for loops that record many
+        events on one cursor (the same numbering, links, quota and callback)."""
+        if not self.direct or (cursor.sink is not None and cursor.sink is not self):
+            add = self.add
+            return lambda type, details: add(type, details, cursor)
+        raw = self.records
+        append = raw.append
+        stamp = self.stamp
+
+        def record(type: str, details: dict[str, Any] | None) -> int:
+            eid = len(raw) + 1
+            if eid > self.quota:
+                raise HistoryLimitExceeded(self.quota)
+            append((cursor.source, stamp(), type, details))
+            cursor.source = cursor.last = eid
+            return eid
+
+        return record
+
+    def previous_of(self, eid: int) -> int:
+        """The id event ``eid`` links to."""
+        return self.records[eid - 1][0]
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self.records)
 
 
 def to_jsonl(events: Iterable[Event]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+import functools
 from typing import Any, Callable, Mapping
 
 from stepfn.errors import UsageError
@@ -38,6 +38,7 @@ def function_name(name_or_arn: str) -> str:
     return name_or_arn
 
 
+@functools.lru_cache(maxsize=1024)
 def is_lambda_arn(resource: str) -> bool:
     parts = resource.split(":")
     return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
@@ -60,19 +61,65 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-@dataclass
 class TaskContext:
-    """What a handler knows about the call it serves."""
+    """What a handler knows about the call it serves.
 
-    state_name: str
-    resource: str
-    retry_count: int
-    execution_id: str
-    execution_name: str
-    task_token: str | None
-    context: dict[str, Any]
-    _sleep: Callable[[float], Any] = field(repr=False, default=lambda s: None)
-    _callbacks: Any = field(repr=False, default=None)
+    ``context`` (``$$`` as the Task state sees it) is built when the handler first reads
+    it, from the state's ``env``; ``sleep`` and the task-token methods reach the run's
+    clock and callbacks through ``_sleep`` and ``_callbacks`` (a callable giving them).
+    """
+
+    __slots__ = (
+        "state_name", "resource", "retry_count", "execution_id", "execution_name", "task_token", "_context",
+        "_env", "_sleep", "_callbacks",
+    )
+
+    def __init__(
+        self,
+        state_name: str,
+        resource: str,
+        retry_count: int,
+        execution_id: str,
+        execution_name: str,
+        task_token: str | None,
+        context: dict[str, Any] | None = None,
+        _sleep: Callable[[float], Any] = lambda s: None,
+        _callbacks: Callable[[], Any] | None = None,
+        env: Any = None,
+    ) -> None:
+        self.state_name = state_name
+        self.resource = resource
+        self.retry_count = retry_count
+        self.execution_id = execution_id
+        self.execution_name = execution_name
+        self.task_token = task_token
+        self._context = context
+        self._env = env
+        self._sleep = _sleep
+        self._callbacks = _callbacks
+
+    @property
+    def context(self) -> dict[str, Any]:
+        found = self._context
+        if found is None:
+            found = self._context = self._env.context if self._env is not None else {}
+        return found
+
+    def replace(self, **changes: Any) -> TaskContext:
+        """A copy with some attributes changed (``dataclasses.replace`` for this class)."""
+        copy = TaskContext.__new__(TaskContext)
+        for slot in TaskContext.__slots__:
+            setattr(copy, slot, changes.pop(slot, getattr(self, slot)))
+        if changes:
+            raise TypeError(f"TaskContext has no attribute {next(iter(changes))!r}")
+        return copy
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskContext(state_name={self.state_name!r}, resource={self.resource!r}, "
+            f"retry_count={self.retry_count!r}, execution_id={self.execution_id!r}, "
+            f"execution_name={self.execution_name!r}, task_token={self.task_token!r})"
+        )
 
     def sleep(self, seconds: float) -> Any:
         """Sleep on the execution's clock (instant under a virtual clock).
@@ -84,15 +131,15 @@ class TaskContext:
 
     def send_task_success(self, token: str, output: Any = None) -> None:
         """Complete the Task waiting on ``token`` with ``output`` (any JSON value)."""
-        self._callbacks.send(token, ("success", output))
+        self._callbacks().send(token, ("success", output))
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
         """Fail the Task waiting on ``token`` with ``error`` and ``cause``."""
-        self._callbacks.send(token, ("failure", error, cause))
+        self._callbacks().send(token, ("failure", error, cause))
 
     def send_task_heartbeat(self, token: str) -> None:
         """Tell the Task waiting on ``token`` that work goes on (restarts HeartbeatSeconds)."""
-        self._callbacks.send(token, None)
+        self._callbacks().send(token, None)
 
 
 class Handlers:

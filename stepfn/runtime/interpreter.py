@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random as _random
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # anyio (and asyncio) load only for runs that need an event loop
@@ -29,11 +30,12 @@ from stepfn.runtime.callbacks import Callbacks
 from stepfn.runtime.calls import Calls
 from stepfn.runtime.clock import Clock, RealClock, iso
 from stepfn.runtime.drivers import HISTORY_LIMIT, INSTANT, Drivers
-from stepfn.runtime.events import Cursor, Event, EventLog
+from stepfn.runtime.events import Cursor, Event, EventLog, HistoryLimitExceeded, moment
 from stepfn.runtime.execution import ACCOUNT, REGION, ROLE_ARN, STANDARD, uuid4
 from stepfn.runtime.fanout import Fanout
 from stepfn.runtime.frames import Env, Frame
 from stepfn.runtime.handlers import Handlers
+from stepfn.runtime.instant import instant_steps
 from stepfn.runtime.limits import Sizes, payload_size
 from stepfn.runtime.queries import Queries, assign_jsonata, assign_jsonpath
 from stepfn.runtime.tasks import Reported, Tasks
@@ -41,9 +43,6 @@ from stepfn.runtime.waiting import Waiting
 
 _RUNTIME_PREFIX = "An error occurred while executing the state"
 _PREFIXED = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
-_TYPES = ("Pass", "Choice", "Succeed", "Fail", "Wait", "Task", "Parallel", "Map")
-_ENTERED = {t: t + "StateEntered" for t in _TYPES}
-_EXITED = {t: t + "StateExited" for t in _TYPES}
 
 
 class _NeverRaised(BaseException):
@@ -95,40 +94,101 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         self.clock = clock or RealClock()
         self.random = rand or shared_random()
         self.type = type
-        self.name = name or uuid4(self.random)
         # A Standard history holds at most HISTORY_LIMIT events, the final one included.
         self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
         self.path: list[str] = []
         self.root = Cursor()
-        self.timed_out = False  # the execution's deadline passed: running states are not "aborted"
-        machine_name = machine_name or machine.name
-        self.machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine_name}"
-        if type == STANDARD:
-            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{self.name}"
-        else:
-            tail = uuid4(self.random)
-            self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self.name}:{tail}"
-        self.context_machine = {"Id": self.machine_arn, "Name": machine_name}
-        self.role_arn = ROLE_ARN
-        self.redrive_count = 0  # $$.Execution.RedriveCount (a server resuming a redriven execution sets it)
-        self._context_execution: dict[str, Any] | None = None
-        self._input: Any = None
-        self.started = self.clock.now()
+        self._machine_name = machine_name or machine.name
+        # The identity (name, ARNs) is made when first read; a run given its generator (a
+        # seed) draws its name from it now, so that seeded runs stay repeatable.
+        self._name = name
+        self._arn: str | None = None
+        self._machine_arn: str | None = None
+        if name is None and rand is not None:
+            self._identify()
+        self._started: Any = self.log.stamp()  # raw (events.moment); ``started`` is the datetime
         self._handlers: dict[tuple[str, str], Any] = {}
         self._async: dict[int, bool] = {}
-        self.loop_free = False  # set while execute_loop_free drives the run
-        self.gc_paused = False  # this run paused the cyclic GC (see drivers.pause_gc)
-        self._queries: Queries | None = None
         self._callbacks = callbacks
         self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
-        self.sizes: Sizes = Sizes(None, None)
-        self.aborted: tuple[str | None, str | None] | None = None
-        self.finished = False
-        self._cancel: anyio.CancelScope | None = None
-        self.spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
-        # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
-        # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
-        self.trace: Callable[[str, m.State, Any], None] | None = None
+
+    # Defaults shared by every run until one sets its own (fewer stores per run).
+    timed_out = False  # the execution's deadline passed: running states are not "aborted"
+    role_arn = ROLE_ARN
+    redrive_count = 0  # $$.Execution.RedriveCount (a server resuming a redriven execution sets it)
+    _context_execution: dict[str, Any] | None = None
+    _context_machine: dict[str, Any] | None = None
+    _input: Any = None
+    loop_free = False  # set while execute_loop_free drives the run
+    gc_paused = False  # this run paused the cyclic GC (see drivers.pause_gc)
+    _queries: Queries | None = None
+    sizes: Sizes = Sizes(None, None)
+    aborted: tuple[str | None, str | None] | None = None
+    finished = False
+    _cancel: anyio.CancelScope | None = None
+    spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
+    # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
+    # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
+    trace: Callable[[str, m.State, Any], None] | None = None
+
+    def _identify(self) -> None:
+        if self._name is None:
+            self._name = uuid4(self.random)
+        machine_name = self._machine_name
+        if self.type == STANDARD:
+            self._arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{self._name}"
+        else:
+            tail = uuid4(self.random)
+            self._arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{self._name}:{tail}"
+
+    @property
+    def started(self) -> datetime:
+        return moment(self._started)
+
+    @property
+    def name(self) -> str:
+        """The execution's name (a UUID unless given)."""
+        if self._arn is None:
+            self._identify()
+        return self._name  # type: ignore[return-value]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    @property
+    def arn(self) -> str:
+        if self._arn is None:
+            self._identify()
+        return self._arn  # type: ignore[return-value]
+
+    @arn.setter
+    def arn(self, value: str) -> None:
+        self._arn = value
+
+    @property
+    def machine_arn(self) -> str:
+        found = self._machine_arn
+        if found is None:
+            found = self._machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._machine_name}"
+        return found
+
+    @machine_arn.setter
+    def machine_arn(self, value: str) -> None:
+        self._machine_arn = value
+        self._context_machine = None
+
+    @property
+    def context_machine(self) -> dict[str, Any]:
+        """``$$.StateMachine``, built when first read."""
+        found = self._context_machine
+        if found is None:
+            found = self._context_machine = {"Id": self.machine_arn, "Name": self._machine_name}
+        return found
+
+    @context_machine.setter
+    def context_machine(self, value: dict[str, Any]) -> None:
+        self._context_machine = value
 
     def child(self, machine: m.StateMachine, name: str | None, machine_name: str) -> Run:
         """A nested execution started by this one: same handlers, clock, tokens and registry."""
@@ -202,7 +262,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             if field is not None:
                 details["location"] = field.group(1)
             # AWS links it to the event before the state was entered
-            before = Cursor(self.log.events[entered_id - 1].previous_event_id)
+            before = Cursor(self.log.previous_of(entered_id))
             eid = self.log.add("EvaluationFailed", details, before)
             cursor.source = cursor.last = eid
 
@@ -212,33 +272,52 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         The hot loop of the fast paths: one ``Env`` serves the whole walk (no expression
         keeps it past its state) and reads the clock only if ``$$`` is asked for.
         """
-        states = scope.states
-        state = states[scope.start_at]
+        compiled = instant_steps(scope)
+        state, entered, exited, step = compiled[scope.start_at]
         cursor = frame.cursor
-        add = self.log.add
+        log = self.log
+        # Events go straight into the log's records (EventLog.add's numbering, links and
+        # quota, one call fewer per event) unless a callback or another history wants them.
+        record = None if log.direct and cursor.sink is None else log.recorder(cursor)
+        raw = log.records
+        append = raw.append
+        stamp = log.stamp
+        limit = log.quota
         visit = self.path.append
-        step = self._sync_step
         env = Env(self, state.name, None, frame.variables, None, cursor)
         while True:
             name = state.name
             visit(name)
-            entered_id = add(_ENTERED[state.type], {"name": name, "input": data}, cursor)
+            if record is None:
+                if len(raw) >= limit:
+                    raise HistoryLimitExceeded(limit)
+                append((cursor.source, stamp(), entered, {"name": name, "input": data}))
+                entered_id = cursor.source = cursor.last = len(raw)
+            else:
+                entered_id = record(entered, {"name": name, "input": data})
             env.name = name
             env._entered = env._context = env.pending = None
             try:
-                data, nxt = step(state, data, env)
+                data, nxt = step(self, data, env)
             except StatesError as err:
                 err = _runtime(state, entered_id, err)
                 self._unhandled(state, entered_id, err, cursor)
                 raise err from None
-            exited = {"name": name, "output": data}
+            details = {"name": name, "output": data}
             if env.pending is not None:
                 frame.variables.update(env.pending)
-                exited["assignedVariables"] = env.pending
-            add(_EXITED[state.type], exited, cursor)  # a Fail state raised above
+                details["assignedVariables"] = env.pending
+            # (a Fail state raised above)
+            if record is None:
+                if len(raw) >= limit:
+                    raise HistoryLimitExceeded(limit)
+                append((cursor.source, stamp(), exited, details))
+                cursor.source = cursor.last = len(raw)
+            else:
+                record(exited, details)
             if nxt is None:
                 return data
-            state = states[nxt]
+            state, entered, exited, step = compiled[nxt]
 
     async def run_scope(self, scope: m.Scope, data: Any, frame: Frame) -> Any:
         states = scope.states
