@@ -642,6 +642,12 @@ BAD: list[tuple[str, Any, str, list[tuple[str, str]]]] = [
         "STANDARD",
         [("/States/A/ErrorPath", "value.intrinsic-result")],
     ),
+    ("map-concurrency-path-context", one(map_(MaxConcurrencyPath="$$.Execution.Input.n")), "STANDARD",
+     [("/States/A/MaxConcurrencyPath", "value.reference-path")]),
+    ("map-tolerated-path-wildcard", one(map_(ToleratedFailureCountPath="$.n[*]")), "STANDARD",
+     [("/States/A/ToleratedFailureCountPath", "value.reference-path")]),
+    ("map-batcher-path-context", one(map_(ItemBatcher={"MaxItemsPerBatchPath": "$$.Map.Item.Index"})), "STANDARD",
+     [("/States/A/ItemBatcher/MaxItemsPerBatchPath", "value.reference-path")]),
     # ---- escaping
     (
         "escaped-state-name",
@@ -706,6 +712,7 @@ def test_every_code_in_the_brief_has_a_case() -> None:
         "value.timestamp",
         "value.result-path",
         "value.intrinsic-result",
+        "value.reference-path",
     } <= codes
 
 
@@ -920,6 +927,8 @@ VALID: list[tuple[str, Any]] = [
         for stamp in ("2030-01-01T00:00:00Z", "2030-01-01T00:00:00.5+01:00", "1970-01-01T00:00:00.000000000-18:00")
     ),
     ("map-label-40", one(map_(Label="L" * 40))),
+    ("map-number-paths", one(map_(MaxConcurrencyPath="$", ToleratedFailureCountPath="$.n[0]",
+                                  ToleratedFailurePercentagePath="$pct", ItemsPath="$$.Execution.Input"))),
     ("map-label-punctuation", one(map_(Label="a-b_c.d(e)!@+=/'"))),
     ("result-path-root", one(pass_(ResultPath="$"))),
     ("result-path-index", one(task(ResultPath="$.a[0].b"))),

@@ -56,6 +56,11 @@ def value_problems(state: Mapping[str, Any], kind: str, language: str, here: str
             problem = _result_path_problem(value, where)
             if problem is not None:
                 problems.append(problem)
+    if kind == "Map" and not jsonata:
+        for where, value in _map_number_paths(state, here):
+            problem = _reference_path_problem(value, where)
+            if problem is not None:
+                problems.append(problem)
     credentials = state.get("Credentials")
     if kind == "Task" and isinstance(credentials, dict) and not ({"RoleArn", "RoleArn.$"} & credentials.keys()):
         problems.append(
@@ -110,6 +115,47 @@ def _result_paths(state: Mapping[str, Any], kind: str, here: str) -> Iterator[tu
         for index, catcher in enumerate(catchers):
             if isinstance(catcher, dict) and "ResultPath" in catcher:
                 yield f"{here}/Catch/{index}/ResultPath", catcher["ResultPath"]
+
+
+def _map_number_paths(state: Mapping[str, Any], here: str) -> Iterator[tuple[str, Any]]:
+    """The Map's number fields read through paths (AWS lets only ItemsPath read the context)."""
+    for field in ("MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath"):
+        if field in state:
+            yield f"{here}/{field}", state[field]
+    batcher = state.get("ItemBatcher")
+    if isinstance(batcher, dict):
+        for field in ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"):
+            if field in batcher:
+                yield f"{here}/ItemBatcher/{field}", batcher[field]
+    reader = state.get("ItemReader")
+    config = reader.get("ReaderConfig") if isinstance(reader, dict) else None
+    if isinstance(config, dict) and "MaxItemsPath" in config:
+        yield f"{here}/ItemReader/ReaderConfig/MaxItemsPath", config["MaxItemsPath"]
+
+
+def _reference_path_problem(value: Any, where: str) -> Problem | None:
+    """A Map number path: a reference path into the data or a variable, never the context."""
+    if not isinstance(value, str):
+        return None
+    field = where.rsplit("/", 1)[-1]
+    if value.startswith("$$"):
+        return Problem(
+            where,
+            "value.reference-path",
+            f"{field} must be a reference path into the state's data or a variable, not the context "
+            f"object ({describe(value)}).",
+        )
+    try:
+        definite = compile_path(value).definite
+    except ExpressionError:
+        return None  # reported when the path is compiled
+    if not definite:
+        return Problem(
+            where,
+            "value.reference-path",
+            f"{field} must be a reference path (no wildcards, filters, slices or '..'), not {describe(value)}.",
+        )
+    return None
 
 
 def _result_path_problem(value: Any, where: str) -> Problem | None:
