@@ -60,8 +60,8 @@ def diagnostics(document: Any, *, machine_type: str = "STANDARD") -> list[dict[s
         missing = _REQUIRED.search(problem.message) if problem.code == "schema.required" else None
         if missing is not None:
             if problem.pointer not in required:
-                where = aws_location(document, problem.pointer) or "/"  # AWS says "/" at the root
-                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", where)
+                at = aws_location(document, problem.pointer) or "/"  # AWS says "/" at the root
+                entry = _diagnostic(SCHEMA_VALIDATION_FAILED, "", at)
                 required[problem.pointer] = (entry, set())
                 out.append(entry)
             required[problem.pointer][1].add(missing.group(1))
