@@ -236,12 +236,12 @@ def test_real_aws_is_announced_with_its_account(monkeypatch: pytest.MonkeyPatch,
     assert lines == ["stepfn: Task states call real AWS, account unknown (NoCredentialsError), region us-east-1"]
 
 
-def test_each_run_with_the_default_backend_starts_empty() -> None:
-    aws = AwsBackend()
-    table(aws)
-    doc = machine(("Put", task(DDB + "putItem", {"TableName": "orders", "Item": {"id": {"S": "a"}}})))
-    assert stepfn.run(doc, aws=aws).status == "SUCCEEDED"
-    assert stepfn.run(doc).error == "DynamoDB.ResourceNotFoundException"  # a fresh moto of its own
+def test_the_default_backend_is_the_process_moto_and_the_fixture_empties_it(sfn: Any) -> None:
+    ddb = table(AwsBackend(), "shared")
+    doc = machine(("Put", task(DDB + "putItem", {"TableName": "shared", "Item": {"id": {"S": "a"}}})))
+    assert stepfn.run(doc).status == "SUCCEEDED"  # a default run sees what another client made
+    assert ddb.get_item(TableName="shared", Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
+    assert sfn.run(doc).error == "DynamoDB.ResourceNotFoundException"  # the fixture's moto starts empty
 
 
 # --------------------------------------------------------------------------- Distributed Map

@@ -2,7 +2,8 @@
 
 Three backends, chosen per run and never real AWS by accident:
 
-* ``moto`` (the default): moto's AWS inside this process.  Each client carries a
+* ``moto`` (the default): moto's AWS inside this process, one per process (the pytest
+  fixture empties it for each test).  Each client carries a
   ``before-send`` hook that hands the request to moto and returns its response; a
   request moto does not serve fails instead of reaching the network.  Nothing global is
   patched: boto3 clients created elsewhere in the process are left alone.
@@ -55,7 +56,12 @@ class AwsBackend:
     """boto3 clients for one backend, and the Task handlers that use them."""
 
     def __init__(
-        self, mode: str = MOTO, *, region: str | None = None, notice: Callable[[str], Any] | None = None
+        self,
+        mode: str = MOTO,
+        *,
+        region: str | None = None,
+        notice: Callable[[str], Any] | None = None,
+        fresh: bool = False,
     ) -> None:
         if mode not in (MOTO, REAL) and not mode.startswith(("http://", "https://")):
             raise UsageError(f"aws must be 'moto', 'real' or an endpoint URL (http://...), not {mode!r}")
@@ -66,7 +72,7 @@ class AwsBackend:
         self._clients: dict[str, Any] = {}
         self._session: Any = None
         self._missing: list[str] | None = None
-        self._fresh = mode == MOTO  # the embedded backend starts empty on first use
+        self._fresh = fresh and mode == MOTO  # empty the process's moto on first use
 
     def __repr__(self) -> str:
         return f"AwsBackend({self.mode!r}, region={self.region!r})"
@@ -189,12 +195,12 @@ class AwsBackend:
             raise StatesError(error, str(exc)) from None
 
 
-def backend(spec: AwsBackend | str | None = None, *, region: str | None = None) -> AwsBackend:
-    """The backend ``spec`` names: None or ``"moto"`` (embedded), ``"real"``, an endpoint
-    URL, or an :class:`AwsBackend` (returned as is)."""
+def backend(spec: AwsBackend | str | None = None, *, region: str | None = None, fresh: bool = False) -> AwsBackend:
+    """The backend ``spec`` names: None or ``"moto"`` (the process's embedded moto; emptied
+    first when ``fresh``), ``"real"``, an endpoint URL, or an :class:`AwsBackend` (as is)."""
     if isinstance(spec, AwsBackend):
         return spec
-    return AwsBackend(spec or MOTO, region=region)
+    return AwsBackend(spec or MOTO, region=region, fresh=fresh)
 
 
 _shared: dict[str, Any] = {}

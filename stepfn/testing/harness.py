@@ -137,7 +137,7 @@ class Harness:
         if self._aws_spec is False:
             raise UsageError("this harness runs without an AWS backend (aws=False)")
         if self._aws is None:
-            self._aws = aws_backend(self._aws_spec)
+            self._aws = aws_backend(self._aws_spec, fresh=True)  # each test starts with an empty moto
         return self._aws
 
     def mock(self, target: str, *, returns: Any = UNSET, raises: Any = None, side_effect: Any = None) -> Mock:
