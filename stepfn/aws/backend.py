@@ -104,7 +104,17 @@ class AwsBackend:
         with _moto_lock:  # boto3 sessions are not thread-safe, and the dummy ones are shared
             found = self._clients.get(service)
             if found is None:
-                found = self._clients[service] = self._make_client(service)
+                if self._fresh:
+                    self._fresh = False
+                    reset_moto()
+                key = (self.region, service)
+                if self.mode == MOTO:  # moto's state is the process's: so can its clients be
+                    found = _embedded.get(key)
+                    if found is None:
+                        found = _embedded[key] = self._make_client(service)
+                else:
+                    found = self._make_client(service)
+                self._clients[service] = found
         return found
 
     def _make_client(self, service: str) -> Any:
@@ -132,9 +142,6 @@ class AwsBackend:
         import boto3
 
         if self.mode == MOTO:
-            if self._fresh:
-                self._fresh = False
-                reset_moto()
             return _dummy_session(self.region)
         if self.mode == REAL:
             session = boto3.session.Session(region_name=self.region)
@@ -204,6 +211,7 @@ def backend(spec: AwsBackend | str | None = None, *, region: str | None = None, 
 
 
 _shared: dict[str, Any] = {}
+_embedded: dict[tuple[str, str], Any] = {}  # (region, service) -> a client answered by moto
 
 
 def _dummy_session(region: str) -> Any:
