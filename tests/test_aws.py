@@ -136,6 +136,29 @@ def test_sqs_wait_for_task_token_leaves_the_token_in_the_queue_for_a_consumer(sf
     assert (ex.status, ex.output) == ("SUCCEEDED", {"done": 7})
 
 
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+def test_a_consumer_answers_through_the_backends_step_functions_api(sfn: Any, outcome: str) -> None:
+    sqs, states = sfn.aws.client("sqs"), sfn.aws.client("stepfunctions")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    doc = machine(("Ask", task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                               {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}})))
+    with stepfn.start(doc, {}, aws=sfn.aws) as run:
+        run.wait_for_task(timeout=10)
+        token = json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])["token"]
+        states.send_task_heartbeat(taskToken=token)
+        if outcome == "success":
+            states.send_task_success(taskToken=token, output='{"ok": 1}')
+        else:
+            states.send_task_failure(taskToken=token, error="Consumer.Failed", cause="bad")
+        ex = run.result(timeout=10)
+        with pytest.raises(states.exceptions.TaskTimedOut):
+            states.send_task_success(taskToken=token, output="{}")
+    if outcome == "success":
+        assert (ex.status, ex.output) == ("SUCCEEDED", {"ok": 1})
+    else:
+        assert (ex.status, ex.error, ex.cause) == ("FAILED", "Consumer.Failed", "bad")
+
+
 def test_sns_publish_has_the_xml_response_length(sfn: Any) -> None:
     sns = sfn.aws.client("sns")
     arn = sns.create_topic(Name="news")["TopicArn"]
@@ -499,3 +522,9 @@ print(stepfn.run({"StartAt": "W", "States": {"W": {"Type": "Pass", "End": True}}
     assert proc.returncode == 0, proc.stderr
     assert "REFUSED" in proc.stdout and "pip install 'stepfn[aws]'" in proc.stdout
     assert "boto3" in proc.stdout and proc.stdout.strip().endswith("SUCCEEDED")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(machine(("Put", task(DDB + "putItem", {"TableName": "t", "Item": {}})))))
+    run_cli = _BLOCK + f"import sys\nsys.argv = ['stepfn', 'run', {str(path)!r}]\nfrom stepfn.cli import entry\nentry()\n"
+    proc = subprocess.run([sys.executable, "-c", run_cli], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pip install 'stepfn[aws]'" in proc.stderr

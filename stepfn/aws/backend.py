@@ -259,8 +259,15 @@ def _embed(client: Any) -> None:
     from botocore.awsrequest import AWSResponse
     from moto.core.botocore_stubber import MockRawResponse
 
+    from stepfn.aws.tokens import answer as answer_token
+
     def send(request: Any, **_: Any) -> Any:
-        answer = stubber.process_request(request)  # moto serves its threaded server this way too
+        target = request.headers.get("X-Amz-Target")
+        answer = None
+        if target is not None:  # SendTask* for a token a served Task issued: the run answers
+            answer = answer_token(target.decode() if isinstance(target, bytes) else str(target), request.body)
+        if answer is None:
+            answer = stubber.process_request(request)  # moto serves its threaded server this way too
         if answer is None:
             raise NotServed(f"the embedded moto backend does not serve {request.url}")
         status, headers, body = answer

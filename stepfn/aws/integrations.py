@@ -12,6 +12,9 @@
 * ``aws-sdk:<service>:<action>`` (and ``.waitForTaskToken``): see ``stepfn.aws.sdk``.
 * ``http:invoke``: see ``stepfn.aws.http``.
 
+With the embedded backend, the token of a ``.waitForTaskToken`` Task served here can also
+be answered through that backend's ``stepfunctions`` client (see ``stepfn.aws.tokens``).
+
 ``.sync`` of these services is not served (stepfn serves ``states:startExecution.sync``
 itself); neither is any other resource, which stays a missing handler.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from stepfn.aws import sdk
 from stepfn.aws.shapes import ServiceFailure, missing_parameter, optimized_failure, with_metadata
+from stepfn.aws.tokens import remember
 from stepfn.runtime.handlers import Handler, TaskContext
 from stepfn.asl.resources import TOKEN, split_resource
 
@@ -64,13 +68,14 @@ def handler_for(backend: Any, resource: str) -> Handler | None:
         from stepfn.aws.http import invoke as http_invoke
 
         return lambda payload, ctx: http_invoke(payload)
-    if kind == "sdk":
-        return lambda payload, ctx: sdk.call(backend, service, action, payload)
-
-    def optimized(payload: Any, ctx: TaskContext) -> Any:
+    def served(payload: Any, ctx: TaskContext) -> Any:
+        if pattern == TOKEN and backend.mode == "moto":  # its own SendTask* API may answer it
+            remember(ctx.task_token, ctx._callbacks)
+        if kind == "sdk":
+            return sdk.call(backend, service, action, payload)
         return call_optimized(backend, service, action, payload)
 
-    return optimized
+    return served
 
 
 def _text(value: Any) -> Any:
