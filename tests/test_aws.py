@@ -344,6 +344,13 @@ def test_list_objects_v2_items(sfn: Any) -> None:
     assert list(items[0]) == ["Etag", "LastModified", "Key", "Size", "StorageClass"]
 
 
+def test_list_objects_v2_can_load_and_flatten_the_objects(sfn: Any) -> None:
+    bucket(sfn.aws, a_jsonl=b'{"n": 1}\n{"n": 2}\n', b_jsonl=b'{"n": 3}\n')
+    reader = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data"},
+              "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN", "MaxItems": 2}}
+    assert sfn.run(dmap(reader)).output == [{"n": 1}, {"n": 2}]
+
+
 def test_item_batcher_groups_items_with_batch_input(sfn: Any) -> None:
     bucket(sfn.aws, f=b"[1, 2, 3]")
     doc = dmap(s3_reader("f", InputType="JSON"),
