@@ -25,7 +25,7 @@ import json
 from typing import Any
 
 from stepfn.aws import sdk
-from stepfn.aws.shapes import ServiceFailure, missing_parameter, optimized_failure, with_metadata
+from stepfn.aws.shapes import OPTIMIZED_NAMES, ServiceFailure, missing_parameter, optimized_failure, with_metadata
 from stepfn.aws.tokens import remember
 from stepfn.runtime.handlers import Handler, TaskContext
 from stepfn.asl.resources import TOKEN, split_resource
@@ -104,7 +104,7 @@ def call_optimized(backend: Any, service: str, action: str, params: Any) -> Any:
     for member in operation.input_shape.required_members:
         if member not in request:
             raise missing_parameter(service, member)
-    prefix = {"sqs": "SQS", "sns": "SNS", "dynamodb": "DynamoDB", "events": "EventBridge"}[service]
+    prefix = OPTIMIZED_NAMES[service][0]
     response = sdk.invoke(client, op, request, lambda exc: optimized_failure(service, model, exc), prefix)
     meta = response.get("ResponseMetadata") or {}
     result = sdk.render(response, None)
