@@ -227,6 +227,15 @@ def test_aws_sdk_maps_pascal_case_to_camel_case_models(sfn: Any) -> None:
     assert groups[0]["LogGroupName"] == "g"  # logs answers logGroupName: rendered in PascalCase
 
 
+def test_test_state_calls_the_embedded_aws(sfn: Any) -> None:
+    url = sfn.aws.client("sqs").create_queue(QueueName="one")["QueueUrl"]
+    doc = machine(("Send", task("arn:aws:states:::sqs:sendMessage", {"QueueUrl.$": "$.q", "MessageBody": "hi"},
+                                ResultSelector={"id.$": "$.MessageId"})))
+    tested = sfn.test_state(doc, "Send", {"q": url})
+    message = sfn.aws.client("sqs").receive_message(QueueUrl=url)["Messages"][0]
+    assert tested.output == {"id": message["MessageId"]}
+
+
 def test_handlers_and_mocks_win_over_the_backend(sfn: Any) -> None:
     doc = machine(("Put", task(DDB + "putItem", {"TableName": "none", "Item": {}})))
     sfn.mock("Put", returns={"mocked": True})
