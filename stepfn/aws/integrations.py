@@ -70,7 +70,7 @@ def handler_for(backend: Any, resource: str) -> Handler | None:
         return lambda payload, ctx: http_invoke(payload)
     def served(payload: Any, ctx: TaskContext) -> Any:
         if pattern == TOKEN and backend.mode == "moto":  # its own SendTask* API may answer it
-            remember(ctx.task_token, ctx._callbacks)
+            remember(ctx.task_token, ctx)
         if kind == "sdk":
             return sdk.call(backend, service, action, payload)
         return call_optimized(backend, service, action, payload)

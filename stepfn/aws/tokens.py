@@ -25,15 +25,15 @@ ACTIONS = {
     "AWSStepFunctions.SendTaskHeartbeat": "heartbeat",
 }
 
-_tokens: OrderedDict[str, Any] = OrderedDict()  # token -> the run's task-token registry
+_tokens: OrderedDict[str, Any] = OrderedDict()  # token -> the TaskContext of the Task that issued it
 _lock = threading.Lock()
 
 
-def remember(token: str | None, callbacks: Any) -> None:
-    if token is None or callbacks is None:
+def remember(token: str | None, ctx: Any) -> None:
+    if token is None:
         return
     with _lock:
-        _tokens[token] = callbacks
+        _tokens[token] = ctx
         while len(_tokens) > MAX_TOKENS:
             _tokens.popitem(last=False)
 
@@ -59,21 +59,22 @@ def answer(target: str, body: bytes | str | None) -> tuple[int, dict[str, str], 
         return None
     token = params.get("taskToken")
     with _lock:
-        callbacks = _tokens.get(token) if isinstance(token, str) else None
-    if callbacks is None:
+        ctx = _tokens.get(token) if isinstance(token, str) else None
+    if ctx is None:
         return None
     from stepfn.runtime.callbacks import TaskTokenError
 
-    outcome: tuple[Any, ...] | None = None
-    if action == "success":
-        try:
-            outcome = ("success", json.loads(params.get("output") or "null"))
-        except ValueError:
-            return _error("InvalidOutput", "Invalid Output: 'Invalid JSON'")
-    elif action == "failure":
-        outcome = ("failure", params.get("error"), params.get("cause"))
     try:
-        callbacks.send(token, outcome)
+        if action == "success":
+            try:
+                output = json.loads(params.get("output") or "null")
+            except ValueError:
+                return _error("InvalidOutput", "Invalid Output: 'Invalid JSON'")
+            ctx.send_task_success(token, output)
+        elif action == "failure":
+            ctx.send_task_failure(token, params.get("error"), params.get("cause"))
+        else:
+            ctx.send_task_heartbeat(token)
     except TaskTokenError as exc:
         if exc.code == "InvalidToken":
             return _error("InvalidToken", "Invalid Token: 'Invalid token'")
