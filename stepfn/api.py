@@ -9,12 +9,17 @@ the process unless told otherwise, an endpoint URL, ``"real"``, an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.loader import load
 from stepfn.runtime import launch
 from stepfn.runtime.execution import STANDARD
 from stepfn.runtime.launch import NO_INPUT
+
+if TYPE_CHECKING:
+    from stepfn.runtime.execution import Execution
+    from stepfn.runtime.handle import ExecutionHandle
+    from stepfn.runtime.interpreter import Run
 
 __all__ = ["NO_INPUT", "execute", "load", "prepare", "run", "start", "validate"]
 
@@ -61,17 +66,17 @@ class _DefaultBackend:
         return self._backend().write_results(writer, parameters, run)
 
 
-def prepare(machine: Any, **options: Any) -> Any:
+def prepare(machine: Any, **options: Any) -> Run:
     """Build a run ready to execute (see :func:`stepfn.runtime.launch.prepare`)."""
     return launch.prepare(machine, **_services(options))
 
 
-async def execute(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+async def execute(machine: Any, input: Any = NO_INPUT, **options: Any) -> Execution:
     """Run one execution inside the caller's event loop (no ``input`` means ``{}``; ``None`` is null)."""
     return await launch.execute(machine, input, **_services(options))
 
 
-def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Execution:
     """Run one execution to completion and return its :class:`~stepfn.Execution`.
 
     ``aws=`` picks the backend of AWS service Tasks (default: moto in this process).
@@ -79,7 +84,7 @@ def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
     return launch.run(machine, input, **_services(options))
 
 
-def start(machine: Any, input: Any = NO_INPUT, **options: Any) -> Any:
+def start(machine: Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandle:
     """Start one execution in the background and return its :class:`~stepfn.ExecutionHandle`."""
     return launch.start(machine, input, **_services(options))
 

@@ -136,6 +136,29 @@ def test_sqs_wait_for_task_token_leaves_the_token_in_the_queue_for_a_consumer(sf
     assert (ex.status, ex.output) == ("SUCCEEDED", {"done": 7})
 
 
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+def test_a_consumer_answers_through_the_backends_step_functions_api(sfn: Any, outcome: str) -> None:
+    sqs, states = sfn.aws.client("sqs"), sfn.aws.client("stepfunctions")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    doc = machine(("Ask", task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                               {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}})))
+    with stepfn.start(doc, {}, aws=sfn.aws) as run:
+        run.wait_for_task(timeout=10)
+        token = json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])["token"]
+        states.send_task_heartbeat(taskToken=token)
+        if outcome == "success":
+            states.send_task_success(taskToken=token, output='{"ok": 1}')
+        else:
+            states.send_task_failure(taskToken=token, error="Consumer.Failed", cause="bad")
+        ex = run.result(timeout=10)
+        with pytest.raises(states.exceptions.TaskTimedOut):
+            states.send_task_success(taskToken=token, output="{}")
+    if outcome == "success":
+        assert (ex.status, ex.output) == ("SUCCEEDED", {"ok": 1})
+    else:
+        assert (ex.status, ex.error, ex.cause) == ("FAILED", "Consumer.Failed", "bad")
+
+
 def test_sns_publish_has_the_xml_response_length(sfn: Any) -> None:
     sns = sfn.aws.client("sns")
     arn = sns.create_topic(Name="news")["TopicArn"]
@@ -204,6 +227,15 @@ def test_aws_sdk_maps_pascal_case_to_camel_case_models(sfn: Any) -> None:
     assert groups[0]["LogGroupName"] == "g"  # logs answers logGroupName: rendered in PascalCase
 
 
+def test_test_state_calls_the_embedded_aws(sfn: Any) -> None:
+    url = sfn.aws.client("sqs").create_queue(QueueName="one")["QueueUrl"]
+    doc = machine(("Send", task("arn:aws:states:::sqs:sendMessage", {"QueueUrl.$": "$.q", "MessageBody": "hi"},
+                                ResultSelector={"id.$": "$.MessageId"})))
+    tested = sfn.test_state(doc, "Send", {"q": url})
+    message = sfn.aws.client("sqs").receive_message(QueueUrl=url)["Messages"][0]
+    assert tested.output == {"id": message["MessageId"]}
+
+
 def test_handlers_and_mocks_win_over_the_backend(sfn: Any) -> None:
     doc = machine(("Put", task(DDB + "putItem", {"TableName": "none", "Item": {}})))
     sfn.mock("Put", returns={"mocked": True})
@@ -236,12 +268,12 @@ def test_real_aws_is_announced_with_its_account(monkeypatch: pytest.MonkeyPatch,
     assert lines == ["stepfn: Task states call real AWS, account unknown (NoCredentialsError), region us-east-1"]
 
 
-def test_each_run_with_the_default_backend_starts_empty() -> None:
-    aws = AwsBackend()
-    table(aws)
-    doc = machine(("Put", task(DDB + "putItem", {"TableName": "orders", "Item": {"id": {"S": "a"}}})))
-    assert stepfn.run(doc, aws=aws).status == "SUCCEEDED"
-    assert stepfn.run(doc).error == "DynamoDB.ResourceNotFoundException"  # a fresh moto of its own
+def test_the_default_backend_is_the_process_moto_and_the_fixture_empties_it(sfn: Any) -> None:
+    ddb = table(AwsBackend(), "shared")
+    doc = machine(("Put", task(DDB + "putItem", {"TableName": "shared", "Item": {"id": {"S": "a"}}})))
+    assert stepfn.run(doc).status == "SUCCEEDED"  # a default run sees what another client made
+    assert ddb.get_item(TableName="shared", Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}}
+    assert sfn.run(doc).error == "DynamoDB.ResourceNotFoundException"  # the fixture's moto starts empty
 
 
 # --------------------------------------------------------------------------- Distributed Map
@@ -319,6 +351,13 @@ def test_list_objects_v2_items(sfn: Any) -> None:
     items = sfn.run(dmap(reader)).output
     assert [(i["Key"], i["Size"]) for i in items] == [("a.txt", 1), ("b.txt", 2)]
     assert list(items[0]) == ["Etag", "LastModified", "Key", "Size", "StorageClass"]
+
+
+def test_list_objects_v2_can_load_and_flatten_the_objects(sfn: Any) -> None:
+    bucket(sfn.aws, a_jsonl=b'{"n": 1}\n{"n": 2}\n', b_jsonl=b'{"n": 3}\n')
+    reader = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data"},
+              "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN", "MaxItems": 2}}
+    assert sfn.run(dmap(reader)).output == [{"n": 1}, {"n": 2}]
 
 
 def test_item_batcher_groups_items_with_batch_input(sfn: Any) -> None:
@@ -499,3 +538,9 @@ print(stepfn.run({"StartAt": "W", "States": {"W": {"Type": "Pass", "End": True}}
     assert proc.returncode == 0, proc.stderr
     assert "REFUSED" in proc.stdout and "pip install 'stepfn[aws]'" in proc.stdout
     assert "boto3" in proc.stdout and proc.stdout.strip().endswith("SUCCEEDED")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(machine(("Put", task(DDB + "putItem", {"TableName": "t", "Item": {}})))))
+    run_cli = _BLOCK + f"import sys\nsys.argv = ['stepfn', 'run', {str(path)!r}]\nfrom stepfn.cli import entry\nentry()\n"
+    proc = subprocess.run([sys.executable, "-c", run_cli], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pip install 'stepfn[aws]'" in proc.stderr

@@ -2,7 +2,8 @@
 
 Three backends, chosen per run and never real AWS by accident:
 
-* ``moto`` (the default): moto's AWS inside this process.  Each client carries a
+* ``moto`` (the default): moto's AWS inside this process, one per process (the pytest
+  fixture empties it for each test).  Each client carries a
   ``before-send`` hook that hands the request to moto and returns its response; a
   request moto does not serve fails instead of reaching the network.  Nothing global is
   patched: boto3 clients created elsewhere in the process are left alone.
@@ -55,7 +56,12 @@ class AwsBackend:
     """boto3 clients for one backend, and the Task handlers that use them."""
 
     def __init__(
-        self, mode: str = MOTO, *, region: str | None = None, notice: Callable[[str], Any] | None = None
+        self,
+        mode: str = MOTO,
+        *,
+        region: str | None = None,
+        notice: Callable[[str], Any] | None = None,
+        fresh: bool = False,
     ) -> None:
         if mode not in (MOTO, REAL) and not mode.startswith(("http://", "https://")):
             raise UsageError(f"aws must be 'moto', 'real' or an endpoint URL (http://...), not {mode!r}")
@@ -66,7 +72,7 @@ class AwsBackend:
         self._clients: dict[str, Any] = {}
         self._session: Any = None
         self._missing: list[str] | None = None
-        self._fresh = mode == MOTO  # the embedded backend starts empty on first use
+        self._fresh = fresh and mode == MOTO  # empty the process's moto on first use
 
     def __repr__(self) -> str:
         return f"AwsBackend({self.mode!r}, region={self.region!r})"
@@ -98,7 +104,17 @@ class AwsBackend:
         with _moto_lock:  # boto3 sessions are not thread-safe, and the dummy ones are shared
             found = self._clients.get(service)
             if found is None:
-                found = self._clients[service] = self._make_client(service)
+                if self._fresh:
+                    self._fresh = False
+                    reset_moto()
+                key = (self.region, service)
+                if self.mode == MOTO:  # moto's state is the process's: so can its clients be
+                    found = _embedded.get(key)
+                    if found is None:
+                        found = _embedded[key] = self._make_client(service)
+                else:
+                    found = self._make_client(service)
+                self._clients[service] = found
         return found
 
     def _make_client(self, service: str) -> Any:
@@ -126,9 +142,6 @@ class AwsBackend:
         import boto3
 
         if self.mode == MOTO:
-            if self._fresh:
-                self._fresh = False
-                reset_moto()
             return _dummy_session(self.region)
         if self.mode == REAL:
             session = boto3.session.Session(region_name=self.region)
@@ -189,15 +202,16 @@ class AwsBackend:
             raise StatesError(error, str(exc)) from None
 
 
-def backend(spec: AwsBackend | str | None = None, *, region: str | None = None) -> AwsBackend:
-    """The backend ``spec`` names: None or ``"moto"`` (embedded), ``"real"``, an endpoint
-    URL, or an :class:`AwsBackend` (returned as is)."""
+def backend(spec: AwsBackend | str | None = None, *, region: str | None = None, fresh: bool = False) -> AwsBackend:
+    """The backend ``spec`` names: None or ``"moto"`` (the process's embedded moto; emptied
+    first when ``fresh``), ``"real"``, an endpoint URL, or an :class:`AwsBackend` (as is)."""
     if isinstance(spec, AwsBackend):
         return spec
-    return AwsBackend(spec or MOTO, region=region)
+    return AwsBackend(spec or MOTO, region=region, fresh=fresh)
 
 
 _shared: dict[str, Any] = {}
+_embedded: dict[tuple[str, str], Any] = {}  # (region, service) -> a client answered by moto
 
 
 def _dummy_session(region: str) -> Any:
@@ -245,8 +259,15 @@ def _embed(client: Any) -> None:
     from botocore.awsrequest import AWSResponse
     from moto.core.botocore_stubber import MockRawResponse
 
+    from stepfn.aws.tokens import answer as answer_token
+
     def send(request: Any, **_: Any) -> Any:
-        answer = stubber.process_request(request)  # moto serves its threaded server this way too
+        target = request.headers.get("X-Amz-Target")
+        answer = None
+        if target is not None:  # SendTask* for a token a served Task issued: the run answers
+            answer = answer_token(target.decode() if isinstance(target, bytes) else str(target), request.body)
+        if answer is None:
+            answer = stubber.process_request(request)  # moto serves its threaded server this way too
         if answer is None:
             raise NotServed(f"the embedded moto backend does not serve {request.url}")
         status, headers, body = answer

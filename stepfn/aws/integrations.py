@@ -12,6 +12,9 @@
 * ``aws-sdk:<service>:<action>`` (and ``.waitForTaskToken``): see ``stepfn.aws.sdk``.
 * ``http:invoke``: see ``stepfn.aws.http``.
 
+With the embedded backend, the token of a ``.waitForTaskToken`` Task served here can also
+be answered through that backend's ``stepfunctions`` client (see ``stepfn.aws.tokens``).
+
 ``.sync`` of these services is not served (stepfn serves ``states:startExecution.sync``
 itself); neither is any other resource, which stays a missing handler.
 """
@@ -22,7 +25,8 @@ import json
 from typing import Any
 
 from stepfn.aws import sdk
-from stepfn.aws.shapes import ServiceFailure, missing_parameter, optimized_failure, with_metadata
+from stepfn.aws.shapes import OPTIMIZED_NAMES, ServiceFailure, missing_parameter, optimized_failure, with_metadata
+from stepfn.aws.tokens import remember
 from stepfn.runtime.handlers import Handler, TaskContext
 from stepfn.asl.resources import TOKEN, split_resource
 
@@ -64,13 +68,14 @@ def handler_for(backend: Any, resource: str) -> Handler | None:
         from stepfn.aws.http import invoke as http_invoke
 
         return lambda payload, ctx: http_invoke(payload)
-    if kind == "sdk":
-        return lambda payload, ctx: sdk.call(backend, service, action, payload)
-
-    def optimized(payload: Any, ctx: TaskContext) -> Any:
+    def served(payload: Any, ctx: TaskContext) -> Any:
+        if pattern == TOKEN and backend.mode == "moto":  # its own SendTask* API may answer it
+            remember(ctx.task_token, ctx)
+        if kind == "sdk":
+            return sdk.call(backend, service, action, payload)
         return call_optimized(backend, service, action, payload)
 
-    return optimized
+    return served
 
 
 def _text(value: Any) -> Any:
@@ -99,7 +104,7 @@ def call_optimized(backend: Any, service: str, action: str, params: Any) -> Any:
     for member in operation.input_shape.required_members:
         if member not in request:
             raise missing_parameter(service, member)
-    prefix = {"sqs": "SQS", "sns": "SNS", "dynamodb": "DynamoDB", "events": "EventBridge"}[service]
+    prefix = OPTIMIZED_NAMES[service][0]
     response = sdk.invoke(client, op, request, lambda exc: optimized_failure(service, model, exc), prefix)
     meta = response.get("ResponseMetadata") or {}
     result = sdk.render(response, None)

@@ -12,7 +12,8 @@ Reading (``arn:aws:states:::s3:getObject`` with ``ReaderConfig.InputType``):
   ``fileSchema``.
 
 ``arn:aws:states:::s3:listObjectsV2`` gives one item per object (``Etag``,
-``LastModified``, ``Key``, ``Size``, ``StorageClass``).  ``MaxItems`` caps the count.
+``LastModified``, ``Key``, ``Size``, ``StorageClass``), or with ``Transformation:
+LOAD_AND_FLATTEN`` the items inside every listed object.  ``MaxItems`` caps the count.
 
 Writing (``arn:aws:states:::s3:putObject`` with ``Bucket``/``Prefix``): under
 ``<Prefix>/<map run id>/``, ``SUCCEEDED_0.json`` and ``FAILED_0.json`` (only when there are
@@ -36,6 +37,7 @@ LIST_OBJECTS = "s3:listObjectsV2"
 PUT_OBJECT = "s3:putObject"
 DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 NON_ITERABLE = "Attempting to map over non-iterable node."
+MAX_CSV_HEADER = 10 * 1024  # AWS's limit on a CSV header row
 
 
 def _failed(cause: str) -> ServiceFailure:
@@ -64,8 +66,17 @@ def read_items(backend: Any, reader: Mapping[str, Any], params: Any, max_items: 
     params = params if isinstance(params, Mapping) else {}
     config = reader.get("ReaderConfig") or {}
     action = _action(str(reader.get("Resource", "")))
-    if action == LIST_OBJECTS:
-        items: list[Any] = list(_list_objects(backend, params, max_items))
+    items: list[Any]
+    if action == LIST_OBJECTS and config.get("Transformation") == "LOAD_AND_FLATTEN":
+        items = []  # the content of every listed object, read as InputType says
+        for listed in _list_objects(backend, params, 0):
+            if max_items and len(items) >= max_items:
+                break
+            body = _s3_call(backend, "get_object", errors.ITEM_READER_FAILED, Bucket=params.get("Bucket"),
+                            Key=listed["Key"])["Body"].read()
+            items += parse_items(body, config, backend, str(listed["Key"]))
+    elif action == LIST_OBJECTS:
+        items = list(_list_objects(backend, params, max_items))
     elif action == GET_OBJECT:
         kwargs = {k: params[k] for k in ("Bucket", "Key", "VersionId", "ExpectedBucketOwner") if k in params}
         body = _s3_call(backend, "get_object", errors.ITEM_READER_FAILED, **kwargs)["Body"].read()
@@ -175,6 +186,8 @@ def csv_items(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     else:
         headers = next(rows, [])
+    if len(delimiter.join(headers).encode()) > MAX_CSV_HEADER:
+        raise _failed("CSV headers cannot exceed 10 KiB.")
     if len(set(headers)) != len(headers):
         raise _failed("CSV headers cannot contain duplicates.")
     width = len(headers)

@@ -53,6 +53,7 @@ class Fanout:
     loop_free: bool
     timed_out: bool
     context_machine: dict[str, Any]
+    services: Any  # the run's ServiceBackend (ItemReader, ResultWriter), or None
 
     if TYPE_CHECKING:  # defined by ``Run``
 
@@ -376,7 +377,7 @@ class Fanout:
         states: dict[str, Any] | None,
     ) -> Any:
         """Export the children's results through the service backend (ResultWriter)."""
-        services = getattr(self, "services", None)
+        services = self.services
         if services is None:
             raise StatesError(errors.RESULT_WRITER_FAILED, "No AWS backend serves ResultWriter in this run.")
         params = self._source_parameters(writer, data, env, states)
@@ -415,7 +416,7 @@ class Fanout:
         self, state: m.Map, reader: m.ItemSource, data: Any, env: Env, states: dict[str, Any] | None
     ) -> list[Any]:
         """The items of an ItemReader, through the run's service backend."""
-        services = getattr(self, "services", None)
+        services = self.services
         if services is None:
             raise StatesError(errors.ITEM_READER_FAILED, "No AWS backend serves ItemReader in this run.")
         params = self._source_parameters(reader, data, env, states)

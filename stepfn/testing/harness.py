@@ -137,7 +137,7 @@ class Harness:
         if self._aws_spec is False:
             raise UsageError("this harness runs without an AWS backend (aws=False)")
         if self._aws is None:
-            self._aws = aws_backend(self._aws_spec)
+            self._aws = aws_backend(self._aws_spec, fresh=True)  # each test starts with an empty moto
         return self._aws
 
     def mock(self, target: str, *, returns: Any = UNSET, raises: Any = None, side_effect: Any = None) -> Mock:
@@ -443,8 +443,10 @@ class Harness:
             raise UsageError(f"testing the {state.type} state {state_name!r} needs a mock of its result, as on AWS")
         clock = VirtualClock(self.start)
         rand = _random.Random(self.seed)
-        layered = self._handlers(compiled, handlers, clock)
-        run = Run(compiled, layered, clock=clock, rand=rand, type=type, name=self._execution_name(self.seed))
+        services = None if self._aws_spec is False else self.aws  # a Task may call the embedded AWS
+        layered = self._handlers(compiled, handlers, clock, services)
+        run = Run(compiled, layered, clock=clock, rand=rand, type=type, name=self._execution_name(self.seed),
+                  services=services)
         data = {} if input is None else input
         run.context_execution = {
             "Id": run.arn, "Input": data, "StartTime": iso(clock.now()), "Name": run.name,
