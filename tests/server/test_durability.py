@@ -1,8 +1,8 @@
 """Durable Standard executions: a `stepfn serve` killed with SIGKILL resumes where it was.
 
 The workflow waits, retries a failing Task, hands out a task token and maps over items.
-One run goes uninterrupted; another is killed at several points (mid-Wait, with the task
-token handed out, in the middle of the Map) and restarted each time.  Both histories must
+One run goes uninterrupted; another is killed at several points (mid-Wait, during a retry's
+back-off, with the task token handed out, in the middle of the Map) and restarted each time.  Both histories must
 match event by event (timestamps aside); handlers that finished before a crash are never
 called again, only an attempt in flight at the crash runs twice.
 """
@@ -159,6 +159,8 @@ def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str,
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
     hit.crash_and_restart()  # in the middle of the first Wait
+    wait_for(hit.seen("LambdaFunctionFailed"), timeout=30)
+    hit.crash_and_restart()  # during the retry's back-off
     wait_for(hit.seen("TaskSubmitted"), timeout=30)
     hit.crash_and_restart()  # the task token is out, nobody answered yet
     hit.answer_token()  # the token handed out before the crash still works
