@@ -289,11 +289,7 @@ class Executions(MapRuns):
         limit, after, fingerprint = self._page("GetExecutionHistory", request, caller)
         reverse = bool(request.get("reverseOrder"))
         with_data = request.get("includeExecutionData", True)
-        rows = self.store.events(row["arn"])
-        if reverse:
-            rows.reverse()
-        if after is not None:
-            rows = [r for r in rows if (r[0] < after if reverse else r[0] > after)]
+        rows = self.store.events_page(row["arn"], after, reverse, limit + 1)
         events = []
         for stored in rows[:limit]:
             event = to_event(stored).to_aws()

@@ -104,6 +104,7 @@ class Store(Protocol):
     def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None: ...
     def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
+    def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
     def put_answer(self, token: str, arn: str, outcome: list[Any]) -> None: ...
     def answer(self, token: str) -> list[Any] | None: ...
@@ -341,9 +342,18 @@ class SqlStore:
                     tx.execute("DELETE FROM inbox WHERE execution_arn = ?", (arn,))
 
     def events(self, arn: str) -> list[EventRow]:
+        return self.events_page(arn, None, False, 2**62)
+
+    def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]:
+        """``limit`` events after the id ``after`` (before it, newest first, when ``reverse``)."""
+        if reverse:
+            where, order, bound = "id < ?", "DESC", after if after is not None else 2**62
+        else:
+            where, order, bound = "id > ?", "ASC", after or 0
         _, rows = self._read(
-            "SELECT id, previous_id, type, timestamp, details, token FROM events WHERE execution_arn = ? ORDER BY id",
-            (arn,),
+            "SELECT id, previous_id, type, timestamp, details, token FROM events "
+            f"WHERE execution_arn = ? AND {where} ORDER BY id {order} LIMIT ?",
+            (arn, bound, limit),
         )
         return [(r[0], r[1], r[2], r[3], None if r[4] is None else json.loads(r[4]), r[5]) for r in rows]
 
