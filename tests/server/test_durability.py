@@ -223,3 +223,22 @@ def test_an_answer_given_just_before_a_crash_is_kept(tmp_path: Path) -> None:
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"approved": True})
     assert [e["type"] for e in events].count("TaskSucceeded") == 1
     assert scenario.counts() == Counter({"notify": 1})
+
+
+def test_a_redriven_execution_killed_mid_task_resumes_its_redrive(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": FUNCTION + "gated", "End": True}}}
+    machine = sfn.create_state_machine(name="gated", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="g")["executionArn"]
+    wait_for(lambda: sfn.describe_execution(executionArn=scenario.arn)["status"] == "FAILED")
+    Path(str(scenario.token) + ".open").write_text("")
+    sfn.redrive_execution(executionArn=scenario.arn)
+    wait_for(scenario.called("gated", 2))
+    scenario.crash_and_restart()  # the redriven attempt is in flight
+    described, events = scenario.finish()
+    assert (described["status"], described["redriveCount"], json.loads(described["output"])) == ("SUCCEEDED", 1, "open")
+    kinds = [e["type"] for e in events]
+    assert kinds.count("ExecutionRedriven") == 1 and kinds.count("ExecutionFailed") == 1
+    assert kinds[kinds.index("ExecutionRedriven"):].count("LambdaFunctionSucceeded") == 1
+    assert scenario.counts()["gated"] == 3  # failed once, then the redriven attempt twice (in flight at the kill)
