@@ -265,6 +265,11 @@ class EventLog:
         """The id event ``eid`` links to."""
         return self.records[eid - 1][0]
 
+    def child(self, map_run_arn: str, index: int) -> EventLog:
+        """The history of the child execution a Distributed Map runs for item ``index`` (a
+        journal keeps it to answer for the Map Run)."""
+        return EventLog(self._now)
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 

@@ -275,7 +275,7 @@ class Fanout:
                     details = {"name": state.name, "index": i}
                     if distributed:
                         value = item_input(i)
-                        lane = Cursor(0, EventLog(self.clock.now))
+                        lane = Cursor(0, log.child(run_arn, i))
                         log.add("ExecutionStarted", {"input": value, "roleArn": ROLE_ARN}, lane, False)
                         if children is not None:
                             children[i] = {"Input": value, "StartDate": self.clock.now()}
@@ -287,11 +287,16 @@ class Fanout:
                     except self._cancelled():
                         lane_ok[j] = False
                         if not self.timed_out:  # stopped, or another iteration failed
-                            log.add("MapIterationAborted", details, lane, False)
+                            if distributed:
+                                log.add("ExecutionAborted", {}, lane)
+                            else:
+                                log.add("MapIterationAborted", details, lane, False)
                         raise
                     except StatesError as err:
                         lane_ok[j] = False
-                        if not distributed:
+                        if distributed:
+                            log.add("ExecutionFailed", {"error": err.error, "cause": err.cause}, lane)
+                        else:
                             log.add("MapIterationFailed", details, lane, False)
                         failures.append(err)
                         results[i] = {"Error": err.error, "Cause": err.cause}
@@ -304,6 +309,7 @@ class Fanout:
                         return
                     lane_ok[j] = True
                     if distributed:
+                        log.add("ExecutionSucceeded", {"output": out}, lane)
                         results[i] = out
                         bounds[i] = sizes.bound(out)
                         if children is not None:

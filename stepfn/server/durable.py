@@ -24,7 +24,7 @@ what remained.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from stepfn.runtime.clock import Clock
 from stepfn.runtime.events import Cursor, Event, EventLog
@@ -80,6 +80,50 @@ def redrive_skips(rows: list[EventRow]) -> frozenset[int]:
     return frozenset(dropped)
 
 
+_CHILD_STATUS = {
+    "ExecutionStarted": "RUNNING",
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+
+
+class MapRunTracker(Protocol):
+    """Where a journal reports the Map Runs of its execution and their child executions."""
+
+    def started(self, arn: str, state_name: str, total: int, moment: datetime) -> None: ...
+    def finished(self, arn: str, status: str, moment: datetime) -> None: ...
+    def child(self, map_run_arn: str, child_arn: str, status: str, moment: datetime) -> None: ...
+
+
+class ChildLog(EventLog):
+    """The history of one child execution of a Map Run, reporting its status as it changes."""
+
+    def __init__(self, now: Callable[[], datetime], tracker: MapRunTracker, map_run_arn: str, arn: str) -> None:
+        super().__init__(now)
+        self.tracker = tracker
+        self.map_run_arn = map_run_arn
+        self.arn = arn
+
+    def add(
+        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
+    ) -> int:
+        eid = super().add(type, details, cursor, update)
+        status = _CHILD_STATUS.get(type)
+        if status is not None:
+            self.tracker.child(self.map_run_arn, self.arn, status, self.events[-1].timestamp)
+        return eid
+
+
+def child_arn(map_run_arn: str, index: int) -> str:
+    """``…:execution:<machine>/<label>:<uuid>``, the same for an item each time it runs."""
+    import uuid
+
+    head, _, _ = map_run_arn.rpartition(":")
+    return f"{head.replace(':mapRun:', ':execution:')}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+
+
 def resume_skips(rows: list[EventRow]) -> frozenset[int]:
     """What resuming does not replay: what the last redrive dropped (nothing, if never redriven)."""
     last = max((i for i, row in enumerate(rows) if row[2] == "ExecutionRedriven"), default=None)
@@ -103,6 +147,7 @@ class JournalLog(EventLog):
         recorded: list[EventRow] = (),  # type: ignore[assignment]
         start: datetime | None = None,
         skip: frozenset[int] = frozenset(),
+        map_runs: MapRunTracker | None = None,
     ) -> None:
         super().__init__(self._stamp, None, limit)
         self._clock_now = now
@@ -116,6 +161,8 @@ class JournalLog(EventLog):
                 self._pending.setdefault(event.previous_event_id, []).append(event)
         self._left = sum(len(found) for found in self._pending.values())
         self._fresh_tokens: dict[int, str] = {}
+        self.map_runs = map_runs
+        self._open_runs: dict[int, str] = {}  # the Map Run in progress on a Map state's cursor
         self.closed = False  # the server is shutting down: nothing more is written
         self._buffer: list[EventRow] = []
         self.replay_time: datetime | None = self.events[0].timestamp if self.events else start
@@ -157,6 +204,29 @@ class JournalLog(EventLog):
                 if event.type == kind and _same_item(event, details) and (best is None or event.id < best[0]):
                     best = (event.id, events)
         return None if best is None else best[1]
+
+    def child(self, map_run_arn: str, index: int) -> EventLog:
+        if self.map_runs is None:
+            return super().child(map_run_arn, index)
+        return ChildLog(self._clock_now, self.map_runs, map_run_arn, child_arn(map_run_arn, index))
+
+    def _map_run(self, event: Event, cursor: Cursor | None, live: bool) -> None:
+        """Follow the Map Runs of this execution (their events come in order on the Map state's cursor)."""
+        if self.map_runs is None or cursor is None:
+            return
+        if event.type == "MapRunStarted":
+            arn = str((event.details or {}).get("mapRunArn"))
+            self._open_runs[id(cursor)] = arn
+            if live and not self.closed:
+                started = self.events[event.previous_event_id - 1]  # MapStateStarted, after MapStateEntered
+                entered = self.events[started.previous_event_id - 1]
+                total = int((started.details or {}).get("length") or 0)
+                self.map_runs.started(arn, str((entered.details or {}).get("name")), total, event.timestamp)
+        elif event.type in ("MapRunSucceeded", "MapRunFailed"):
+            arn = self._open_runs.pop(id(cursor), "")
+            if arn and live and not self.closed:
+                self.map_runs.finished(arn, "SUCCEEDED" if event.type == "MapRunSucceeded" else "FAILED",
+                                       event.timestamp)
 
     def recorded(self, cursor: Cursor | None) -> Event | None:
         self.flush()  # a Task attempt is about to call out: what led to it is committed first
@@ -213,10 +283,14 @@ class JournalLog(EventLog):
                     if update:
                         cursor.source = event.id
                 self.replay_time = event.timestamp
+                if type.startswith("MapRun"):
+                    self._map_run(event, cursor, live=False)
                 return event.id
         eid = super().add(type, details, cursor, update)
         event = self.events[-1]
         self.live = True
+        if type.startswith("MapRun"):
+            self._map_run(event, cursor, live=True)
         if self.closed:
             return eid
         token = self._fresh_tokens.pop(previous, None) if type in _ISSUES_TOKEN else None

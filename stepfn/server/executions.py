@@ -24,7 +24,7 @@ from stepfn.runtime.handlers import Handlers
 from stepfn.runtime.interpreter import Run
 from stepfn.server import arns
 from stepfn.server.arns import Caller
-from stepfn.server.core import DEFAULT_LOGGING, DEFAULT_TRACING, Core, utc_now
+from stepfn.server.core import DEFAULT_LOGGING, DEFAULT_TRACING, utc_now
 from stepfn.server.durable import (
     JournalLog,
     ReplayClock,
@@ -38,15 +38,15 @@ from stepfn.server.protocol import (
     dumps,
     epoch,
     not_supported_for_type,
-    resource_missing,
     state_machine_missing,
 )
+from stepfn.server.mapruns import MapRuns, Tracker
 from stepfn.server.store import Row
 
 REDRIVE_WINDOW = 14 * 24 * 3600  # AWS redrives executions that closed in the last 14 days
 _DATA_KEYS = ("input", "output", "parameters")  # what includeExecutionData=false leaves out
 
-class Executions(Core):
+class Executions(MapRuns):
     """Starting, describing, listing, stopping and redriving executions (mixed into ``Service``)."""
 
     def _target(self, request: dict[str, Any]) -> tuple[Row, str | None]:
@@ -143,7 +143,8 @@ class Executions(Core):
             handlers = self._handlers(machine, parts[6], row["test_case"])
         base = self._clock()
         start = datetime.fromtimestamp(row["start"], timezone.utc)
-        log = JournalLog(self.store, row["arn"], base.now, HISTORY_LIMIT - 1, recorded, start=start, skip=skip)
+        log = JournalLog(self.store, row["arn"], base.now, HISTORY_LIMIT - 1, recorded, start=start, skip=skip,
+                         map_runs=Tracker(self.store, row["arn"], machine))
         clock = ReplayClock(base, log)
         run = self._run(machine, handlers, clock, row["seed"], STANDARD, row["name"], sm_row, row["arn"])
         run.log = log
@@ -254,8 +255,7 @@ class Executions(Core):
         if "mapRunArn" in request:
             if "stateMachineArn" in request:
                 raise ApiError("ValidationException", "Specify either stateMachineArn or mapRunArn, not both")
-            arn = arns.parse(request["mapRunArn"], "mapRun")
-            raise resource_missing(arn.text)
+            return self._map_run_children(request, caller)
         if "stateMachineArn" not in request:
             raise ApiError("ValidationException", "Must specify either stateMachineArn or mapRunArn",
                            reason="MISSING_REQUIRED_PARAMETER")
@@ -289,11 +289,7 @@ class Executions(Core):
         limit, after, fingerprint = self._page("GetExecutionHistory", request, caller)
         reverse = bool(request.get("reverseOrder"))
         with_data = request.get("includeExecutionData", True)
-        rows = self.store.events(row["arn"])
-        if reverse:
-            rows.reverse()
-        if after is not None:
-            rows = [r for r in rows if (r[0] < after if reverse else r[0] > after)]
+        rows = self.store.events_page(row["arn"], after, reverse, limit + 1)
         events = []
         for stored in rows[:limit]:
             event = to_event(stored).to_aws()

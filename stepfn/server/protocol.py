@@ -188,9 +188,16 @@ OPERATIONS: dict[str, dict[str, M]] = {
     "RedriveExecution": {"executionArn": ARN, "clientToken": _s(1, 64)},
     "ListMapRuns": {"executionArn": ARN, "maxResults": LIMIT, "nextToken": TOKEN},
     "DescribeMapRun": {"mapRunArn": _s(1, 2000, required=True)},
+    "UpdateMapRun": {
+        "mapRunArn": _s(1, 2000, required=True), "maxConcurrency": M("int", min=0),
+        "toleratedFailurePercentage": M("float", min=0, max=100), "toleratedFailureCount": M("int", min=0),
+    },
 }
 
-_JSON_TYPE = {"str": (str,), "enum": (str,), "int": (int,), "bool": (bool,), "obj": (dict,), "list": (list,)}
+_JSON_TYPE = {
+    "str": (str,), "enum": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "obj": (dict,),
+    "list": (list,),
+}
 _KIND_NAME = {dict: "structure or map", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
 
 
@@ -208,7 +215,7 @@ def check_request(operation: str, body: Any) -> dict[str, Any]:
         if value is None:
             continue
         expected = _JSON_TYPE[spec.kind]
-        wrong = not isinstance(value, expected) or (spec.kind == "int" and isinstance(value, bool))
+        wrong = not isinstance(value, expected) or (spec.kind in ("int", "float") and isinstance(value, bool))
         if spec.kind == "int" and isinstance(value, float) and value.is_integer():
             wrong = False
         if wrong:
@@ -241,12 +248,12 @@ def check_request(operation: str, body: Any) -> dict[str, Any]:
                 f"{shown} at '{name}' failed to satisfy constraint: "
                 f"Member must satisfy enum value set: [{', '.join(spec.values)}]"
             )
-        elif spec.kind == "int" and spec.max is not None and value > spec.max:
+        elif spec.kind in ("int", "float") and spec.max is not None and value > spec.max:
             problems.append(
                 f"{shown} at '{name}' failed to satisfy constraint: Member must have value less than or equal to "
                 f"{spec.max}"
             )
-        elif spec.kind == "int" and spec.min is not None and value < spec.min:
+        elif spec.kind in ("int", "float") and spec.min is not None and value < spec.min:
             problems.append(
                 f"{shown} at '{name}' failed to satisfy constraint: Member must have value greater than or equal "
                 f"to {spec.min}"
@@ -274,8 +281,8 @@ def _length(value: str, name: str) -> int:
 
 
 def _kind_word(kind: str) -> str:
-    return {"str": "string", "enum": "string", "int": "number", "bool": "boolean", "obj": "structure",
-            "list": "list"}[kind]
+    return {"str": "string", "enum": "string", "int": "number", "float": "number", "bool": "boolean",
+            "obj": "structure", "list": "list"}[kind]
 
 
 # ---------------------------------------------------------------- values

@@ -74,6 +74,6 @@ for _name in (
     "CreateActivity", "DescribeActivity", "DeleteActivity", "ListActivities", "GetActivityTask", "TagResource",
     "UntagResource", "ListTagsForResource", "TestState", "PublishStateMachineVersion", "DeleteStateMachineVersion",
     "CreateStateMachineAlias", "DescribeStateMachineAlias", "UpdateStateMachineAlias", "DeleteStateMachineAlias",
-    "RedriveExecution",
+    "RedriveExecution", "DescribeMapRun", "ListMapRuns", "UpdateMapRun",
 ):
     _OPERATIONS[_name] = getattr(Service, _snake(_name))

@@ -57,6 +57,16 @@ _SCHEMA = [
         created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS inbox (
         token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, outcome TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS map_runs (
+        arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, sm_arn TEXT NOT NULL, status TEXT NOT NULL,
+        start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION, max_concurrency BIGINT NOT NULL,
+        tolerated_count BIGINT NOT NULL, tolerated_percentage DOUBLE PRECISION NOT NULL, total BIGINT NOT NULL,
+        seq BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS map_runs_by_execution ON map_runs (execution_arn, seq)",
+    """CREATE TABLE IF NOT EXISTS map_run_children (
+        arn TEXT PRIMARY KEY, map_run_arn TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+        start DOUBLE PRECISION NOT NULL, stop DOUBLE PRECISION, seq BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS children_by_map_run ON map_run_children (map_run_arn, seq)",
     """CREATE TABLE IF NOT EXISTS tags (
         resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_arn, key))""",
 ]
@@ -94,9 +104,18 @@ class Store(Protocol):
     def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None: ...
     def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
+    def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
     def put_answer(self, token: str, arn: str, outcome: list[Any]) -> None: ...
     def answer(self, token: str) -> list[Any] | None: ...
+    def put_map_run(self, row: Row) -> None: ...
+    def update_map_run(self, arn: str, fields: Row) -> None: ...
+    def map_run(self, arn: str) -> Row | None: ...
+    def map_runs(self, execution_arn: str, after: int | None, limit: int) -> list[Row]: ...
+    def put_child(self, row: Row) -> None: ...
+    def update_child(self, arn: str, fields: Row) -> None: ...
+    def children(self, map_run_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]: ...
+    def child_counts(self, map_run_arn: str) -> dict[str, int]: ...
     def put_activity(self, row: Row) -> None: ...
     def activity(self, arn: str) -> Row | None: ...
     def delete_activity(self, arn: str) -> None: ...
@@ -323,9 +342,18 @@ class SqlStore:
                     tx.execute("DELETE FROM inbox WHERE execution_arn = ?", (arn,))
 
     def events(self, arn: str) -> list[EventRow]:
+        return self.events_page(arn, None, False, 2**62)
+
+    def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]:
+        """``limit`` events after the id ``after`` (before it, newest first, when ``reverse``)."""
+        if reverse:
+            where, order, bound = "id < ?", "DESC", after if after is not None else 2**62
+        else:
+            where, order, bound = "id > ?", "ASC", after or 0
         _, rows = self._read(
-            "SELECT id, previous_id, type, timestamp, details, token FROM events WHERE execution_arn = ? ORDER BY id",
-            (arn,),
+            "SELECT id, previous_id, type, timestamp, details, token FROM events "
+            f"WHERE execution_arn = ? AND {where} ORDER BY id {order} LIMIT ?",
+            (arn, bound, limit),
         )
         return [(r[0], r[1], r[2], r[3], None if r[4] is None else json.loads(r[4]), r[5]) for r in rows]
 
@@ -343,6 +371,51 @@ class SqlStore:
     def answer(self, token: str) -> list[Any] | None:
         value = self._scalar("SELECT outcome FROM inbox WHERE token = ?", (token,))
         return None if value is None else list(json.loads(value))
+
+    # ------------------------------------------------------------ Map Runs and their child executions
+    def put_map_run(self, row: Row) -> None:
+        with self._tx() as tx:
+            tx.execute("DELETE FROM map_runs WHERE arn = ?", (row["arn"],))
+            self._insert(tx, "map_runs", row)
+
+    def update_map_run(self, arn: str, fields: Row) -> None:
+        with self._tx() as tx:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            tx.execute(f"UPDATE map_runs SET {sets} WHERE arn = ?", (*fields.values(), arn))
+
+    def map_run(self, arn: str) -> Row | None:
+        return self._one("SELECT * FROM map_runs WHERE arn = ?", (arn,))
+
+    def map_runs(self, execution_arn: str, after: int | None, limit: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM map_runs WHERE execution_arn = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (execution_arn, after or 0, limit),
+        )
+
+    def put_child(self, row: Row) -> None:
+        """A child execution started (again, when its parent resumed: the row starts over)."""
+        with self._tx() as tx:
+            tx.execute("DELETE FROM map_run_children WHERE arn = ?", (row["arn"],))
+            self._insert(tx, "map_run_children", row)
+
+    def update_child(self, arn: str, fields: Row) -> None:
+        with self._tx() as tx:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            tx.execute(f"UPDATE map_run_children SET {sets} WHERE arn = ?", (*fields.values(), arn))
+
+    def children(self, map_run_arn: str, status: str | None, before: int | None, limit: int) -> list[Row]:
+        sql = "SELECT * FROM map_run_children WHERE map_run_arn = ? AND seq < ?"
+        args: tuple[Any, ...] = (map_run_arn, before if before is not None else 2**62)
+        if status is not None:
+            sql += " AND status = ?"
+            args += (status,)
+        return self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+
+    def child_counts(self, map_run_arn: str) -> dict[str, int]:
+        _, rows = self._read(
+            "SELECT status, COUNT(*) FROM map_run_children WHERE map_run_arn = ? GROUP BY status", (map_run_arn,)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
 
     # ------------------------------------------------------------ activities and tags
     def put_activity(self, row: Row) -> None:

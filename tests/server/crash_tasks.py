@@ -46,3 +46,14 @@ def slow(payload: Any, ctx: Any) -> Any:
 
 
 TASKS["slow"] = slow
+
+
+def gated(payload: Any, ctx: Any) -> Any:
+    _note("gated", None)
+    if not os.path.exists(os.environ["STEPFN_TOKEN"] + ".open"):
+        raise TaskFailed("Gate.Closed", "the gate is closed")
+    time.sleep(1.5)
+    return "open"
+
+
+TASKS["gated"] = gated

@@ -496,3 +496,33 @@ def test_aws_service_tasks_through_the_backend() -> None:
         assert json.loads(done["output"]) == {"id": {"S": "o-1"}, "total": {"N": "12"}}
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- Map Runs
+def test_map_runs(sfn: Any) -> None:
+    fn = "arn:aws:lambda:us-east-1:123456789012:function:double"
+    arn = create(sfn, "fanout", {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "Label": "fan", "MaxConcurrency": 2, "ToleratedFailureCount": 1, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": fn, "End": True}}}}}})
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+        [{"value": 1}, {"value": 2}, "not an object", {"value": 4}]))["executionArn"]
+    assert finished(sfn, execution)["status"] == "SUCCEEDED"
+    [listed] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    run = listed["mapRunArn"]
+    assert run.startswith("arn:aws:states:us-east-1:123456789012:mapRun:fanout/fan:")
+    assert listed["stateMachineArn"] == arn + "/fan"
+    described = sfn.describe_map_run(mapRunArn=run)
+    assert (described["status"], described["maxConcurrency"], described["toleratedFailureCount"]) == (
+        "SUCCEEDED", 2, 1)
+    counts = described["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["total"], counts["pending"], counts["running"]) == (
+        3, 1, 4, 0, 0)
+    children = sfn.list_executions(mapRunArn=run)["executions"]
+    assert len(children) == 4 and {c["stateMachineArn"] for c in children} == {arn + "/fan"}
+    assert all(c["executionArn"].startswith(arn.replace(":stateMachine:", ":execution:") + "/fan:") for c in children)
+    assert [c["status"] for c in sfn.list_executions(mapRunArn=run, statusFilter="FAILED")["executions"]] == ["FAILED"]
+    code, _, _ = error_of(sfn.update_map_run, mapRunArn=run, maxConcurrency=5)
+    assert code == "ValidationException"
+    ghost = run[:-4] + "0000"
+    assert error_of(sfn.describe_map_run, mapRunArn=ghost)[0] == "ResourceNotFound"

@@ -1,8 +1,8 @@
 """Durable Standard executions: a `stepfn serve` killed with SIGKILL resumes where it was.
 
 The workflow waits, retries a failing Task, hands out a task token and maps over items.
-One run goes uninterrupted; another is killed at several points (mid-Wait, with the task
-token handed out, in the middle of the Map) and restarted each time.  Both histories must
+One run goes uninterrupted; another is killed at several points (mid-Wait, during a retry's
+back-off, with the task token handed out, in the middle of the Map) and restarted each time.  Both histories must
 match event by event (timestamps aside); handlers that finished before a crash are never
 called again, only an attempt in flight at the crash runs twice.
 """
@@ -159,6 +159,8 @@ def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str,
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
     hit.crash_and_restart()  # in the middle of the first Wait
+    wait_for(hit.seen("LambdaFunctionFailed"), timeout=30)
+    hit.crash_and_restart()  # during the retry's back-off
     wait_for(hit.seen("TaskSubmitted"), timeout=30)
     hit.crash_and_restart()  # the task token is out, nobody answered yet
     hit.answer_token()  # the token handed out before the crash still works
@@ -221,3 +223,22 @@ def test_an_answer_given_just_before_a_crash_is_kept(tmp_path: Path) -> None:
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"approved": True})
     assert [e["type"] for e in events].count("TaskSucceeded") == 1
     assert scenario.counts() == Counter({"notify": 1})
+
+
+def test_a_redriven_execution_killed_mid_task_resumes_its_redrive(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": FUNCTION + "gated", "End": True}}}
+    machine = sfn.create_state_machine(name="gated", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="g")["executionArn"]
+    wait_for(lambda: sfn.describe_execution(executionArn=scenario.arn)["status"] == "FAILED")
+    Path(str(scenario.token) + ".open").write_text("")
+    sfn.redrive_execution(executionArn=scenario.arn)
+    wait_for(scenario.called("gated", 2))
+    scenario.crash_and_restart()  # the redriven attempt is in flight
+    described, events = scenario.finish()
+    assert (described["status"], described["redriveCount"], json.loads(described["output"])) == ("SUCCEEDED", 1, "open")
+    kinds = [e["type"] for e in events]
+    assert kinds.count("ExecutionRedriven") == 1 and kinds.count("ExecutionFailed") == 1
+    assert kinds[kinds.index("ExecutionRedriven"):].count("LambdaFunctionSucceeded") == 1
+    assert scenario.counts()["gated"] == 3  # failed once, then the redriven attempt twice (in flight at the kill)
