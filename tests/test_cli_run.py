@@ -206,3 +206,10 @@ def test_ctrl_c_writes_the_aborted_run_prints_its_status_and_exits_130(tmp_path:
     written = [json.loads(line) for line in events.read_text().splitlines()]
     assert written[0]["type"] == "ExecutionStarted" and written[-1]["type"] == "ExecutionAborted"
     assert "Hello" in picture.read_text()
+
+
+def test_run_without_handlers_names_every_unserved_state(tmp_path: Path) -> None:
+    result = invoke("run", write(tmp_path, "m.json", BRANCHY))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("stepfn: 4 Task states have no handler:")
+    assert all(f"state '{name}'" in result.stderr for name in ("Hello", "Far", "Farther", "Last"))

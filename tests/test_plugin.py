@@ -202,9 +202,9 @@ def test_coverage_json_report(pytester: pytest.Pytester) -> None:
 
 def test_a_bad_report_spec_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x():\n    pass\n")
-    result = pytester.runpytest("--stepfn-cov-report=html")
+    result = pytester.runpytest("--stepfn-cov-report=xml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*expected 'term' or 'json:PATH'*"])
+    assert "expected 'term', 'json:PATH' or 'html[:DIR]', not 'xml'" in result.stderr.str()
 
 
 def test_the_examples_pass_fast_with_coverage(pytester: pytest.Pytester) -> None:

@@ -156,3 +156,11 @@ def test_run_virtual_time_says_why_a_wait_timed_out(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "status: TIMED_OUT" in result.stdout
     assert "Wait state 'Until' jumped the virtual clock" in result.stderr and "--start-time" in result.stderr
+
+
+def test_status_is_still_plain_text() -> None:
+    import pickle
+
+    status = Harness().run({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}).status
+    assert status == "SUCCEEDED" and json.dumps(status) == '"SUCCEEDED"'
+    assert type(pickle.loads(pickle.dumps(status))) is str

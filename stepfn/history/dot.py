@@ -106,6 +106,8 @@ def retries_text(n: int) -> str:
 def _stat_lines(node: Node, stat: Stat) -> list[tuple[str, str]]:
     """(text, colour) lines describing what happened at a node."""
     lines: list[tuple[str, str]] = []
+    if stat.note is not None:
+        return [(stat.note, COLORS[stat.outcome][2])]
     n = len(stat.visits)
     if n == 0:
         return [("not run", COLORS[h.NOT_RUN][2])]
@@ -392,9 +394,9 @@ class _Writer:
             fontsize="9",
         )
 
-    @staticmethod
-    def legend(dot: Any) -> None:
-        dot.node("__legend", _legend(), shape="plaintext", margin="0")
+    def legend(self, dot: Any) -> None:
+        entries = self.overlay.legend if self.overlay is not None else LEGEND
+        dot.node("__legend", _legend(entries), shape="plaintext", margin="0")
         dot.edge("__end", "__legend", style="invis")
 
 
@@ -490,6 +492,8 @@ def _title(graph: Graph, overlay: Overlay | None) -> str:
         head += f'  <font color="#5f6b7a">{esc(short(graph.comment, 80))}</font>'
     if overlay is None:
         return "<" + head + ">"
+    if overlay.title is not None:
+        return f'<{head}<br align="left"/>{esc(overlay.title)}<br align="left"/>>'
     hist = overlay.history
     outcome = STATUS_OUTCOME.get(hist.status, h.RUNNING)
     status = f'<font color="{COLORS[outcome][1]}"><b>{esc(hist.status)}</b></font>'
@@ -503,11 +507,11 @@ def _title(graph: Graph, overlay: Overlay | None) -> str:
     return f'<{head}<br align="left"/>{line}<br align="left"/>>'
 
 
-def _legend() -> str:
+def _legend(entries: tuple[tuple[str, str], ...] = LEGEND) -> str:
     cells = "".join(
         f'<td bgcolor="{COLORS[o][0]}" color="{COLORS[o][1]}">'
         f'<font color="{COLORS[o][2]}">{esc(text)}</font></td>'
-        for o, text in LEGEND
+        for o, text in entries
     )
     return f'<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>{cells}</tr></table>>'
 

@@ -247,6 +247,7 @@ class Stat:
     visits: list[h.Visit] = field(default_factory=list)
     outcome: str = h.NOT_RUN
     error: str | None = None
+    note: str | None = None  # shown instead of the visit counts (a coverage picture, not one run)
 
     @property
     def retries(self) -> int:
@@ -266,6 +267,8 @@ class Overlay:
     taken: dict[tuple[str, str, str], int]  # (src, dst, group) -> transitions
     visit_nodes: dict[int, Node]  # id(visit) -> node
     compiled: Mapping[str, Any] = field(default_factory=dict)  # JSON Pointer -> compiled state
+    title: str | None = None  # a caption of its own instead of the run's status line (plain text)
+    legend: tuple[tuple[str, str], ...] = LEGEND  # (outcome, what its colour means here)
 
 
 class _NoContext:

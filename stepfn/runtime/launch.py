@@ -96,9 +96,12 @@ def check_handlers(
     external: bool = False,
     services: ServiceBackend | None = None,
 ) -> None:
-    """Refuse a run whose Tasks name resources nobody serves."""
-    for _task, message in unserved_tasks(machine, handlers, activities, external, services):
-        raise MissingHandlerError(message)
+    """Refuse a run whose Tasks name resources nobody serves, naming every one of them."""
+    messages = [message for _task, message in unserved_tasks(machine, handlers, activities, external, services)]
+    if len(messages) == 1:
+        raise MissingHandlerError(messages[0])
+    if messages:
+        raise MissingHandlerError(f"{len(messages)} Task states have no handler:\n  " + "\n  ".join(messages))
 
 
 def prepare(

@@ -160,6 +160,14 @@ class Workers(Core):
                 options["context"] = json.loads(request["context"])
             except ValueError as exc:
                 raise ApiError("InvalidExecutionInput", f"Invalid context: '{exc}'") from None
+        if request.get("variables"):
+            try:
+                variables = json.loads(request["variables"])
+            except ValueError as exc:
+                raise ApiError("ValidationException", f"Invalid variables: '{exc}'") from None
+            if not isinstance(variables, dict):
+                raise ApiError("ValidationException", "variables must be a JSON object")
+            options["variables"] = variables
         try:
             result = await Harness(strict_mocks=False).atest_state(
                 doc, request.get("stateName"), value, handlers=self.options.handlers, **options

@@ -64,6 +64,7 @@ class MachineCoverage:
 
     def __init__(self, label: str, machine: m.StateMachine) -> None:
         self.label = label
+        self.machine = machine
         self.runs = 0
         self.states: list[str] = []
         self.transitions: list[tuple[str, str]] = []
@@ -156,18 +157,18 @@ class MachineCoverage:
         }
 
 
-_COLUMNS = (("states", "States"), ("transitions", "Transitions"), ("choice_rules", "Choice rules"),
+COLUMNS = (("states", "States"), ("transitions", "Transitions"), ("choice_rules", "Choice rules"),
             ("retriers", "Retriers"), ("catchers", "Catchers"))
 
 
-def _cell(part: Mapping[str, Any]) -> str:
+def cell_text(part: Mapping[str, Any]) -> str:
     total = part["total"]
     if not total:
         return "-"
     return f"{part['covered']}/{total} {100 * part['covered'] // total}%"
 
 
-def _missed_text(key: str, item: Any) -> str:
+def missed_text(key: str, item: Any) -> str:
     if key == "states":
         return str(item)
     if key == "transitions":
@@ -211,7 +212,7 @@ class Collector:
     def to_json(self) -> dict[str, Any]:
         machines = [cov.summary() for cov in sorted(self.machines.values(), key=lambda c: c.label)]
         totals = {key: {"covered": sum(s[key]["covered"] for s in machines),
-                        "total": sum(s[key]["total"] for s in machines)} for key, _ in _COLUMNS}
+                        "total": sum(s[key]["total"] for s in machines)} for key, _ in COLUMNS}
         return {"version": 1, "machines": machines, "totals": totals}
 
     def report_lines(self, show_missing: bool = True) -> list[str]:
@@ -219,11 +220,11 @@ class Collector:
         machines = data["machines"]
         if not machines:
             return ["no state machine was run through the sfn fixture"]
-        header = ["Machine", "Runs"] + [title for _, title in _COLUMNS]
-        rows = [[s["machine"], str(s["runs"])] + [_cell(s[key]) for key, _ in _COLUMNS] for s in machines]
+        header = ["Machine", "Runs"] + [title for _, title in COLUMNS]
+        rows = [[s["machine"], str(s["runs"])] + [cell_text(s[key]) for key, _ in COLUMNS] for s in machines]
         if len(machines) > 1:
             rows.append(["TOTAL", str(sum(s["runs"] for s in machines))]
-                        + [_cell(data["totals"][key]) for key, _ in _COLUMNS])
+                        + [cell_text(data["totals"][key]) for key, _ in COLUMNS])
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def fmt(row: list[str]) -> str:
@@ -233,13 +234,13 @@ class Collector:
         lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
         if show_missing:
             for summary in machines:
-                missing = [(key, summary[key]["missed"]) for key, _ in _COLUMNS if summary[key]["missed"]]
+                missing = [(key, summary[key]["missed"]) for key, _ in COLUMNS if summary[key]["missed"]]
                 if not missing:
                     continue
                 lines.append("")
                 lines.append(f"{summary['machine']}: not reached")
                 for key, items in missing:
-                    lines.append(f"  {_MISSED_TITLES[key]}: " + ", ".join(_missed_text(key, i) for i in items))
+                    lines.append(f"  {_MISSED_TITLES[key]}: " + ", ".join(missed_text(key, i) for i in items))
         return lines
 
     def write_json(self, path: str) -> None:

@@ -17,7 +17,8 @@ environment with stepfn imports this module: it imports nothing heavy at import 
   (by default an empty moto of the test's own).
 * ``--stepfn-cov`` reports, per state machine run through ``sfn``, the states, transitions,
   Choice rules, retriers and catchers reached, and what never was;
-  ``--stepfn-cov-report=json:PATH`` writes it as JSON (``term`` prints the table).
+  ``--stepfn-cov-report=json:PATH`` writes it as JSON, ``html[:DIR]`` as one page per
+  machine with its state graph coloured by coverage (``term`` prints the table).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 _COLLECTOR = pytest.StashKey["Collector"]()
 _HARNESS = pytest.StashKey["Harness"]()
+HTML_FOLDER = "stepfn-cov-html"
 _MARKER_OPTIONS = ("strict_mocks", "strict_handlers", "seed", "start", "inline_handlers", "mock_config", "test_case",
                    "state_machine", "aws")
 
@@ -50,15 +52,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="TYPE",
-        help="workflow coverage report: 'term' (default) or 'json:PATH'; may repeat; implies --stepfn-cov",
+        help="workflow coverage report: 'term' (default), 'json:PATH' or 'html[:DIR]' (the state graphs coloured "
+             "by coverage, one page per machine; DIR defaults to stepfn-cov-html); may repeat; implies --stepfn-cov",
     )
 
 
 def _reports(config: pytest.Config) -> list[str]:
     reports: list[str] = list(config.getoption("stepfn_cov_report") or [])
     for spec in reports:
-        if spec not in ("term", "term-missing") and not (spec.startswith("json:") and len(spec) > 5):
-            raise pytest.UsageError(f"--stepfn-cov-report: expected 'term' or 'json:PATH', not {spec!r}")
+        if spec not in ("term", "term-missing", "html") and not (
+            spec.startswith(("json:", "html:")) and len(spec) > 5
+        ):
+            raise pytest.UsageError(f"--stepfn-cov-report: expected 'term', 'json:PATH' or 'html[:DIR]', not {spec!r}")
     return reports
 
 
@@ -150,6 +155,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             path = spec[5:]
             collector.write_json(path)
             terminalreporter.write_line(f"stepfn coverage written to {path}")
+        elif spec == "html" or spec.startswith("html:"):
+            from stepfn.errors import StepfnError
+            from stepfn.testing.coverage_html import write_html
+
+            folder = spec[5:] or HTML_FOLDER
+            try:
+                index = write_html(collector, folder)
+            except (OSError, StepfnError) as exc:
+                terminalreporter.write_line(f"stepfn coverage: cannot write HTML to {folder}: {exc}", red=True)
+            else:
+                terminalreporter.write_line(f"stepfn coverage HTML written to {index}")
     if not reports or any(spec in ("term", "term-missing") for spec in reports):
         terminalreporter.write_sep("-", "stepfn workflow coverage")
         for line in collector.report_lines():

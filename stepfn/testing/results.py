@@ -32,6 +32,9 @@ class Status(str):
         status.result = result
         return status
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copied or pickled, it is the plain text
+        return (str, (str(self),))
+
 
 def timed_out_in_wait(execution: Execution) -> str | None:
     """The Wait state a TIMED_OUT run was in when its time ran out (a jump past the limit), if any."""

@@ -498,6 +498,16 @@ def test_aws_service_tasks_through_the_backend() -> None:
         server.stop()
 
 
+def test_test_state_takes_variables_and_jsonata(sfn: Any) -> None:
+    pytest.importorskip("jsonata2py")
+    state = {"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"next": "{% $count + 1 %}"},
+             "Output": "{% $count %}", "End": True}
+    out = sfn.test_state(definition=json.dumps(state), roleArn=ROLE, input="{}", inspectionLevel="DEBUG",
+                         variables=json.dumps({"count": 4}))
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == 4
+    assert json.loads(out["inspectionData"]["variables"]) == {"count": 4, "next": 5}
+
+
 # ---------------------------------------------------------------- Map Runs
 def test_map_runs(sfn: Any) -> None:
     fn = "arn:aws:lambda:us-east-1:123456789012:function:double"
