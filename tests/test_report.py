@@ -225,6 +225,12 @@ def test_page_shows_the_failure_the_items_the_timeline_and_the_variables(run: st
     assert each["groups"][4]["msg"] == "card declined for item 4"
 
 
+def test_a_run_without_errors_has_no_failure_section() -> None:
+    machine = {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": True}}}
+    page = stepfn.render(machine, stepfn.run(machine, {}), "html")
+    assert 'id="failure"' not in page and 'id="timeline"' in page
+
+
 def test_one_word_per_outcome_everywhere(run: stepfn.Execution) -> None:
     page = stepfn.render(MACHINE, run, "html")
     dot = stepfn.render(MACHINE, run, "dot")

@@ -175,8 +175,8 @@ def _failure(hist: h.History, line: tl.Timeline) -> str:
     """Where the run failed (the innermost failed visit) and why; caught errors listed below."""
     failed = [r for r in line.rows if r.visit.outcome == h.FAILED and r.visit.error]
     caught = [r for r in line.rows if r.visit.outcome == h.CAUGHT]
-    if hist.status == "SUCCEEDED" and not failed and not caught:
-        return ""
+    if hist.status in ("SUCCEEDED", "RUNNING") and not failed and not caught:
+        return ""  # nothing went wrong (yet)
     out = ['<section class="failure" id="failure">']
     if hist.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         word = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was aborted"}[hist.status]
