@@ -166,6 +166,23 @@ def test_assigned_variables_recorded_in_the_history_win(run: stepfn.Execution) -
     assert line.rows[1].scope == {"batch": "from-aws", "count": 7}
 
 
+def test_a_history_without_assigned_variables_has_its_assign_replayed(run: stepfn.Execution) -> None:
+    events = _aws_events(run)
+    for e in events:
+        for details in e.values():
+            if isinstance(details, dict):
+                details.pop("assignedVariables", None)
+                details.pop("assignedVariablesDetails", None)
+    _, overlay = prepare(MACHINE, events)
+    assert overlay is not None
+    line = tl.build(overlay)
+    assert (line.rows[0].assigned, line.rows[0].source) == ({"batch": "b-1", "count": 5}, "replayed")
+    assert line.rows[1].scope == {"batch": "b-1", "count": 5}
+    report = next(r for r in line.rows if r.visit.name == "Report")
+    assert (report.assigned, report.source) == ({"failed": True}, "replayed")
+    assert _timeline(run).rows[0].source == "history"  # stepfn's own history records them
+
+
 def _aws_events(run: stepfn.Execution) -> list[dict[str, Any]]:
     """The run's history as GetExecutionHistory dicts, through the ``--events`` file format."""
     import tempfile
@@ -206,6 +223,12 @@ def test_page_shows_the_failure_the_items_the_timeline_and_the_variables(run: st
     each = data["visits"][2]
     assert [g["o"] for g in each["groups"]] == ["succeeded"] * 3 + ["aborted", "failed"]
     assert each["groups"][4]["msg"] == "card declined for item 4"
+
+
+def test_a_run_without_errors_has_no_failure_section() -> None:
+    machine = {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": True}}}
+    page = stepfn.render(machine, stepfn.run(machine, {}), "html")
+    assert 'id="failure"' not in page and 'id="timeline"' in page
 
 
 def test_one_word_per_outcome_everywhere(run: stepfn.Execution) -> None:

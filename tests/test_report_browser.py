@@ -73,6 +73,7 @@ def test_failed_item_and_retry_in_the_browser(browser: Any, tmp_path: Path) -> N
     browser.find_element(By.ID, "f-fail").click()
     shown = [r for r in browser.find_elements(By.CSS_SELECTOR, "#events tbody tr") if r.is_displayed()]
     assert shown and all("error" in r.get_attribute("class") for r in shown)
+    browser.execute_script("window.scrollTo(0, 0)")
     browser.set_window_size(1500, browser.execute_script("return document.body.scrollHeight") + 40)
     browser.save_screenshot(str(tmp_path / "report.png"))
     browser.set_window_size(1500, 1000)

@@ -208,7 +208,10 @@ def _from_dict(raw: dict[str, Any]) -> HistoryEvent:
             for k, v in value.items():
                 if k.endswith("Details") and isinstance(v, dict) and "truncated" in v:
                     continue
-                details[k] = _decode(v) if k in _DATA_KEYS else v
+                if k == "assignedVariables" and isinstance(v, dict):  # each value is JSON text
+                    details[k] = {str(name): _decode(text) for name, text in v.items()}
+                else:
+                    details[k] = _decode(v) if k in _DATA_KEYS else v
     return HistoryEvent(
         id=int(raw.get("id", 0)),
         previous=int(raw.get("previousEventId", 0) or 0),

@@ -74,11 +74,10 @@ def _outcome_css() -> str:
 
 
 def duration(seconds: float) -> str:
-    """``0.25 s``, ``12.4 s``, ``3 min 5 s``, ``2 h 4 min``."""
-    if seconds < 10:
-        return f"{seconds:.3f} s".replace(".000 s", " s")
+    """``0.25 s``, ``12 s``, ``12.4 s``, ``3 min 5 s``, ``2 h 4 min``."""
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        text = f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+        return text.rstrip("0").rstrip(".") + " s"
     minutes, secs = divmod(int(round(seconds)), 60)
     if minutes < 60:
         return f"{minutes} min {secs} s"
@@ -176,8 +175,8 @@ def _failure(hist: h.History, line: tl.Timeline) -> str:
     """Where the run failed (the innermost failed visit) and why; caught errors listed below."""
     failed = [r for r in line.rows if r.visit.outcome == h.FAILED and r.visit.error]
     caught = [r for r in line.rows if r.visit.outcome == h.CAUGHT]
-    if hist.status == "SUCCEEDED" and not failed and not caught:
-        return ""
+    if hist.status in ("SUCCEEDED", "RUNNING") and not failed and not caught:
+        return ""  # nothing went wrong (yet)
     out = ['<section class="failure" id="failure">']
     if hist.status in ("FAILED", "TIMED_OUT", "ABORTED"):
         word = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was aborted"}[hist.status]
@@ -199,7 +198,7 @@ def _failure(hist: h.History, line: tl.Timeline) -> str:
         out.append(f"<b>{esc(v.name)}</b></a>")
         if where:
             out.append(f" <span class=\"in\">in {esc(where)}</span>")
-        out.append(f" <span class=\"dur\">after {duration(row.duration)}</span></div>")
+        out.append(f" <span class=\"dur\">at +{duration(row.start)}, took {duration(row.duration)}</span></div>")
         out.append(_cause_block(v.error, v.cause))
         shown += 1
     out.append("</section>")

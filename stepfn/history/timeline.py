@@ -7,8 +7,8 @@ and those in scope when it was entered.  :func:`groups` splits the visits inside
 Parallel visit into its iterations or branches, each with one outcome.  The HTML report
 draws from this; nothing here writes HTML.
 
-Assigned variables come from ``assignedVariables`` in ``…StateExited`` events, as AWS records
-them.  A history without them has its JSONPath ``Assign`` replayed over the recorded data
+Assigned variables come from ``assignedVariables`` in ``…StateExited`` events, as AWS and
+stepfn record them.  A history without them has its JSONPath ``Assign`` replayed over the recorded data
 (best effort: ``source`` says ``replayed``), else shown as written in the definition.
 """
 
@@ -232,24 +232,11 @@ class _ReplayEnv:
         self.pending: dict[str, Any] | None = None
 
 
-def _decode_assigned(raw: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name, value in raw.items():
-        if isinstance(value, str):
-            try:
-                out[str(name)] = json.loads(value)
-                continue
-            except ValueError:
-                pass
-        out[str(name)] = value
-    return out
-
-
 def _assigned(row: Row, scope: dict[str, Any], compiled: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
     v = row.visit
     recorded = v.exited.details.get("assignedVariables") if v.exited is not None else None
     if isinstance(recorded, Mapping):
-        return (_decode_assigned(recorded) or None), "history"
+        return ({str(k): v for k, v in recorded.items()} or None), "history"
     if row.node is None or "Assign" not in row.node.spec or v.exited is None:
         return None, ""
     if v.outcome == h.CAUGHT:

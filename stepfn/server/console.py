@@ -9,7 +9,8 @@ HTML report of ``stepfn render``) refreshes in a frame as events arrive.
 Stop and Redrive are ``POST /console/action`` requests that carry the page's anti-forgery
 token in a header (a page of another site can neither read the token nor set the header) and
 are refused when ``Origin`` or ``Sec-Fetch-Site`` says the request comes from elsewhere.  On a
-loopback address that is all; bound to any other address the console is read-only unless the
+loopback address the console answers only requests addressed to a loopback name (a rebound DNS
+name of another site gets nothing) and that is all; bound to any other address the console is read-only unless the
 server was given a token, which every action must then carry too.  Every page is sent with a
 Content-Security-Policy that allows nothing from outside the page, and every user string in it
 is escaped.  The pages talk to the service through the same operations as API clients.
@@ -66,15 +67,29 @@ class Console:
         return self.loopback or self.token is not None
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/", self.machines, methods=["GET"]),
-            Route("/console/machine", self.machine, methods=["GET"]),
-            Route("/console/executions", self.executions, methods=["GET"]),
-            Route("/console/execution", self.execution, methods=["GET"]),
-            Route("/console/report", self.report, methods=["GET"]),
-            Route("/console/status", self.status, methods=["GET"]),
-            Route("/console/action", self.action, methods=["POST"]),
-        ]
+        pages = (
+            ("/", self.machines, "GET"),
+            ("/console/machine", self.machine, "GET"),
+            ("/console/executions", self.executions, "GET"),
+            ("/console/execution", self.execution, "GET"),
+            ("/console/report", self.report, "GET"),
+            ("/console/status", self.status, "GET"),
+            ("/console/action", self.action, "POST"),
+        )
+        return [Route(path, self._guard(endpoint), methods=[method]) for path, endpoint, method in pages]
+
+    def _guard(self, endpoint: Any) -> Any:
+        """On loopback, answer only requests addressed to a loopback name (no DNS rebinding)."""
+
+        async def guarded(request: Request) -> Response:
+            if self.loopback:
+                host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+                if not is_loopback(host):
+                    return JSONResponse({"message": "this console answers on loopback names only"}, status_code=403)
+            response: Response = await endpoint(request)
+            return response
+
+        return guarded
 
     # ------------------------------------------------------------------ helpers
 

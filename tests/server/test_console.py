@@ -31,9 +31,9 @@ def console() -> Iterator[tuple[InProcess, threading.Event, Any]]:
     def broken(payload: Any, ctx: Any) -> Any:
         raise ValueError("nothing to ship")
 
-    routes = Console("127.0.0.1").routes()
-    running = InProcess({"slow": slow, "broken": broken}, routes=routes)
-    yield running, gate, routes
+    guard = Console("127.0.0.1")
+    running = InProcess({"slow": slow, "broken": broken}, routes=guard.routes())
+    yield running, gate, guard
     gate.set()
     running.stop()
 
@@ -47,8 +47,12 @@ MACHINE = {
 
 
 def _get(url: str) -> tuple[int, str, Any]:
+    return _get_with(url, {})
+
+
+def _get_with(url: str, headers: dict[str, str]) -> tuple[int, str, Any]:
     try:
-        with urllib.request.urlopen(url, timeout=20) as answer:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as answer:
             return answer.status, answer.read().decode(), answer.headers
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(), exc.headers
@@ -95,17 +99,20 @@ def test_pages_list_machines_and_filter_executions(console: Any) -> None:
 
 
 def test_actions_refuse_cross_site_requests(console: Any) -> None:
-    server, gate, routes = console
+    server, gate, guard = console
     sfn = server.client()
     arn = create(sfn, "orders", MACHINE)
     run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-    csrf = routes[0].endpoint.__self__.csrf
+    csrf = guard.csrf
     url = server.url + "/console/action"
     body = {"action": "stop", "arn": run}
     assert _post(url, body, {})[0] == 403  # no token: a form of another site cannot send one
     assert _post(url, body, {"X-Stepfn-Csrf": "guess"})[0] == 403
     assert _post(url, body, {"X-Stepfn-Csrf": csrf, "Origin": "http://evil.example"})[0] == 403
     assert _post(url, body, {"X-Stepfn-Csrf": csrf, "Sec-Fetch-Site": "cross-site"})[0] == 403
+    rebound = {"X-Stepfn-Csrf": csrf, "Host": "evil.example:1234", "Origin": "http://evil.example:1234"}
+    assert _post(url, body, rebound)[0] == 403  # a DNS name of another site rebound to this machine
+    assert _get_with(server.url + "/", {"Host": "evil.example"})[0] == 403
     assert sfn.describe_execution(executionArn=run)["status"] == "RUNNING"
     status, answer = _post(url, body, {"X-Stepfn-Csrf": csrf, "Origin": server.url})
     assert (status, answer) == (200, {"ok": True})
