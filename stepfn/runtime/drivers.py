@@ -86,7 +86,10 @@ class Drivers:
 
     def _conclude(self, input: Any, outcome: tuple[Any, bool] | BaseException) -> Execution:
         status, output, error, cause = "SUCCEEDED", None, None, None
-        if isinstance(outcome, StatesError):
+        if outcome.__class__ is tuple and not outcome[1] and self.aborted is None:  # type: ignore[index]
+            output = outcome[0]  # type: ignore[index]
+            self.log.add("ExecutionSucceeded", {"output": output}, self.root)
+        elif isinstance(outcome, StatesError):
             status, error, cause = "FAILED", outcome.error, outcome.cause
             if error == errors.TIMEOUT and cause == "":
                 cause = None  # a Catch sees "Cause": "", the execution records none
@@ -129,17 +132,19 @@ class Drivers:
         return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
-        return self._without_loop(
-            input, lambda: self._run_sync(self.machine.scope, input, Frame({}, self.root))
-        )
+        return self._without_loop(input, None)
 
-    def _without_loop(self, input: Any, body: Callable[[], Any]) -> Execution:
-        """Run ``body`` (the whole run, never suspending) with the cyclic GC paused."""
+    def _without_loop(self, input: Any, body: Callable[[], Any] | None) -> Execution:
+        """Run ``body`` (the whole run, never suspending; None: the synchronous walk of the
+        machine's scope) with the cyclic GC paused."""
         self._begin(input)
         outcome: tuple[Any, bool] | BaseException
         self.gc_paused = pause_gc(self.log.on_event is None)
         try:
-            outcome = (body(), False)
+            if body is None:
+                outcome = (self._run_sync(self.machine.scope, input, Frame({}, self.root)), False)
+            else:
+                outcome = (body(), False)
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
         finally:

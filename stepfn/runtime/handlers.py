@@ -55,9 +55,14 @@ def copy_json(value: Any) -> Any:
     """A private copy of a JSON value for a handler that may mutate what it is given."""
     t = type(value)
     if t is dict:
-        return {k: copy_json(v) for k, v in value.items()}
+        copy = value.copy()  # scalars shared as they are; only containers copied again
+        for k, v in copy.items():
+            tv = type(v)
+            if tv is dict or tv is list:
+                copy[k] = copy_json(v)
+        return copy
     if t is list:
-        return [copy_json(v) for v in value]
+        return [copy_json(v) if type(v) is dict or type(v) is list else v for v in value]
     return value
 
 

@@ -133,8 +133,10 @@ def prepare(
         handlers = Handlers()
     elif not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
-    activities = tuple(activities)
-    check_handlers(compiled, handlers, activities, external, services)
+    if activities:
+        activities = tuple(activities)
+    if compiled.tasks:
+        check_handlers(compiled, handlers, activities, external, services)
     if machines is not None and not isinstance(machines, Machines):
         machines = Machines(machines)
     rand = random if random is not None or seed is None else _random.Random(seed)
