@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -195,6 +196,72 @@ MACHINES: dict[str, tuple[dict[str, Any], Any]] = {
             },
         },
         FALSY,
+    ),
+    # the compiled Pass/Choice/Succeed closures (runtime/instant.py), field by field
+    "pass-fields": (
+        {
+            "StartAt": "Params",
+            "States": {
+                "Params": {
+                    "Type": "Pass",
+                    "InputPath": "$.in",
+                    "Parameters": {"v.$": "$.v", "sum.$": "States.MathAdd($.v, 1)", "k": "c"},
+                    "ResultPath": "$.a.b",
+                    "OutputPath": "$.a",
+                    "Next": "Keep",
+                },
+                "Keep": {"Type": "Pass", "Result": "ignored", "ResultPath": None, "Next": "Whole"},
+                "Whole": {"Type": "Pass", "Result": {"r": [1, 2]}, "ResultPath": "$.b.r", "Next": "Assign"},
+                "Assign": {"Type": "Pass", "Assign": {"seen.$": "$.b"}, "Next": "Route"},
+                "Route": {
+                    "Type": "Choice",
+                    "InputPath": "$.b",
+                    "OutputPath": "$.r",
+                    "Choices": [
+                        {"Variable": "$.v", "NumericLessThan": 0, "Next": "Neg"},
+                        {"Variable": "$.r", "IsPresent": True, "Assign": {"hit.$": "$.v"}, "Next": "Done"},
+                    ],
+                    "Default": "Neg",
+                    "Assign": {"after": 1},
+                },
+                "Neg": {"Type": "Fail", "Error": "Negative"},
+                "Done": {
+                    "Type": "Succeed",
+                    "InputPath": "$.r",
+                    "OutputPath": "$[1]",
+                },
+            },
+        },
+        {"in": {"v": 3}, "x": [1]},
+    ),
+    "pass-whole-result": (
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Pass", "Result": [1, {"a": None}], "ResultPath": "$", "Next": "Q"},
+                "Q": {"Type": "Pass", "Parameters": {"n.$": "States.ArrayLength($)"}, "Next": "S"},
+                "S": {"Type": "Succeed"},
+            },
+        },
+        {"dropped": True},
+    ),
+    "result-path-on-a-scalar": (
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "ResultPath": "$.r", "End": True}}},
+        "text",
+    ),
+    "no-choice-matched": (
+        {
+            "StartAt": "C",
+            "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$.v", "IsNull": True, "Next": "S"}]},
+                "S": {"Type": "Succeed"},
+            },
+        },
+        {"v": 1},
+    ),
+    "output-path-finds-nothing": (
+        {"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.nope"}}},
+        {"v": 1},
     ),
 }
 
@@ -401,6 +468,59 @@ def test_handlers_run_with_the_garbage_collector_on(on_event: bool) -> None:
     )
     assert ex.output == [0, None]
     assert seen == [True, True]
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_the_history_read_after_the_run_is_the_one_seen_during_it(name: str) -> None:
+    """Events are recorded compactly and built when read: the same ids, links, types,
+    details and timestamps as the events an ``on_event`` callback receives one by one."""
+    definition, data = MACHINES[name]
+    seen: list[stepfn.Event] = []
+    live = stepfn.run(stepfn.load(definition), data, handlers=HANDLERS, seed=3, on_event=seen.append)
+    ex = stepfn.run(stepfn.load(definition), data, handlers=HANDLERS, seed=3)
+    assert _seen(ex) == _seen(live)
+    assert [(e.id, e.previous_event_id, e.type, e.details) for e in seen] == [
+        (e.id, e.previous_event_id, e.type, e.details) for e in live.events
+    ]
+    stamps = [e.timestamp for e in ex.events]
+    assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in stamps)
+    assert stamps == sorted(stamps)
+    assert ex.started is not None and ex.stopped is not None
+    assert ex.started <= stamps[0] and stamps[-1] <= ex.stopped
+    assert ex.events is ex.events  # built once
+
+
+@pytest.mark.parametrize("kind", ["STANDARD", "EXPRESS"])
+@pytest.mark.parametrize("seed", [None, 7])
+def test_the_identity_a_run_reads_is_the_one_it_reports(kind: str, seed: int | None) -> None:
+    """Names and ARNs are made when first read: what ``$$`` and a handler see is what the
+    Execution reports, whether read during the run or only afterwards."""
+    seen: list[Any] = []
+
+    def spy(payload: Any, ctx: Any) -> Any:
+        seen.append((ctx.execution_id, ctx.execution_name, ctx.context["Execution"]["Id"]))
+        return payload
+
+    ids = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "sm.$": "$$.StateMachine.Id"}
+    machine = stepfn.load(
+        {
+            "StartAt": "P",
+            "States": {
+                "P": {"Type": "Pass", "Parameters": ids, "Next": "T"},
+                "T": task("spy", End=True),
+            },
+        }
+    )
+    ex = stepfn.run(machine, {}, handlers={"spy": spy}, type=kind, seed=seed)
+    assert ex.output == {"id": ex.arn, "name": ex.name, "sm": ex.output["sm"]}
+    assert seen == [(ex.arn, ex.name, ex.arn)]
+    assert ex.output["sm"].startswith("arn:aws:states:") and ":stateMachine:" in ex.output["sm"]
+    assert ex.name in ex.arn and (":express:" in ex.arn) == (kind == "EXPRESS")
+    quiet = stepfn.run(stepfn.load(MACHINES["fail-state"][0]), type=kind, seed=seed)
+    assert quiet.name in quiet.arn  # made after the run, when first read
+    if seed is not None:  # seeded: the same identity every time
+        again = stepfn.run(machine, {}, handlers={"spy": spy}, type=kind, seed=seed)
+        assert (again.name, again.arn) == (ex.name, ex.arn)
 
 
 def test_execution_repr_stays_short_for_a_long_history() -> None:
