@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.loader import load
+from stepfn.asl.model import StateMachine
 from stepfn.runtime import launch
 from stepfn.runtime.execution import STANDARD
 from stepfn.runtime.launch import NO_INPUT
@@ -81,6 +82,10 @@ def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Execution:
 
     ``aws=`` picks the backend of AWS service Tasks (default: moto in this process).
     """
+    if isinstance(machine, StateMachine) and machine.scope.sync and options.get("aws") is None:
+        options.pop("aws", None)  # only Pass/Choice/Succeed/Fail: nothing could ask a backend
+        options.pop("region", None)
+        return launch.run(machine, input, **options)
     return launch.run(machine, input, **_services(options))
 
 
