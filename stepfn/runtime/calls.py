@@ -12,7 +12,7 @@ import os
 import random as _random
 import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from stepfn import errors
 from stepfn.asl import model as m
@@ -124,6 +124,7 @@ class Calls:
         is_async = self._is_async_handler(handler)
         inline = not is_async and self._inline(handler, state, timeout)
 
+        sleep: Callable[[float], Any]
         if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
             sleep = functools.partial(_blocking_sleep, clock)
         else:

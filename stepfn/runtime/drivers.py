@@ -86,8 +86,8 @@ class Drivers:
 
     def _conclude(self, input: Any, outcome: tuple[Any, bool] | BaseException) -> Execution:
         status, output, error, cause = "SUCCEEDED", None, None, None
-        if outcome.__class__ is tuple and not outcome[1] and self.aborted is None:  # type: ignore[index]
-            output = outcome[0]  # type: ignore[index]
+        if isinstance(outcome, tuple) and not outcome[1] and self.aborted is None:
+            output = outcome[0]
             self.log.add("ExecutionSucceeded", {"output": output}, self.root)
         elif isinstance(outcome, StatesError):
             status, error, cause = "FAILED", outcome.error, outcome.cause

@@ -110,6 +110,11 @@ class TaskContext:
             found = self._context = self._env.context if self._env is not None else {}
         return found
 
+    def _registry(self) -> Any:
+        if self._callbacks is None:
+            raise RuntimeError("this TaskContext belongs to no run: it has no task tokens")
+        return self._callbacks()
+
     def replace(self, **changes: Any) -> TaskContext:
         """A copy with some attributes changed (``dataclasses.replace`` for this class)."""
         copy = TaskContext.__new__(TaskContext)
@@ -136,15 +141,15 @@ class TaskContext:
 
     def send_task_success(self, token: str, output: Any = None) -> None:
         """Complete the Task waiting on ``token`` with ``output`` (any JSON value)."""
-        self._callbacks().send(token, ("success", output))
+        self._registry().send(token, ("success", output))
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
         """Fail the Task waiting on ``token`` with ``error`` and ``cause``."""
-        self._callbacks().send(token, ("failure", error, cause))
+        self._registry().send(token, ("failure", error, cause))
 
     def send_task_heartbeat(self, token: str) -> None:
         """Tell the Task waiting on ``token`` that work goes on (restarts HeartbeatSeconds)."""
-        self._callbacks().send(token, None)
+        self._registry().send(token, None)
 
 
 class Handlers:

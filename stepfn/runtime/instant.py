@@ -62,9 +62,11 @@ def _pass(state: m.Pass) -> Step:
     has_result, result, parameters, assign = state.has_result, state.result, state.parameters, state.assign
     result_size = payload_size(result) if has_result else -1
     merge = result_path is not None and bool(result_path.steps)
-    steps = result_path.steps if merge else ()
-    plain = merge and result_path.definite and result_path.root == ROOT_DATA  # type: ignore[union-attr]
-    one_key = steps[0] if plain and len(steps) == 1 and type(steps[0]) is str else None
+    one_key: str | None = None
+    if result_path is not None and merge and result_path.definite and result_path.root == ROOT_DATA:
+        steps = result_path.steps
+        if len(steps) == 1 and type(steps[0]) is str:
+            one_key = steps[0]
 
     def step(run: Any, data: Any, env: Env) -> tuple[Any, str | None]:
         effective = data if whole_input else select_input(input_path, data, env)

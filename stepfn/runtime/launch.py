@@ -133,8 +133,7 @@ def prepare(
         handlers = Handlers()
     elif not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
-    if activities:
-        activities = tuple(activities)
+    activities = tuple(activities) if activities else ()
     if compiled.tasks:
         check_handlers(compiled, handlers, activities, external, services)
     if machines is not None and not isinstance(machines, Machines):
