@@ -105,7 +105,7 @@ def call_optimized(backend: Any, service: str, action: str, params: Any) -> Any:
         if member not in request:
             raise missing_parameter(service, member)
     prefix = OPTIMIZED_NAMES[service][0]
-    response = sdk.invoke(client, op, request, lambda exc: optimized_failure(service, model, exc), prefix)
+    response = sdk.send(backend, client, op, request, lambda exc: optimized_failure(service, model, exc), prefix)
     meta = response.get("ResponseMetadata") or {}
     result = sdk.render(response, None)
     if service == "dynamodb" and request.get("ReturnConsumedCapacity", "NONE") == "NONE":

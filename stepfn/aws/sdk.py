@@ -7,7 +7,8 @@ found among boto3's (by name, or by the SDK v2 name of its service id), the oper
 ``GetObject`` for ``getObject``, each request member matched to the model's spelling.  The
 response comes back as AWS renders it to a Task: without ``ResponseMetadata``, member
 names in PascalCase, a streamed body as its text, other blobs in base64, timestamps in
-ISO 8601.
+ISO 8601.  With an emulated backend the call also gets the AWS rules the emulator skips
+(``stepfn.aws.fidelity``); the optimized integrations send through ``send`` too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from stepfn.aws import fidelity
 from stepfn.aws.shapes import ServiceFailure, client_failure, sdk_failure, sdk_service_name
 
 # Step Functions' service names that are not boto3's
@@ -136,8 +138,20 @@ def call(backend: Any, service: str, action: str, params: Any) -> Any:
         )
     operation = model.operation_model(op)
     request = to_model(operation.input_shape, params if isinstance(params, dict) else {})
-    result = invoke(client, op, request, lambda exc: sdk_failure(model, exc), sdk_service_name(model.service_id))
+    result = send(backend, client, op, request, lambda exc: sdk_failure(model, exc), sdk_service_name(model.service_id))
     return render(result, operation.output_shape)
+
+
+def send(backend: Any, client: Any, op: str, request: dict[str, Any], on_error: Any, prefix: str) -> Any:
+    """``invoke`` with what AWS does around the call and an emulated backend does not
+    (see ``stepfn.aws.fidelity``)."""
+    service = client.meta.service_model.service_name
+    fidelity.check(backend, service, op, request, on_error)
+    if service == "events" and op == "PutEvents":
+        response = fidelity.put_events(backend, request, lambda req: invoke(client, op, req, on_error, prefix))
+    else:
+        response = invoke(client, op, request, on_error, prefix)
+    return fidelity.complete(backend, service, op, response)
 
 
 def invoke(client: Any, op: str, request: dict[str, Any], on_error: Any, prefix: str) -> Any:
