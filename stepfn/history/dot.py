@@ -6,6 +6,7 @@ Every label and tooltip is built here, and every user string in them is escaped.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,14 +42,26 @@ _SHAPES = {
 }
 
 
+# Control characters, lone surrogates and the two non-characters: XML (SVG) cannot carry them
+# and Graphviz stops at some; they are shown as U+FFFD.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: Any) -> str:
+    """``text`` as a string that every output format can carry."""
+    return _UNSHOWABLE.sub("\ufffd", str(text))
+
+
 def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    """``text`` for HTML, and for Graphviz's HTML-like labels: escaped and cleaned."""
+    return html.escape(clean(text), quote=True)
 
 
 def tooltip(lines: list[str]) -> str:
+    """A quoted DOT string, never read as an HTML-like label whatever the text looks like."""
     import graphviz
 
-    return "\\n".join(graphviz.escape(short(line, 200)) for line in lines if line)
+    return graphviz.nohtml("\\n".join(graphviz.escape(short(clean(line), 200)) for line in lines if line))
 
 
 def subtitle(node: Node) -> str:
