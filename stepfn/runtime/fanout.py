@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stepfn import errors
 from stepfn.asl import model as m
 from stepfn.asl.dataflow import apply_result_path, field_value, select_input
+from stepfn.asl.ranges import in_range
 from stepfn.errors import StatesError
 from stepfn.runtime.events import Cursor, EventLog, HistoryLimitExceeded
 from stepfn.runtime.execution import ROLE_ARN
@@ -533,7 +534,7 @@ def _path_number(path: Any, data: Any, env: Env, field_name: str) -> float:
             value = float(value)
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if not in_range(field_name, value, whole=False):
         raise StatesError(
             errors.RUNTIME, f"The {field_name} parameter references an invalid value: {path.text} == {value!r}"
         )

@@ -459,8 +459,8 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             effective = select_input(state.input_path, data, env)
             return select_input(state.output_path, effective, env), None
         assert isinstance(state, m.Fail)
-        error = state.error(data, env) if callable(state.error) else state.error
-        cause = state.cause(data, env) if callable(state.cause) else state.cause
+        error = _fail_text(state.error(data, env), "ErrorPath") if callable(state.error) else state.error
+        cause = _fail_text(state.cause(data, env), "CausePath") if callable(state.cause) else state.cause
         raise StatesError(error, cause)
 
     def _sync_step_jsonata(self, state: m.State, data: Any, env: Env) -> tuple[Any, str | None]:
@@ -469,9 +469,9 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         kind = state.type
         if kind == "Fail":
             assert isinstance(state, m.Fail)
-            error = queries.evaluate(state.error, env, states) if callable(state.error) else state.error
-            cause = queries.evaluate(state.cause, env, states) if callable(state.cause) else state.cause
-            raise StatesError(error, cause)
+            raise StatesError(
+                queries.text(state.error, env, states, "Error"), queries.text(state.cause, env, states, "Cause")
+            )
         nxt = state.next
         output_template = state.output
         if kind == "Choice":
@@ -498,6 +498,15 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         out = queries.evaluate(output_template, env, states)
         self.sizes.check(state.name, out, payload_size(out))
         return out, nxt
+
+
+def _fail_text(value: Any, field: str) -> Any:
+    """What a Fail state's ErrorPath or CausePath selected: a string (or null), else States.Runtime."""
+    if value is None or isinstance(value, str):
+        return value
+    from stepfn.asl.templates import dumps
+
+    raise StatesError(errors.RUNTIME, f"The {field} parameter must reference a string, but was: {dumps(value)}")
 
 
 _FIELD = re.compile(r"specified for the field '([^']+)'")

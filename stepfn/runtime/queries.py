@@ -52,6 +52,29 @@ class Queries:
                 f"The JSONata expression specified for the field '{field}' returned an unexpected result "
                 f"type. Expected 'integer', but was '{json_type(result)}' for value: {_show(result)}",
             )
+        from stepfn.asl.ranges import RANGES, describe, in_range
+
+        if field in RANGES and not in_range(field, result):
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR,
+                f"The JSONata expression specified for the field '{field}' returned an out-of-range value: "
+                f"{_show(result)} (expected {describe(field)})",
+            )
+        return result
+
+    def text(self, value: Any, env: Any, states: dict[str, Any], field: str) -> Any:
+        """A string field that may be a JSONata expression (a Fail state's Error and Cause)."""
+        if not callable(value):
+            return value
+        result = self.evaluate(value, env, states)
+        if result is not None and not isinstance(result, str):
+            from stepfn.asl.jsonata import json_type
+
+            raise StatesError(
+                errors.QUERY_EVALUATION_ERROR,
+                f"The JSONata expression specified for the field '{field}' returned an unexpected result "
+                f"type. Expected 'string', but was '{json_type(result)}' for value: {_show(result)}",
+            )
         return result
 
     def condition(self, template: Any, env: Any, states: dict[str, Any], text: str) -> bool:

@@ -16,6 +16,8 @@ from stepfn import errors
 from stepfn.asl import model as m
 from stepfn.asl.dataflow import apply_result_path, jayway_message, select_input
 from stepfn.asl.paths import PathNotFound
+from stepfn.asl.ranges import in_range
+from stepfn.asl.templates import dumps
 from stepfn.asl.resources import START_EXECUTION, TOKEN, is_activity_arn, split_resource
 from stepfn.errors import StatesError
 from stepfn.runtime.callbacks import FAILURE, STARTED, SUCCESS, TIMED_OUT, Callbacks, PendingTask, TaskTokenError
@@ -150,8 +152,8 @@ class Tasks:
             sizes.made(state.name, state.pointer, "Parameters", payload, data)
         else:
             payload = effective
-        timeout = self._seconds(state.timeout, state.timeout_path, effective, env)
-        heartbeat = self._seconds(state.heartbeat, state.heartbeat_path, effective, env)
+        timeout = self._seconds(state.timeout, state.timeout_path, effective, env, "TimeoutSeconds")
+        heartbeat = self._seconds(state.heartbeat, state.heartbeat_path, effective, env, "HeartbeatSeconds")
         result = await self._invoke(state, payload, env, timeout, heartbeat)
         if state.result_selector is not None:
             result = state.result_selector(result, env)
@@ -164,12 +166,25 @@ class Tasks:
             sizes.merged(state.name, result_path, data, sizes.bound(result), out, state.output_path)
         return out, state.next
 
-    def _seconds(self, value: Any, path: Any, data: Any, env: Env) -> float | None:
+    def _seconds(self, value: Any, path: Any, data: Any, env: Env, field: str) -> float | None:
+        """TimeoutSeconds or HeartbeatSeconds, or the value its ``...Path`` selects (checked)."""
         if path is not None:
             try:
                 value = path.get(data, env)
             except PathNotFound as exc:
                 raise StatesError(errors.RUNTIME, jayway_message(path, exc)) from None
+            number = value
+            if isinstance(value, str):  # a numeric string is read as its number
+                try:
+                    number = int(value)
+                except ValueError:
+                    pass
+            if not in_range(field, number):
+                raise StatesError(
+                    errors.RUNTIME,
+                    f"The {field}Path parameter references an invalid value: {path.text} == {dumps(value)}",
+                )
+            value = number
         if value is None:
             return None
         return float(value)
