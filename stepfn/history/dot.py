@@ -61,7 +61,8 @@ def tooltip(lines: list[str]) -> str:
     """A quoted DOT string, never read as an HTML-like label whatever the text looks like."""
     import graphviz
 
-    return graphviz.nohtml("\\n".join(graphviz.escape(short(clean(line), 200)) for line in lines if line))
+    quoted: str = graphviz.nohtml("\\n".join(graphviz.escape(short(clean(line), 200)) for line in lines if line))
+    return quoted
 
 
 def subtitle(node: Node) -> str:
