@@ -9,6 +9,7 @@ the process unless told otherwise, an endpoint URL, ``"real"``, an
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from stepfn.asl.loader import load
@@ -94,8 +95,19 @@ def start(machine: Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandl
     return launch.start(machine, input, **_services(options))
 
 
-def validate(source: Any, *, machine_type: str = STANDARD) -> list[Any]:
-    """Every problem with a definition (path, text or dict); never raises."""
+def validate(
+    source: Any = None,
+    *,
+    text: str | bytes | None = None,
+    path: str | os.PathLike[str] | None = None,
+    machine_type: str = STANDARD,
+) -> list[Any]:
+    """Every problem with a definition; never raises.
+
+    Give the definition as ``text=`` (JSON or YAML), ``path=`` (a file), or ``source``: a
+    dict, a path object, or a string read as text when it starts with ``{`` or ``[`` or
+    spans lines and as a file path otherwise.
+    """
     from stepfn.asl.loader import validate as _validate
 
-    return _validate(source, machine_type=machine_type)
+    return _validate(source, text=text, path=path, machine_type=machine_type)

@@ -71,7 +71,10 @@ def test_pass_events_carry_input_and_output_as_json_text(value: Any) -> None:
 def test_recording_keeps_references_not_json_text() -> None:
     data = {"big": list(range(100))}
     ex = stepfn.run({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, data)
-    assert ex.events[1].details is not None and ex.events[1].details["input"] is data
+    started, entered = ex.events[0].details, ex.events[1].details
+    assert started is not None and entered is not None
+    assert entered["input"] is started["input"]  # one object shared by the events, never JSON text
+    assert entered["input"] == data and entered["input"] is not data  # the run's own copy of its input
 
 
 def test_fail_state_history() -> None:

@@ -39,6 +39,11 @@ _KEYWORDS = {"true": True, "false": False, "null": None}
 _ESCAPABLE = "'{}\\"
 _MAX_STRING = 10_000  # AWS caps Base64Encode/Base64Decode/Hash input at 10,000 characters
 _MAX_RANGE = 1_000  # ArrayRange may build at most 1,000 items
+MAX_NESTING = 32  # calls nested in calls, at the most
+_MAX_RESULT = 262_144  # no result may be larger than a state's payload (256 KiB of JSON)
+# functions whose result can be much larger than their arguments: each result is measured
+_GROWING = frozenset(("States.Array", "States.Format", "States.JsonToString", "States.ArrayPartition",
+                      "States.JsonMerge", "States.StringToJson"))
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
@@ -223,14 +228,14 @@ def f_string_to_json(env: Any, text: Any) -> Any:
     text = _str(fn, "the argument", text)
     if not text.strip():
         return None
+    from stepfn.asl.values import TooDeep, own, parse_constant, parse_float
+
     try:
-        return json.loads(text, parse_constant=_not_json)
-    except ValueError as exc:
-        _fail(f"Invalid arguments in {fn}: the string is not valid JSON ({exc.args[0]})")
-
-
-def _not_json(word: str) -> NoReturn:
-    raise ValueError(f"{word} is not a JSON value")
+        return own(json.loads(text, parse_constant=parse_constant, parse_float=parse_float))
+    except (ValueError, RecursionError) as exc:
+        deep = isinstance(exc, (RecursionError, TooDeep))
+        reason = "nested too deeply" if deep or not exc.args else str(exc.args[0])
+        _fail(f"Invalid arguments in {fn}: the string is not valid JSON ({reason})")
 
 
 def f_json_to_string(env: Any, value: Any) -> str:
@@ -429,6 +434,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def error(self, message: str, pos: int | None = None) -> NoReturn:
         raise ExpressionError(message, self.text, self.pos if pos is None else pos)
@@ -455,6 +461,9 @@ class _Parser:
         spec = FUNCTIONS.get(name)
         if spec is None:
             self.error(f"unknown intrinsic function {name!r}", start)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.error(f"intrinsic calls nest more than {MAX_NESTING} deep (the limit)", start)
         self.pos = m.end()
         args: list[Any] = []
         self.skip_ws()
@@ -485,6 +494,7 @@ class _Parser:
                 want = f"{spec.min_args} to {spec.max_args}"
             plural = "" if want in ("1", "at least 1") else "s"
             self.error(f"{name} takes {want} argument{plural}, got {n}", start)
+        self.depth -= 1
         return _Call(name, tuple(args), start)
 
     def peek(self) -> str:
@@ -622,6 +632,23 @@ def _compile_path_arg(node: _PathArg, text: str, field: str | None) -> Evaluator
 
 
 def _compile_call(call: _Call, text: str, field: str | None) -> Evaluator:
+    evaluate = _compile_unbounded(call, text, field)
+    if call.name not in _GROWING:
+        return evaluate
+    name = call.name
+
+    def bounded(data: Any, env: Any) -> Any:
+        result = evaluate(data, env)
+        if len(json_text(result).encode()) > _MAX_RESULT:
+            raise StatesError(
+                INTRINSIC_FAILURE, f"The result of {name} is larger than {_MAX_RESULT} bytes (the payload limit)"
+            )
+        return result
+
+    return bounded
+
+
+def _compile_unbounded(call: _Call, text: str, field: str | None) -> Evaluator:
     if call.name == "States.Format" and isinstance(call.args[0], _Literal):
         return _compile_literal_format(call, text, field)
     impl = FUNCTIONS[call.name].impl

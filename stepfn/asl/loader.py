@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from stepfn.asl import model as m
 from stepfn.asl.paths import compile_path
 from stepfn.asl.templates import compile_template
+from stepfn.asl.values import MAX_DEFINITION_DEPTH, NotJson, TooDeep, own, parse_float
 from stepfn.errors import DefinitionError, ExpressionError, Problem, StepfnError
 
 DEFAULT = compile_path("$")
@@ -87,9 +88,15 @@ def parse_document(text: str, source: str = "<definition>", yaml: bool | None = 
     if yaml is None:
         yaml = source.endswith((".yaml", ".yml"))
     if yaml:
-        return _parse_yaml(text, source)
+        return _own_document(_parse_yaml(text, source), source)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        doc = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=parse_float
+        )
+    except RecursionError:
+        raise DefinitionError([_too_deep(source)]) from None
+    except NotJson as exc:
+        raise DefinitionError([Problem("", "json.syntax", f"{source}: {exc}")]) from None
     except _Duplicate as dup:
         where = _duplicate_position(text, dup.key)
         at = f"line {where[0]}, column {where[1]}: " if where else ""
@@ -102,6 +109,25 @@ def parse_document(text: str, source: str = "<definition>", yaml: bool | None = 
         raise DefinitionError(
             [Problem("", "json.syntax", f"{source}: line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
+    return _own_document(doc, source)
+
+
+def _too_deep(source: str) -> Problem:
+    return Problem(
+        "",
+        "definition.too-deep",
+        f"{source}: arrays and objects nest more than {MAX_DEFINITION_DEPTH} levels deep (the limit)",
+    )
+
+
+def _own_document(doc: Any, source: str) -> Any:
+    """The document as JSON of bounded depth (a copy nobody else holds), else a DefinitionError."""
+    try:
+        return own(doc, MAX_DEFINITION_DEPTH)
+    except TooDeep:
+        raise DefinitionError([_too_deep(source)]) from None
+    except NotJson as exc:
+        raise DefinitionError([Problem("", "definition.not-json", f"{source}: {exc}")]) from None
 
 
 def _parse_yaml(text: str, source: str) -> Any:
@@ -135,6 +161,10 @@ def _parse_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {where}{exc.problem}")]) from None
+    except pyyaml.YAMLError as exc:  # the reader's errors (control characters, bad encoding) carry no mark
+        raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {exc}")]) from None
+    except RecursionError:
+        raise DefinitionError([_too_deep(source)]) from None
 
 
 # YAML 1.2 core schema scalars (what the tools that deploy YAML definitions read):
@@ -178,33 +208,85 @@ def _construct_core_int(loader: Any, node: Any) -> int:
     return int(text, 10)
 
 
-def read_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
-    """A definition from a dict, a path, or JSON/YAML text; returns (document, name)."""
-    if isinstance(source, Mapping):
-        return source, "StateMachine"
-    from pathlib import Path as FsPath
+#: The largest definition file read (AWS takes definitions of up to 1 MiB of JSON; YAML is wordier).
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
+
+def read_document(
+    source: Any = None, *, text: str | bytes | None = None, path: str | os.PathLike[str] | None = None
+) -> tuple[Any, str]:
+    """A definition and its name, from exactly one of: ``text`` (JSON or YAML), ``path`` (a
+    file), or ``source`` (a dict; a path object; a string, read as text when it starts with
+    ``{`` or ``[`` or spans lines, else as a path)."""
+    if (source is not None) + (text is not None) + (path is not None) != 1:
+        raise DefinitionError([Problem("", "usage.source", "give exactly one of a source, text= or path=")])
+    if path is not None:
+        return _read_path(path)
+    if text is not None:
+        return _parse_text(text, yaml=None), "StateMachine"
+    if isinstance(source, Mapping):
+        return _own_document(source, "<definition>"), "StateMachine"
+    if isinstance(source, (bytes, bytearray)):
+        return _parse_text(bytes(source), yaml=False), "StateMachine"
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("{", "["))
                                           and "\n" not in source):
-        path = FsPath(source)
+        return _read_path(source)
+    if not isinstance(source, str):
+        raise DefinitionError([Problem("", "usage.source", f"a definition cannot be a {type(source).__name__}")])
+    return _parse_text(source, yaml=False), "StateMachine"
+
+
+def _parse_text(text: str | bytes, yaml: bool | None, source: str = "<definition>") -> Any:
+    if isinstance(text, bytes):
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DefinitionError([Problem("", "file.unreadable", f"cannot read {path}: {exc.strerror}")]) from None
-        return parse_document(text, str(path)), path.stem.replace(".asl", "")
-    return parse_document(str(source)), "StateMachine"
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DefinitionError([Problem("", "file.encoding", f"{source}: not UTF-8 text ({exc.reason} at byte "
+                                                                f"{exc.start})")]) from None
+    if yaml is None:
+        yaml = not text.lstrip().startswith(("{", "["))
+    return parse_document(text, source, yaml=yaml)
+
+
+def _read_path(source: str | os.PathLike[str]) -> tuple[Any, str]:
+    from pathlib import Path as FsPath
+
+    try:
+        path = FsPath(source)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        shown = repr(os.fspath(source)) if "\x00" in os.fspath(source) else os.fspath(source)
+        raise DefinitionError([Problem("", "file.unreadable", f"cannot read {shown}: {reason}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise DefinitionError([Problem("", "file.too-large", f"{path}: larger than {MAX_FILE_BYTES} bytes")])
+    return _parse_text(data, path.name.endswith((".yaml", ".yml")), str(path)), path.stem.replace(".asl", "")
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def validate(source: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
-    """Every problem with a definition (shape, graph, fields, expressions); never raises."""
+def validate(
+    source: Any = None,
+    *,
+    text: str | bytes | None = None,
+    path: str | os.PathLike[str] | None = None,
+    machine_type: str = "STANDARD",
+) -> list[Problem]:
+    """Every problem with a definition (shape, graph, fields, expressions); never raises.
+
+    The definition is ``text=`` (JSON or YAML), ``path=`` (a file), or ``source``: a dict,
+    a path object, or a string taken as text when it starts with ``{`` or ``[`` or spans
+    lines and as a file path otherwise.
+    """
     try:
-        doc, _ = read_document(source)
+        doc, _ = read_document(source, text=text, path=path)
+        return check_document(doc, machine_type=machine_type)
     except DefinitionError as exc:
         return list(exc.problems)
-    return check_document(doc, machine_type=machine_type)
+    except RecursionError:
+        return [_too_deep("<definition>")]
 
 
 def check_document(doc: Any, *, machine_type: str = "STANDARD") -> list[Problem]:
@@ -560,14 +642,29 @@ def _compile_rule(rule: Mapping[str, Any], pointer: str) -> Any:
     return compile_rule(dict(rule), pointer)
 
 
-def load(source: Any, *, machine_type: str = "STANDARD", name: str | None = None) -> m.StateMachine:
-    """Load a definition (path, JSON/YAML text or dict); raise ``DefinitionError`` if invalid."""
-    doc, stem = read_document(source)
+def load(
+    source: Any = None,
+    *,
+    text: str | bytes | None = None,
+    path: str | os.PathLike[str] | None = None,
+    machine_type: str = "STANDARD",
+    name: str | None = None,
+) -> m.StateMachine:
+    """Load a definition; raise ``DefinitionError`` listing every problem if it is invalid.
+
+    The definition is ``text=`` (JSON or YAML), ``path=`` (a file), or ``source``: a dict,
+    a path object, or a string taken as text when it starts with ``{`` or ``[`` or spans
+    lines and as a file path otherwise.
+    """
+    doc, stem = read_document(source, text=text, path=path)
     problems = _structural(doc, machine_type)
     if problems:
         raise DefinitionError(problems)
     compiler = _Compiler()
-    machine = compiler.machine(doc, name or stem)
+    try:
+        machine = compiler.machine(doc, name or stem)
+    except RecursionError:
+        raise DefinitionError([_too_deep("<definition>")]) from None
     if compiler.problems or machine is None:
         raise DefinitionError(compiler.problems)
     return machine

@@ -36,10 +36,12 @@ class TaskTokenError(StepfnError):
     ``TaskTimedOut`` for one whose Task is already over (answered, timed out, stopped).
     """
 
-    def __init__(self, code: str, token: str) -> None:
+    def __init__(self, code: str, token: str, reason: str | None = None) -> None:
         self.code = code
         self.token = token
         what = "was never issued" if code == "InvalidToken" else "belongs to a Task that is over"
+        if reason is not None:  # InvalidOutput: the output is not JSON
+            what = f"cannot take this output: {reason}"
         super().__init__(f"{code}: task token {token[:24]!r}... {what}")
 
 
@@ -175,6 +177,13 @@ class Callbacks:
         """Report ``outcome`` for ``token`` (``None`` is a heartbeat)."""
         if not isinstance(token, str):
             raise TaskTokenError("InvalidToken", str(token))
+        if outcome is not None and outcome[0] == SUCCESS:
+            from stepfn.asl.values import NotJson, own
+
+            try:
+                outcome = (SUCCESS, own(outcome[1]), *outcome[2:])
+            except NotJson as exc:
+                raise TaskTokenError("InvalidOutput", token, str(exc)) from None
         with self._lock:
             waiter = self._waiters.get(token)
             if waiter is None or waiter.outcome is not None:

@@ -81,6 +81,15 @@ class Calls:
     def _get_callbacks(self) -> Callbacks:
         return self.callbacks
 
+    def _marshal(self, result: Any) -> Any:
+        """The run's own copy of what a handler returned; a value that is not JSON fails the Task."""
+        from stepfn.asl.values import NotJson, own
+
+        try:
+            return own(result)
+        except NotJson as exc:
+            raise marshal_error(str(exc), self.random) from None
+
     def _handler(self, state_name: str, resource: str) -> Any:
         """The handler of a Task, looked up once per run."""
         key = (state_name, resource)
@@ -147,7 +156,7 @@ class Calls:
             if resume_gc:
                 gc.enable()
             try:
-                return handler(payload, ctx)
+                return self._marshal(handler(payload, ctx))
             except StatesError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
@@ -160,12 +169,12 @@ class Calls:
         async def call() -> Any:
             try:
                 if is_async:
-                    return await handler(payload, ctx)
+                    return self._marshal(await handler(payload, ctx))
                 import anyio.to_thread
 
                 hold.take()
                 try:
-                    return await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True)
+                    return self._marshal(await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True))
                 finally:
                     hold.end()
             except StatesError:
@@ -201,6 +210,17 @@ class Calls:
         if box[1]:
             raise StatesError(errors.TIMEOUT, "")
         return box[0]
+
+
+def marshal_error(reason: str, rand: _random.Random) -> StatesError:
+    """What AWS Lambda reports for a response it cannot serialise as JSON."""
+    payload = {
+        "errorMessage": f"Unable to marshal response: {reason}",
+        "errorType": "Runtime.MarshalError",
+        "requestId": str(uuid.UUID(int=rand.getrandbits(128), version=4)),
+        "stackTrace": [],
+    }
+    return StatesError("Runtime.MarshalError", json.dumps(payload))
 
 
 def _blocking_sleep(clock: Clock, seconds: float) -> None:

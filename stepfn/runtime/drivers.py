@@ -32,6 +32,16 @@ HISTORY_CAUSE = f"The execution reached the maximum number of history events ({H
 INSTANT = frozenset(("Pass", "Choice", "Succeed", "Fail"))  # states that never await
 
 
+def own_input(value: Any) -> Any:
+    """The run's own copy of its input; a value that is not JSON is the caller's mistake."""
+    from stepfn.asl.values import NotJson, own
+
+    try:
+        return own(value)
+    except NotJson as exc:
+        raise UsageError(f"the execution input is not JSON: {exc}") from None
+
+
 class Drivers:
     """Starting, driving, ending and stopping one execution (mixed into ``Run``)."""
 
@@ -132,7 +142,7 @@ class Drivers:
         return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
-        return self._without_loop(input, None)
+        return self._without_loop(own_input(input), None)
 
     def _without_loop(self, input: Any, body: Callable[[], Any] | None) -> Execution:
         """Run ``body`` (the whole run, never suspending; None: the synchronous walk of the
@@ -192,6 +202,7 @@ class Drivers:
         per run, and importing asyncio at all in a process that needs no other loop.
         """
         self.loop_free = True
+        input = own_input(input)
 
         def drive() -> Any:
             coro = self.run_scope(self.machine.scope, input, Frame({}, self.root))
@@ -205,6 +216,7 @@ class Drivers:
         return self._without_loop(input, drive)
 
     async def execute(self, input: Any) -> Execution:
+        input = own_input(input)
         self.callbacks.bind()
         limit = self._begin(input)
         outcome: tuple[Any, bool] | BaseException

@@ -70,7 +70,8 @@ class TaskContext:
     """What a handler knows about the call it serves.
 
     ``context`` (``$$`` as the Task state sees it) is built when the handler first reads
-    it, from the state's ``env``; ``sleep`` and the task-token methods reach the run's
+    it, from the state's ``env``, as the handler's own copy (changing it changes nothing
+    in the run); ``sleep`` and the task-token methods reach the run's
     clock and callbacks through ``_sleep`` and ``_callbacks`` (a callable giving them).
     """
 
@@ -107,7 +108,7 @@ class TaskContext:
     def context(self) -> dict[str, Any]:
         found = self._context
         if found is None:
-            found = self._context = self._env.context if self._env is not None else {}
+            found = self._context = copy_json(self._env.context) if self._env is not None else {}
         return found
 
     def _registry(self) -> Any:

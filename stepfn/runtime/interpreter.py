@@ -299,8 +299,8 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             env._entered = env._context = env.pending = None
             try:
                 data, nxt = step(self, data, env)
-            except StatesError as err:
-                err = _runtime(state, entered_id, err)
+            except (StatesError, RecursionError) as exc:
+                err = _runtime(state, entered_id, _too_deep(exc))
                 self._unhandled(state, entered_id, err, cursor)
                 raise err from None
             details = {"name": name, "output": data}
@@ -333,8 +333,8 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                     data, nxt = self._sync_step(state, data, env)
                 else:
                     data, nxt = await self._retrying(state, data, env, frame)
-            except StatesError as err:
-                err = _runtime(state, entered_id, err)
+            except (StatesError, RecursionError) as exc:
+                err = _runtime(state, entered_id, _too_deep(exc))
                 catcher = match_catch(state.catch, err.error)
                 if catcher is None:
                     self._unhandled(state, entered_id, err, cursor)
@@ -498,6 +498,13 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         out = queries.evaluate(output_template, env, states)
         self.sizes.check(state.name, out, payload_size(out))
         return out, nxt
+
+
+def _too_deep(exc: StatesError | RecursionError) -> StatesError:
+    """A value nested too deeply for Python's stack fails the state, as any bad value does."""
+    if isinstance(exc, StatesError):
+        return exc
+    return StatesError(errors.RUNTIME, "A value is nested too deeply to be processed.")
 
 
 def _fail_text(value: Any, field: str) -> Any:

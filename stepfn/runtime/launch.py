@@ -183,5 +183,7 @@ def start(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) ->
     """
     from stepfn.runtime.handle import ExecutionHandle
 
+    from stepfn.runtime.drivers import own_input
+
     runner = prepare(machine, external=True, **options)
-    return ExecutionHandle(runner, _input(input))
+    return ExecutionHandle(runner, own_input(_input(input)))
