@@ -116,3 +116,53 @@ def test_text_and_path_can_be_said_explicitly(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(stepfn.DefinitionError, match="exactly one"):
         stepfn.load(PASS, text="{}")
     assert stepfn.validate() and stepfn.validate(PASS, path="x.json")
+
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:f"
+
+
+@pytest.mark.parametrize(
+    ("state", "pointer"),
+    [
+        ({"Type": "Wait", "Seconds": 100_000_000, "End": True}, "/States/S/Seconds"),
+        ({"Type": "Task", "Resource": LAMBDA, "TimeoutSeconds": 10**30, "End": True}, "/States/S/TimeoutSeconds"),
+        ({"Type": "Task", "Resource": LAMBDA, "HeartbeatSeconds": 10**9, "End": True}, "/States/S/HeartbeatSeconds"),
+        ({"Type": "Task", "Resource": LAMBDA, "End": True,
+          "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 10**12}]}, "/States/S/Retry/0/IntervalSeconds"),
+        ({"Type": "Task", "Resource": LAMBDA, "End": True,
+          "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 10**10}]}, "/States/S/Retry/0/MaxAttempts"),
+        ({"Type": "Task", "Resource": LAMBDA, "End": True,
+          "Retry": [{"ErrorEquals": ["States.ALL"], "MaxDelaySeconds": 31_622_401}]}, "/States/S/Retry/0/MaxDelaySeconds"),
+        ({"Type": "Map", "MaxConcurrency": 2**40, "End": True,
+          "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}, "/States/S/MaxConcurrency"),
+    ],
+)
+def test_constants_beyond_aws_ranges_are_refused_with_a_pointer(state: dict[str, Any], pointer: str) -> None:
+    problems = stepfn.validate({"StartAt": "S", "States": {"S": state}})
+    assert [p.pointer for p in problems] == [pointer] and problems[0].code == "field.range"
+
+
+def test_machine_timeout_beyond_the_range_is_refused() -> None:
+    problems = stepfn.validate({"StartAt": "S", "TimeoutSeconds": 10**9, "States": {"S": {"Type": "Pass", "End": True}}})
+    assert [p.pointer for p in problems] == ["/TimeoutSeconds"]
+
+
+def test_the_largest_values_aws_allows_run() -> None:
+    machine = {
+        "StartAt": "W",
+        "TimeoutSeconds": 99_999_999,
+        "States": {
+            "W": {"Type": "Wait", "Seconds": 99_999_999, "Next": "T"},
+            "T": {"Type": "Task", "Resource": LAMBDA, "TimeoutSeconds": 99_999_999, "End": True,
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 99_999_999, "MaxAttempts": 3,
+                             "BackoffRate": 1e300}]},
+        },
+    }
+    calls = []
+
+    def flaky(payload: Any, ctx: Any) -> Any:
+        calls.append(1)
+        raise ValueError("again")
+
+    ex = stepfn.run(machine, {}, handlers={LAMBDA: flaky}, clock=stepfn.VirtualClock())
+    assert ex.status in ("FAILED", "TIMED_OUT") and ex.error in ("ValueError", None)

@@ -98,9 +98,17 @@ def decide_retry(retriers: Sequence[Retrier], error: str, counts: list[int]) -> 
     return None
 
 
+#: A retry never waits longer than this: a year and a day, past any execution's time limit.
+LONGEST_DELAY = 366 * 24 * 3600.0
+
+
 def retry_delay(retrier: Retrier, attempt: int, rand: Any) -> float:
     """Seconds before retry number ``attempt`` (0-based), with back-off, cap and jitter."""
-    delay = float(retrier.interval) * (float(retrier.backoff) ** attempt)
+    try:
+        delay = float(retrier.interval) * (float(retrier.backoff) ** attempt)
+    except OverflowError:  # a large BackoffRate raised to many attempts
+        delay = LONGEST_DELAY
+    delay = min(delay, LONGEST_DELAY)
     if retrier.max_delay is not None:
         delay = min(delay, float(retrier.max_delay))
     if retrier.jitter == "FULL":

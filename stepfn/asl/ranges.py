@@ -25,7 +25,6 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "IntervalSeconds": (1, MAX_SECONDS, True),
     "MaxAttempts": (0, MAX_SECONDS, True),
     "MaxDelaySeconds": (1, MAX_DELAY_SECONDS, True),
-    "BackoffRate": (1, MAX_SECONDS, False),
     "MaxConcurrency": (0, MAX_COUNT, True),
     "ToleratedFailureCount": (0, MAX_COUNT, True),
     "ToleratedFailurePercentage": (0, 100, False),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepfn.asl.validation.fields import assign_problems, choice_rule_problems, field_problems
+from stepfn.asl.validation.fields import assign_problems, choice_rule_problems, field_problems, range_problems
 from stepfn.asl.validation.graph import graph_problems
 from stepfn.asl.validation.integrations import integration_problems
 from stepfn.asl.validation.languages import express_problems, query_language_problems
@@ -52,6 +52,7 @@ def _validate(doc: Any, machine_type: str) -> list[Problem]:
     problems.extend(schema_problems(compiled.top, doc, "", "The definition"))
     if not isinstance(doc, dict):
         return problems
+    problems.extend(range_problems({"TimeoutSeconds": doc.get("TimeoutSeconds")}, ""))
     top = JSONATA if doc.get("QueryLanguage") == JSONATA else JSONPATH
     express = machine_type == "EXPRESS"
     every_scope = list(scopes(doc))

@@ -1,5 +1,5 @@
 """Rules across fields: exactly-one / at-most-one groups, error lists (``States.ALL`` alone and
-last), Choice rules, variable names.
+last), Choice rules, variable names, and numbers beyond AWS's documented maximum.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeGuard
 
+from stepfn.asl.ranges import RANGES, describe
 from stepfn.asl.validation.schema import escape_pointer_token
 from stepfn.asl.validation.vocabulary import EXCLUSIVE, JSONATA, RULE_COMBINATORS, SUB_EXCLUSIVE, WAIT_FIELDS
 from stepfn.errors import ALL, Problem
@@ -101,6 +102,28 @@ def field_problems(state: Mapping[str, Any], kind: str, here: str) -> list[Probl
             )
     _error_list_problems(state, "Retry", here, problems)
     _error_list_problems(state, "Catch", here, problems)
+    problems.extend(range_problems(state, here))
+    for i, retrier in enumerate(state.get("Retry") or ()):
+        if isinstance(retrier, dict):
+            problems.extend(range_problems(retrier, f"{here}/Retry/{i}"))
+    for key in ("ItemBatcher", "ItemReader"):
+        sub = state.get(key)
+        if isinstance(sub, dict):
+            problems.extend(range_problems(sub, f"{here}/{key}"))
+            if isinstance(sub.get("ReaderConfig"), dict):
+                problems.extend(range_problems(sub["ReaderConfig"], f"{here}/{key}/ReaderConfig"))
+    return problems
+
+
+def range_problems(spec: Mapping[str, Any], here: str) -> list[Problem]:
+    """Numbers above AWS's documented maximum (the schema checks each minimum and type)."""
+    problems: list[Problem] = []
+    for key, (_, high, _) in RANGES.items():
+        value = spec.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+            problems.append(
+                Problem(f"{here}/{key}", "field.range", f"'{key}' must be {describe(key)}, not {value}.")
+            )
     return problems
 
 
