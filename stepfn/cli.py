@@ -32,9 +32,15 @@ def _read_input(input_text: str | None, input_file: str | None) -> Any:
         _fail("give --input or --input-file, not both")
     if input_file is not None:
         try:
-            text = sys.stdin.read() if input_file == "-" else open(input_file, encoding="utf-8").read()
+            if input_file == "-":
+                text = sys.stdin.buffer.read().decode("utf-8")
+            else:
+                with open(input_file, "rb") as handle:
+                    text = handle.read().decode("utf-8")
         except OSError as exc:
             _fail(f"cannot read input file {input_file}: {exc.strerror}")
+        except ValueError as exc:  # not UTF-8, or a NUL byte in the name
+            _fail(f"cannot read input file {input_file!r}: {exc}")
         source = "<stdin>" if input_file == "-" else input_file
     elif input_text is not None:
         text, source = input_text, "--input"
@@ -363,7 +369,7 @@ def _with_mock_config(machine: str, machine_type: str, handlers: Any, mock_confi
     path = mock_config or os.environ.get(ENV_VAR)
     if not path:
         _fail(f"--test-case needs --mock-config FILE (or {ENV_VAR})")
-    compiled = load(machine, machine_type=machine_type)
+    compiled = load(path=machine, machine_type=machine_type)
     mocked = mock_config_handlers(compiled, path, test_case=test_case, state_machine=state_machine)
     merged = Handlers()
     merged.update(handlers)
@@ -394,7 +400,7 @@ def validate(machine: str, machine_type: str, as_json: bool) -> None:
         _validate_json(machine, machine_type.upper())
     from stepfn.api import validate as validate_machine
 
-    problems = validate_machine(machine, machine_type=machine_type.upper())
+    problems = validate_machine(path=machine, machine_type=machine_type.upper())
     if problems:
         _print_problems(problems)
         sys.exit(EXIT_USAGE)
@@ -468,7 +474,7 @@ def test_state_command(
     try:
         for spec in tasks:
             harness.use(spec)
-        source, _ = read_document(machine)
+        source, _ = read_document(path=machine)
         outcome = harness.test_state(source, state_name, data, mock=mock, inspection=inspection,
                                      retrier_retry_count=retrier_retry_count, context=context,
                                      variables=variables, type=machine_type.upper())
@@ -490,7 +496,7 @@ def _json_option(name: str, text: str | None) -> Any:
         _fail(f"{name} is not valid JSON: {exc}")
 
 
-def _write_outputs(machine: str, execution: Any, events_file: str | None, render_file: str | None) -> None:
+def _write_outputs(machine: Any, execution: Any, events_file: str | None, render_file: str | None) -> None:
     from stepfn.errors import StepfnError
 
     try:

@@ -162,7 +162,7 @@ def _parse_yaml(text: str, source: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {where}{exc.problem}")]) from None
     except pyyaml.YAMLError as exc:  # the reader's errors (control characters, bad encoding) carry no mark
-        raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {exc}")]) from None
+        raise DefinitionError([Problem("", "yaml.syntax", f"{source}: {' '.join(str(exc).split())}")]) from None
     except RecursionError:
         raise DefinitionError([_too_deep(source)]) from None
 

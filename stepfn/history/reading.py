@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from stepfn.asl.values import MAX_DEPTH
 from stepfn.errors import UsageError
 
 SUCCEEDED, FAILED, CAUGHT, ABORTED, RUNNING, NOT_RUN = (
@@ -176,7 +177,7 @@ def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return _from_epoch(value)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):
@@ -185,23 +186,60 @@ def _timestamp(value: Any) -> datetime | None:
             moment = datetime.fromisoformat(text)
         except ValueError:
             try:
-                return datetime.fromtimestamp(float(text), tz=timezone.utc)
+                return _from_epoch(float(text))
             except ValueError:
                 return None
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     return None
 
 
+def _from_epoch(seconds: float) -> datetime | None:
+    """Seconds since 1970 as a time; None when no date holds it (an absurd or NaN timestamp)."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _event_id(raw: dict[str, Any], key: str) -> int:
+    """An event's ``id`` or ``previousEventId``: a whole number (missing or null is 0)."""
+    value = raw.get(key) or 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 2**63:
+        raise UsageError(f"not an event history: the event {key} {str(value)[:40]!r} is not a whole number")
+    return value
+
+
 def _decode(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return _text(json.loads(value))
+        except (ValueError, RecursionError):
             return value
     return value
 
 
+def _text(value: Any, depth: int = 0) -> Any:
+    """``value`` with every lone surrogate (a ``\\udcff`` escape in a file) shown as U+FFFD;
+    nested deeper than any execution's data can be, it is not a history."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, (dict, list)) and depth > MAX_DEPTH:
+        raise UsageError(f"not an event history: an event nests more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {_text(k): _text(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v, depth + 1) for v in value]
+    return value
+
+
 def _from_dict(raw: dict[str, Any]) -> HistoryEvent:
+    raw = _text(raw)
     details: dict[str, Any] = {}
     for key, value in raw.items():
         if key.endswith("EventDetails") and isinstance(value, dict):
@@ -213,8 +251,8 @@ def _from_dict(raw: dict[str, Any]) -> HistoryEvent:
                 else:
                     details[k] = _decode(v) if k in _DATA_KEYS else v
     return HistoryEvent(
-        id=int(raw.get("id", 0)),
-        previous=int(raw.get("previousEventId", 0) or 0),
+        id=_event_id(raw, "id"),
+        previous=_event_id(raw, "previousEventId"),
         timestamp=_timestamp(raw.get("timestamp")),
         type=str(raw.get("type", "")),
         details=details,
@@ -228,6 +266,8 @@ def read_history_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             text = fh.read()
     except OSError as exc:
         raise UsageError(f"cannot read events file {path}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, or a NUL byte in the path
+        raise UsageError(f"cannot read events file {path!r}: {exc}") from None
     stripped = text.lstrip()
     try:
         if stripped.startswith("[") or (stripped.startswith("{") and '"events"' in stripped[:200]):
@@ -235,7 +275,7 @@ def read_history_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             items = doc.get("events", []) if isinstance(doc, dict) else doc
         else:
             items = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError(
             f"{path} is not an event history (JSON Lines or GetExecutionHistory JSON): {exc}"
         ) from None
@@ -262,7 +302,10 @@ def normalize(source: Any) -> list[HistoryEvent]:
             details = item.details or {}
             out.append(HistoryEvent(item.id, item.previous_event_id, item.timestamp, item.type, details))
         elif isinstance(item, dict):
-            out.append(_from_dict(item))
+            try:
+                out.append(_from_dict(item))
+            except RecursionError:
+                raise UsageError("not an event history: an event nests too deeply") from None
         else:
             raise UsageError(f"not an event: {item!r}")
     out.sort(key=lambda e: e.id)

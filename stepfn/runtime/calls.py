@@ -11,6 +11,7 @@ import json
 import os
 import random as _random
 import sys
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -37,12 +38,37 @@ def _plumbing() -> tuple[str, ...]:
     return tuple(dirs)
 
 
+class Interrupted(Exception):
+    """A handler raised ``KeyboardInterrupt``: the run ends and its caller gets a ``KeyboardInterrupt``.
+
+    It travels as an ordinary exception through the run's task groups (asyncio treats a
+    ``KeyboardInterrupt`` inside a task as a crash of the event loop) and is turned back
+    into ``KeyboardInterrupt`` where the run started.
+    """
+
+
+def _request_id(rand: _random.Random | None) -> str:
+    return str(uuid.uuid4() if rand is None else uuid.UUID(int=rand.getrandbits(128), version=4))
+
+
 def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[str, str | None]:
-    """(error, cause) for an exception raised by a handler (``rand`` draws the request id)."""
+    """(error, cause) for an exception raised by a handler (``rand`` draws the request id).
+
+    ``sys.exit`` in a handler is reported as AWS Lambda reports a function whose runtime
+    exits: ``Runtime.ExitError``.
+    """
     error = getattr(exc, "error", None)
     cause = getattr(exc, "cause", None)
     if isinstance(error, str) and (cause is None or isinstance(cause, str)):
         return error, cause
+    if isinstance(exc, SystemExit):
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        request_id = _request_id(rand)
+        payload: dict[str, Any] = {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}",
+        }
+        return "Runtime.ExitError", json.dumps(payload)
     import traceback
 
     tb = exc.__traceback__
@@ -53,7 +79,7 @@ def failure_of(exc: BaseException, rand: _random.Random | None = None) -> tuple[
     payload = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "requestId": str(uuid.uuid4() if rand is None else uuid.UUID(int=rand.getrandbits(128), version=4)),
+        "requestId": _request_id(rand),
         "stackTrace": traceback.format_tb(tb),
     }
     return type(exc).__name__, json.dumps(payload)
@@ -89,6 +115,16 @@ class Calls:
             return own(result)
         except NotJson as exc:
             raise marshal_error(str(exc), self.random) from None
+
+    def _failure(self, exc: BaseException) -> StatesError:
+        """The Task failure for what a handler raised; cancellation passes through, and Ctrl-C
+        (``KeyboardInterrupt``) leaves the run as :class:`Interrupted`."""
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted() from None
+        if isinstance(exc, GeneratorExit) or _is_cancellation(exc):
+            raise exc
+        error, cause = failure_of(exc, self.random)
+        return StatesError(error, cause)
 
     def _handler(self, state_name: str, resource: str) -> Any:
         """The handler of a Task, looked up once per run."""
@@ -134,18 +170,21 @@ class Calls:
         inline = not is_async and self._inline(handler, state, timeout)
 
         sleep: Callable[[float], Any]
+        loop_token: list[Any] = []  # the event loop's token and thread, for handlers in threads
         if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
             sleep = functools.partial(_blocking_sleep, clock)
         else:
             hold = _Hold(clock)
 
             def sleep(seconds: float) -> Any:
+                if not loop_token or threading.get_ident() == loop_token[1]:
+                    return clock.sleep(seconds)  # on the event loop's thread: an async handler awaits it
                 import anyio.from_thread
 
                 try:
-                    return anyio.from_thread.run(hold.sleep, seconds)
-                except RuntimeError:
-                    return clock.sleep(seconds)
+                    return anyio.from_thread.run(hold.sleep, seconds, token=loop_token[0])
+                except RuntimeError:  # the execution is over
+                    return None
 
         # $$ and the callbacks are made only if the handler asks for them
         ctx = TaskContext(
@@ -159,29 +198,29 @@ class Calls:
                 return self._marshal(handler(payload, ctx))
             except StatesError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                error, cause = failure_of(exc, self.random)
-                raise StatesError(error, cause) from None
+            except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+                raise self._failure(exc) from None
             finally:
                 if resume_gc:
                     gc.disable()
+
+        import anyio.lowlevel
+
+        loop_token.extend((anyio.lowlevel.current_token(), threading.get_ident()))
 
         async def call() -> Any:
             try:
                 if is_async:
                     return self._marshal(await handler(payload, ctx))
-                import anyio.to_thread
-
                 hold.take()
                 try:
-                    return self._marshal(await anyio.to_thread.run_sync(handler, payload, ctx, abandon_on_cancel=True))
+                    return self._marshal(await _in_thread(handler, payload, ctx, loop_token[0]))
                 finally:
                     hold.end()
             except StatesError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                error, cause = failure_of(exc, self.random)
-                raise StatesError(error, cause) from None
+            except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+                raise self._failure(exc) from None
 
         if timeout is None:
             return await call()
@@ -203,13 +242,61 @@ class Calls:
                 await clock.sleep(timeout)
                 tg.cancel_scope.cancel()
 
+            async def watchdog() -> None:
+                """A thread still working after ``timeout`` real seconds lets virtual time pass."""
+                await anyio.sleep(timeout)
+                hold.end()
+
             tg.start_soon(work)
             tg.start_soon(timer)
+            if clock.virtual and not is_async:
+                tg.start_soon(watchdog)
         if failure:
             raise failure[0]
         if box[1]:
             raise StatesError(errors.TIMEOUT, "")
         return box[0]
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    anyio = sys.modules.get("anyio")
+    if anyio is None:
+        return False
+    try:
+        return isinstance(exc, anyio.get_cancelled_exc_class())
+    except Exception:  # noqa: BLE001 - no event loop: nothing can be cancelled
+        return False
+
+
+async def _in_thread(handler: Any, payload: Any, ctx: Any, token: Any) -> Any:
+    """Call a synchronous handler in a daemon thread of its own.
+
+    A handler that never returns is abandoned when its Task times out or the execution
+    ends, and, being a daemon thread, never keeps the process from exiting (anyio's worker
+    threads would).
+    """
+    import anyio
+    import anyio.from_thread
+
+    done = anyio.Event()
+    box: list[Any] = []
+
+    def target() -> None:
+        try:
+            box.append((True, handler(payload, ctx)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the event loop as is
+            box.append((False, exc))
+        try:
+            anyio.from_thread.run_sync(done.set, token=token)
+        except Exception:  # noqa: BLE001 - the execution is over: nobody waits for this result
+            pass
+
+    threading.Thread(target=target, name="stepfn-handler", daemon=True).start()
+    await done.wait()
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value
 
 
 def marshal_error(reason: str, rand: _random.Random) -> StatesError:

@@ -55,6 +55,12 @@ class Clock:
     def release(self) -> None:
         """Undo one :meth:`acquire`."""
 
+    def claim(self) -> None:
+        """An execution starts on the running event loop (virtual clocks refuse a second loop)."""
+
+    def unclaim(self) -> None:
+        """Undo one :meth:`claim`."""
+
 
 class _Null:
     def __enter__(self) -> None:
@@ -88,7 +94,10 @@ class VirtualClock(Clock):
     While anything *holds* the clock (a handler running in a worker thread, an
     :class:`~stepfn.ExecutionHandle` whose caller is not waiting for the result) time
     stands still, however long the real work takes.  One clock serves one event loop
-    at a time; nested executions share their parent's clock.
+    at a time (any number of executions on it: nested ones, or several awaited together);
+    an execution on another event loop (another thread, another ``stepfn.start``) while
+    it is in use is refused with a ``UsageError``.  Each wake-up costs O(log n) in the
+    number of sleepers (a heap of deadlines; sleepers due at the same instant wake together).
     """
 
     virtual = True
@@ -108,6 +117,12 @@ class VirtualClock(Clock):
         self._idle: anyio.Event | None = None
         self._busy = 0
         self._driving = False
+        self._handover: anyio.Event | None = None
+        self._owner: int | None = None
+        self._claims = 0
+        import threading
+
+        self._claim_lock = threading.Lock()
 
     def now(self) -> datetime:
         return self._now
@@ -146,16 +161,40 @@ class VirtualClock(Clock):
         """Context manager: :meth:`acquire` on entry, :meth:`release` on exit."""
         return _Hold(self)
 
-    async def drive(self) -> None:
-        """Run beside an execution: whenever every task is blocked, wake the next sleeper.
+    def claim(self) -> None:
+        """An execution starts on the running event loop; refused while another loop uses the clock."""
+        owner = _loop_id()
+        with self._claim_lock:
+            if self._owner is not None and self._owner != owner:
+                from stepfn.errors import UsageError
 
-        Returns at once when another ``drive`` already runs this clock (a nested
-        execution inside its parent).
+                raise UsageError(
+                    "this VirtualClock is in use by an execution on another event loop (another thread or "
+                    "stepfn.start()); a VirtualClock serves one event loop at a time: give each concurrent "
+                    "execution its own clock"
+                )
+            self._owner = owner
+            self._claims += 1
+
+    def unclaim(self) -> None:
+        with self._claim_lock:
+            self._claims -= 1
+            if self._claims <= 0:
+                self._claims = 0
+                self._owner = None
+
+    async def drive(self) -> None:
+        """Run beside an execution: whenever every task is blocked, wake the next sleepers.
+
+        One ``drive`` runs the clock at a time; another one (a nested execution inside its
+        parent, or executions awaited together) waits and takes over when the first ends.
         """
-        if self._driving:
-            return
         import anyio
 
+        while self._driving:
+            if self._handover is None:
+                self._handover = anyio.Event()
+            await self._handover.wait()
         self._driving = True
         try:
             while True:
@@ -177,8 +216,15 @@ class VirtualClock(Clock):
                 deadline, _, event = heapq.heappop(sleepers)
                 self._now = max(self._now, deadline)
                 event.set()
+                while sleepers and sleepers[0][0] <= deadline:  # everyone due now wakes together
+                    entry = heapq.heappop(sleepers)
+                    if entry[2] is not None:
+                        entry[2].set()
         finally:
             self._driving = False
+            if self._handover is not None:
+                self._handover.set()
+                self._handover = None
 
 
 class _Hold:
@@ -194,13 +240,26 @@ class _Hold:
         self.clock.release()
 
 
+def _loop_id() -> int:
+    """Which event loop is running here (the thread, when none is)."""
+    try:
+        import asyncio
+
+        return id(asyncio.get_running_loop())
+    except RuntimeError:
+        import threading
+
+        return threading.get_ident()
+
+
 async def _all_blocked() -> None:
     """Return once every other task of the event loop is blocked and no callback is due.
 
-    On asyncio this yields while a task is runnable or a callback (a cancellation being
-    delivered, a thread's result arriving) is queued — anyio's version sleeps 0.1 s of
-    real time whenever a task is ready and cannot see queued callbacks; elsewhere
-    anyio's version is used.
+    On asyncio a task can only run through a callback in the loop's ready queue (its next
+    step, a future it waits on completing, a cancellation, a thread's result arriving), so
+    the queue staying empty across a yield means everyone is blocked: O(1), however many
+    tasks sleep.  anyio's version sleeps 0.1 s of real time whenever a task is ready and
+    walks every task; it serves other event loops.
     """
     import asyncio
 
@@ -208,28 +267,17 @@ async def _all_blocked() -> None:
 
     try:
         loop = asyncio.get_running_loop()
-        me = asyncio.current_task(loop)
     except RuntimeError:
         await anyio.wait_all_tasks_blocked()
         return
     ready = getattr(loop, "_ready", None)
+    if ready is None:
+        await anyio.wait_all_tasks_blocked()
+        return
     quiet = 0
-    while True:
+    while quiet < 2:
         await asyncio.sleep(0)
-        if ready:
-            quiet = 0
-            continue
-        for task in asyncio.all_tasks(loop):
-            if task is me:
-                continue
-            waiter = getattr(task, "_fut_waiter", None)
-            if waiter is None or waiter.done():
-                quiet = 0
-                break
-        else:
-            quiet += 1
-            if ready is not None or quiet >= 3:
-                return
+        quiet = 0 if ready else quiet + 1
 
 
 async def wait_event(clock: Clock, event: anyio.Event, seconds: float | None) -> bool:

@@ -9,7 +9,7 @@ driver racing the execution's deadline, and ``stop``.  The scope loops it drives
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from stepfn import errors
 from stepfn.asl import model as m
@@ -30,6 +30,22 @@ MAX_DURATION = {STANDARD: 365 * 24 * 3600.0, EXPRESS: 300.0}
 HISTORY_LIMIT = 25_000
 HISTORY_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
 INSTANT = frozenset(("Pass", "Choice", "Succeed", "Fail"))  # states that never await
+
+
+def _reraise(exc: Exception) -> NoReturn:
+    """Raise ``exc`` again, or ``KeyboardInterrupt`` when a handler raised that."""
+    if _interrupted(exc):
+        raise KeyboardInterrupt() from None
+    raise exc
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Is ``exc`` (or an exception group holding it) a handler's ``KeyboardInterrupt``?"""
+    from stepfn.runtime.calls import Interrupted
+
+    if isinstance(exc, Interrupted):
+        return True
+    return any(_interrupted(e) for e in getattr(exc, "exceptions", ()))
 
 
 def own_input(value: Any) -> Any:
@@ -157,6 +173,8 @@ class Drivers:
                 outcome = (body(), False)
         except (StatesError, HistoryLimitExceeded) as exc:
             outcome = exc
+        except Exception as exc:
+            _reraise(exc)
         finally:
             if self.gc_paused:
                 gc.enable()
@@ -217,14 +235,20 @@ class Drivers:
 
     async def execute(self, input: Any) -> Execution:
         input = own_input(input)
-        self.callbacks.bind()
-        limit = self._begin(input)
-        outcome: tuple[Any, bool] | BaseException
+        self.clock.claim()
         try:
-            outcome = await self._with_deadline(limit)
-        except (StatesError, HistoryLimitExceeded) as exc:
-            outcome = exc
-        return self._conclude(input, outcome)
+            self.callbacks.bind()
+            limit = self._begin(input)
+            outcome: tuple[Any, bool] | BaseException
+            try:
+                outcome = await self._with_deadline(limit)
+            except (StatesError, HistoryLimitExceeded) as exc:
+                outcome = exc
+            except Exception as exc:
+                _reraise(exc)
+            return self._conclude(input, outcome)
+        finally:
+            self.clock.unclaim()
 
     def stop(self, error: str | None = None, cause: str | None = None) -> bool:
         """Abort the running execution (on its event loop); False when it is already over."""

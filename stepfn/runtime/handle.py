@@ -22,6 +22,7 @@ import anyio
 import anyio.from_thread
 
 from stepfn.errors import UsageError
+from stepfn.runtime.calls import Interrupted
 from stepfn.runtime.callbacks import FAILURE, SUCCESS, PendingTask
 from stepfn.runtime.clock import wait_event
 from stepfn.runtime.events import Event
@@ -50,11 +51,20 @@ class ExecutionHandle:
 
     async def _main(self, input: Any) -> Execution:
         done = self._done_event()
+        clock = self._run.clock
+        try:
+            clock.claim()  # before holding it: a clock in use elsewhere is refused untouched
+        except BaseException:
+            done.set()
+            raise
         if self._held:
-            self._run.clock.acquire()
+            clock.acquire()
         try:
             return await self._run.execute(input)
+        except KeyboardInterrupt:  # a handler's Ctrl-C: re-raised by result() on the caller's thread
+            raise Interrupted() from None
         finally:
+            clock.unclaim()
             done.set()
             self._run.callbacks.notify()
 
@@ -159,6 +169,12 @@ class ExecutionHandle:
             execution = self._future.result(timeout)
         except concurrent.futures.TimeoutError:
             raise TimeoutError(f"the execution did not end within {timeout} s") from None
+        except Interrupted:
+            self.close()
+            raise KeyboardInterrupt() from None
+        except BaseException:  # the run could not start (a clock in use elsewhere): free its thread
+            self.close()
+            raise
         self.close()
         return execution
 

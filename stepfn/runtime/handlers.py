@@ -291,7 +291,7 @@ def load_handlers(spec: str) -> Handlers:
         sys.path.insert(0, str(path.parent.resolve()))
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's module failed to import
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module failed to import
             raise UsageError(f"cannot import tasks file {spec}: {type(exc).__name__}: {exc}") from None
         finally:
             sys.path.pop(0)
@@ -303,7 +303,7 @@ def load_handlers(spec: str) -> Handlers:
         mod_path, _, attr = spec.partition(":")
         try:
             module = importlib.import_module(mod_path)
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             raise UsageError(f"cannot import {mod_path}: {type(exc).__name__}: {exc}") from None
         obj = getattr(module, attr or "handlers", None)
         if obj is None and not attr:

@@ -127,6 +127,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
     finished = False
     _cancel: anyio.CancelScope | None = None
     spawn: Callable[..., Any] | None = None  # starts a background task (child executions)
+    depth = 0  # how many executions started this one, one inside the other
     # test hook: trace(kind, state, chosen) for "choice" (rule or None for Default),
     # "retry" (the Retrier) and "catch" (the Catcher); None costs one check
     trace: Callable[[str, m.State, Any], None] | None = None
@@ -204,6 +205,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             services=self.services,
         )
         run.spawn = self.spawn
+        run.depth = self.depth + 1
         return run
 
     @property

@@ -28,12 +28,20 @@ if TYPE_CHECKING:
     from stepfn.runtime.tasks import Tasks
 
 
+#: Executions started one inside the other (a machine that starts itself) stop here...
+MAX_NESTING = 16
+#: ... and one top-level execution starts at most this many in all.
+MAX_STARTED = 10_000
+MAX_CAUSE = 32_768
+
+
 class Machines:
-    """State machines a run may start, by ARN or by name."""
+    """State machines a run may start, by ARN or by name; counts the executions it started."""
 
     def __init__(self, mapping: Mapping[str, Any] | None = None) -> None:
         self._sources: dict[str, Any] = dict(mapping or {})
         self._loaded: dict[str, StateMachine] = {}
+        self.started = 0
 
     def __contains__(self, arn: str) -> bool:
         return self._key(arn) is not None
@@ -143,6 +151,16 @@ async def start_execution(
             run, "InvalidExecutionInput", "Invalid State Machine Execution Input: 'the input is over 262144 bytes'"
         )
     name = params.get("Name")
+    machines = run.machines
+    assert machines is not None
+    if getattr(run, "depth", 0) >= MAX_NESTING or machines.started >= MAX_STARTED:
+        raise _service_error(
+            run,
+            "ExecutionLimitExceeded",
+            f"Execution limit exceeded: executions nest at most {MAX_NESTING} deep and one execution starts at "
+            f"most {MAX_STARTED} in all (a state machine that starts itself?)",
+        )
+    machines.started += 1
     child = run.child(machine, name if isinstance(name, str) and name else None, machine_name)
     started = {"ExecutionArn": child.arn, "StartDate": _millis(run.clock.now())}
     if pattern in (SYNC, SYNC2):
@@ -150,7 +168,8 @@ async def start_execution(
         execution = await child.execute(value)
         result = describe(execution, text, value, pattern == SYNC2)
         if execution.status != "SUCCEEDED":
-            raise StatesError(errors.TASK_FAILED, _dumps(result))
+            cause = _dumps(result)  # AWS keeps at most 32,768 characters of a cause
+            raise StatesError(errors.TASK_FAILED, cause if len(cause) <= MAX_CAUSE else cause[:MAX_CAUSE])
         return result
     assert run.spawn is not None
     run.spawn(child.execute, value)
