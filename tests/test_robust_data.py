@@ -141,7 +141,7 @@ def test_send_task_success_with_output_that_is_not_json_is_refused() -> None:
             }
         },
     }
-    handle = stepfn.start(token_task, {})
+    handle = stepfn.start(token_task, {}, aws=False)
     task = handle.wait_for_task(timeout=30)
     with pytest.raises(stepfn.TaskTokenError, match="InvalidOutput"):
         handle.send_task_success(task.token, {"n": float("nan")})

@@ -14,8 +14,8 @@ from stepfn.asl.values import MAX_DEFINITION_DEPTH
 
 def _nested_parallels(n: int) -> dict[str, Any]:
     d: dict[str, Any] = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-    for _ in range(n):
-        d = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [d], "End": True}}}
+    for i in range(n):
+        d = {"StartAt": f"P{i}", "States": {f"P{i}": {"Type": "Parallel", "Branches": [d], "End": True}}}
     return d
 
 

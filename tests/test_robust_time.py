@@ -96,7 +96,7 @@ def test_a_virtual_clock_in_use_by_a_started_execution_is_refused_elsewhere() ->
         },
     }
     clock = stepfn.VirtualClock()
-    first = stepfn.start(token_task, {}, clock=clock)
+    first = stepfn.start(token_task, {}, clock=clock, aws=False)
     task = first.wait_for_task(timeout=30)
     second = stepfn.start(WAIT, {}, clock=clock)
     with pytest.raises(stepfn.UsageError, match="one event loop at a time"):

@@ -97,7 +97,7 @@ class VirtualClock(Clock):
     at a time (any number of executions on it: nested ones, or several awaited together);
     an execution on another event loop (another thread, another ``stepfn.start``) while
     it is in use is refused with a ``UsageError``.  Each wake-up costs O(log n) in the
-    number of sleepers (a heap of deadlines; sleepers due at the same instant wake together).
+    number of sleepers (a heap of deadlines, and an O(1) check that every task is blocked).
     """
 
     virtual = True
@@ -184,7 +184,7 @@ class VirtualClock(Clock):
                 self._owner = None
 
     async def drive(self) -> None:
-        """Run beside an execution: whenever every task is blocked, wake the next sleepers.
+        """Run beside an execution: whenever every task is blocked, wake the next sleeper.
 
         One ``drive`` runs the clock at a time; another one (a nested execution inside its
         parent, or executions awaited together) waits and takes over when the first ends.
@@ -215,11 +215,7 @@ class VirtualClock(Clock):
                     continue
                 deadline, _, event = heapq.heappop(sleepers)
                 self._now = max(self._now, deadline)
-                event.set()
-                while sleepers and sleepers[0][0] <= deadline:  # everyone due now wakes together
-                    entry = heapq.heappop(sleepers)
-                    if entry[2] is not None:
-                        entry[2].set()
+                event.set()  # one at a time: what it does first may cancel the next one due
         finally:
             self._driving = False
             if self._handover is not None:

@@ -517,6 +517,8 @@ def path_value(path: Any, data: Any, env: Env, field_name: str, integer: bool = 
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValueError(text)
         number = int(text) if integer else float(text)
+        if number - number != 0 or (integer and number > 0 and not in_range(field_name, number, whole=False)):
+            raise ValueError(text)  # NaN, an infinity, beyond a Java int (negatives are checked where used)
     except ValueError:
         kind = "integer" if integer else "float"
         raise StatesError(
