@@ -298,16 +298,23 @@ def _variables(timeline: Timeline, hist: h.History, compiled: Mapping[str, Any])
 # ----------------------------------------------------------------------------- failures
 
 
+def _parsed(cause: Any) -> Any:
+    """A cause as data: its JSON read when it is text, None when that text is not JSON."""
+    if not isinstance(cause, str):
+        return cause
+    try:
+        return json.loads(cause)
+    except ValueError:
+        return None
+
+
 def readable_cause(cause: Any) -> str:
     """A Lambda-style cause (``{"errorMessage": ..., "errorType": ...}``) as its message; else the text."""
     if cause is None:
         return ""
-    data = cause
-    if isinstance(cause, str):
-        try:
-            data = json.loads(cause)
-        except ValueError:
-            return cause
+    data = _parsed(cause)
+    if data is None:
+        return str(cause)
     if isinstance(data, Mapping):
         message = data.get("errorMessage") or data.get("message") or data.get("Message")
         if message is not None:
@@ -319,12 +326,9 @@ def pretty_cause(cause: Any) -> str:
     """The full cause, its JSON indented and a stack trace's lines on their own lines."""
     if cause is None:
         return ""
-    data = cause
-    if isinstance(cause, str):
-        try:
-            data = json.loads(cause)
-        except ValueError:
-            return cause
+    data = _parsed(cause)
+    if data is None:
+        return str(cause)
     if isinstance(data, Mapping) and isinstance(data.get("stackTrace"), list):
         head = {k: v for k, v in data.items() if k != "stackTrace"}
         trace = "".join(str(line) for line in data["stackTrace"])

@@ -145,17 +145,21 @@ def _reference_path_problem(value: Any, where: str) -> Problem | None:
             f"{field} must be a reference path into the state's data or a variable, not the context "
             f"object ({describe(value)}).",
         )
-    try:
-        definite = compile_path(value).definite
-    except ExpressionError:
-        return None  # reported when the path is compiled
-    if not definite:
+    if _indefinite(value):
         return Problem(
             where,
             "value.reference-path",
             f"{field} must be a reference path (no wildcards, filters, slices or '..'), not {describe(value)}.",
         )
     return None
+
+
+def _indefinite(path: str) -> bool:
+    """True when ``path`` compiles to a path that can select several values (a bad path is reported elsewhere)."""
+    try:
+        return not compile_path(path).definite
+    except ExpressionError:
+        return False  # reported when the path is compiled
 
 
 def _result_path_problem(value: Any, where: str) -> Problem | None:
@@ -169,11 +173,7 @@ def _result_path_problem(value: Any, where: str) -> Problem | None:
             f"ResultPath must be a reference path into the state's data, such as '$' or '$.result', "
             f"not {describe(value)}.",
         )
-    try:
-        definite = compile_path(value).definite
-    except ExpressionError:
-        return None  # reported when the path is compiled
-    if not definite:
+    if _indefinite(value):
         return Problem(
             where,
             "value.result-path",
