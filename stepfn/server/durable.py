@@ -39,14 +39,16 @@ _FINAL = {
     "ExecutionAborted": "ABORTED",
 }
 _ISSUES_TOKEN = ("TaskScheduled", "ActivityScheduled")
+HEARTBEAT = "heartbeat"  # an inbox row that records when a token's last SendTaskHeartbeat came
 _REDRIVE_AGAIN = frozenset((
     "ExecutionRedriven", "TaskScheduled", "TaskStarted", "TaskSubmitted", "LambdaFunctionScheduled",
     "LambdaFunctionStarted", "ActivityScheduled", "ActivityStarted",
 ))
 
 
-def micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
+def micros(moment: datetime | None = None) -> int:
+    """Epoch microseconds of ``moment`` (default: now)."""
+    delta = (moment or datetime.now(timezone.utc)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -169,6 +171,10 @@ class JournalLog(EventLog):
         # a new execution reads its start time (the one StartExecution answered) until its first event
         self.live = self.replay_time is None
         self._first = start if not self.events else None
+        self.added = 0  # events added (re-derived or new): a sleep that saw none added since may park
+        self.last_type = ""
+        self.last_cursor: Cursor | None = None
+        self.on_caught_up: Callable[[], None] | None = None  # called once every recorded event is re-derived
 
     def _stamp(self) -> datetime:
         """The time of a new event (the first one of a new execution: when it was started)."""
@@ -250,6 +256,10 @@ class JournalLog(EventLog):
         outcome = self.store.answer(token) if token is not None else None
         if outcome is None:
             return None
+        if outcome[0] == HEARTBEAT:  # the heartbeat interval runs from the last one, not from this event
+            if not self.live and self.replay_time is not None:
+                self.replay_time = max(self.replay_time, from_micros(int(outcome[1])))
+            return None
         prefix = "Activity" if event.type == "ActivityScheduled" else "Task"
         if outcome[0] == "success":
             return Event(0, source, self._clock_now(), prefix + "Succeeded", {"output": outcome[1]})
@@ -275,9 +285,15 @@ class JournalLog(EventLog):
         if cursor is not None and cursor.sink is not None and cursor.sink is not self:
             return cursor.sink.add(type, details, cursor, update)
         previous = cursor.source if cursor is not None else len(self.events)
+        self.added += 1
+        self.last_type = type
+        self.last_cursor = cursor
         if self._left:
             event = self._match(previous, type, details, claim=True)
             if event is not None:
+                if not self._left and self.on_caught_up is not None:
+                    caught_up, self.on_caught_up = self.on_caught_up, None
+                    caught_up()
                 if cursor is not None:
                     cursor.last = event.id
                     if update:
@@ -330,24 +346,94 @@ class JournalLog(EventLog):
             self.flush()
 
 
-class ReplayClock(Clock):
-    """A clock that reads the journal's time while a run replays, then the real one."""
+class Parker(Protocol):
+    """Where a sleeping execution is parked: its coroutine ends, the store keeps it RUNNING."""
 
-    def __init__(self, base: Clock, log: JournalLog) -> None:
+    threshold: float
+
+    def park(self, run: Any, wake: datetime) -> None: ...
+
+
+# the last event before a sleep at the top level that may park: a Wait, or a Task attempt's back-off
+_PARKS_AFTER = frozenset((
+    "WaitStateEntered", "TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+    "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed", "ActivityFailed", "ActivityTimedOut",
+    "ActivityScheduleFailed", "TaskStartFailed", "TaskSubmitFailed",
+))
+
+
+class ReplayClock(Clock):
+    """A clock that reads the journal's time while a run replays, then the real one.
+
+    With a ``parker``, a long sleep of the execution's main thread at the top level of its
+    machine (a Wait, or a Task's retry back-off; no branch or iteration in flight) parks the
+    execution instead: its coroutine ends, and it is resumed from the journal when the
+    earliest of its deadlines comes.  ``limit`` (the execution's TimeoutSeconds) is the
+    sleep of its deadline, which always counts from the execution's start (``started``).
+    """
+
+    def __init__(self, base: Clock, log: JournalLog, parker: Parker | None = None, run: Any = None,
+                 limit: float | None = None, started: datetime | None = None) -> None:
         self.base = base
         self.log = log
         self.virtual = base.virtual
+        self.parker = parker
+        self.run = run
+        self.limit = limit
+        self.started = started
+        self._targets: list[datetime] = []  # when the execution's current sleeps end
+        self._waited = False  # a sleep really waited: time is past the journal's
 
     def now(self) -> datetime:
         log = self.log
-        if not log.live and log.replay_time is not None:
+        if not log.live and log.replay_time is not None and not self._waited:
             return log.replay_time
         return self.base.now()
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep until ``seconds`` after now (the journal's time while replaying).
+
+        A sleep that really waits ends the journal's time for this run: time has passed
+        beyond its last event (a Task waiting for its token, say, re-reads the clock).
+        """
         self.log.flush()
-        target = self.now() + timedelta(seconds=max(0.0, seconds))
-        await self.base.sleep((target - self.base.now()).total_seconds())
+        seconds = max(0.0, seconds)
+        if self.limit is not None and seconds == self.limit and self.started is not None:
+            self.limit = None  # the execution's deadline (the first sleep of that length)
+            target = self.started + timedelta(seconds=seconds)
+        else:
+            target = self.now() + timedelta(seconds=seconds)
+        self._targets.append(target)
+        try:
+            if self.parker is not None and self._parkable(target):
+                await self._park_if_still(target)
+            left = (target - self.base.now()).total_seconds()
+            if left > 0:
+                await self.base.sleep(left)
+                self._waited = True
+        finally:
+            self._targets.remove(target)
+
+    def _parkable(self, target: datetime) -> bool:
+        log = self.log
+        run = self.run
+        assert self.parker is not None
+        return bool(
+            run is not None and not log.closed and run.aborted is None and not run.timed_out
+            and log.last_cursor is run.root and log.last_type in _PARKS_AFTER
+            and (min(self._targets) - self.base.now()).total_seconds() >= self.parker.threshold
+        )
+
+    async def _park_if_still(self, target: datetime) -> None:
+        """Park when, after the execution's other tasks had their turn, nothing moved."""
+        import anyio
+
+        added = self.log.added
+        for _ in range(3):  # the execution's deadline task starts on the next turns of the loop
+            await anyio.sleep(0)
+        if self.log.added == added and self._parkable(target) and self.parker is not None:
+            self.parker.park(self.run, min(self._targets))
+            await anyio.sleep_forever()  # parking cancelled the run: this ends with it
 
     def hold(self) -> Any:
         return self.base.hold()

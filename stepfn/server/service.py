@@ -17,6 +17,7 @@ from stepfn.server.core import Options
 from stepfn.server.durable import JournalLog, resume_skips
 from stepfn.server.executions import Executions
 from stepfn.server.machines import StateMachines
+from stepfn.server.parking import Parking
 from stepfn.server.protocol import ApiError, check_request
 from stepfn.server.workers import Workers
 
@@ -29,6 +30,9 @@ class Service(StateMachines, Executions, Workers):
     def bind(self, spawn: Callable[..., Any]) -> None:
         """Where background executions run: ``start_soon`` of the server's task group."""
         self._spawn = spawn
+        if self.options.park_after is not None and self.options.clock == "real":
+            self.parking = Parking(self.options.park_after, self._park, self._wake)
+            spawn(self.parking.run)
 
     def resume(self) -> int:
         """Start again every Standard execution the store says is RUNNING; how many."""

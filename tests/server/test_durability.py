@@ -47,7 +47,8 @@ DEFINITION = {
 
 
 class Scenario:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *serve_args: str) -> None:
+        self.serve_args = serve_args
         self.db = tmp / "stepfn.sqlite"
         self.calls = tmp / "calls.jsonl"
         self.token = tmp / "token"
@@ -56,7 +57,7 @@ class Scenario:
         self.arn = ""
 
     def start_server(self) -> Any:
-        self.proc = ServeProcess(self.db, self.env, "--tasks", str(HERE / "crash_tasks.py"))
+        self.proc = ServeProcess(self.db, self.env, "--tasks", str(HERE / "crash_tasks.py"), *self.serve_args)
         return self.proc.client
 
     def begin(self) -> None:
@@ -129,7 +130,10 @@ def _normal(events: list[dict[str, Any]], token: str) -> list[Any]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("park_after", [None, "0.5"], ids=["sleeping", "parked"])
+def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path, park_after: str | None) -> None:
+    """Killed at several points; with parking, its Waits and back-off park (killed while parked too)
+    and the history is still the one of an uninterrupted run that never parked."""
     import concurrent.futures
 
     def uninterrupted() -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
@@ -140,7 +144,7 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the uninterrupted run goes on meanwhile
         calm_run = pool.submit(uninterrupted)
-        hit, described, events = _interrupted(tmp_path / "hit")
+        hit, described, events = _interrupted(tmp_path / "hit", park_after)
         calm, expected, expected_events = calm_run.result()
     assert expected["status"] == "SUCCEEDED"
     assert json.loads(expected["output"])["squares"] == [1, 4, 9, 16]
@@ -154,10 +158,14 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
     assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
 
 
-def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
-    hit = Scenario(folder)
+def _interrupted(folder: Path, park_after: str | None) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+    import time
+
+    hit = Scenario(folder, *(("--park-after", park_after) if park_after else ()))
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
+    if park_after:
+        time.sleep(1.0)  # parked by now
     hit.crash_and_restart()  # in the middle of the first Wait
     wait_for(hit.seen("LambdaFunctionFailed"), timeout=30)
     hit.crash_and_restart()  # during the retry's back-off
@@ -242,3 +250,28 @@ def test_a_redriven_execution_killed_mid_task_resumes_its_redrive(tmp_path: Path
     assert kinds.count("ExecutionRedriven") == 1 and kinds.count("ExecutionFailed") == 1
     assert kinds[kinds.index("ExecutionRedriven"):].count("LambdaFunctionSucceeded") == 1
     assert scenario.counts()["gated"] == 3  # failed once, then the redriven attempt twice (in flight at the kill)
+
+
+def test_a_heartbeat_given_before_a_crash_keeps_the_task_alive(tmp_path: Path) -> None:
+    """The heartbeat interval runs from the last SendTaskHeartbeat, also after a restart."""
+    import time
+
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "HeartbeatSeconds": 3, "End": True,
+                    "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}}}}
+    machine = sfn.create_state_machine(name="beating", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="h")["executionArn"]
+    wait_for(scenario.seen("TaskSubmitted"))
+    wait_for(lambda: scenario.token.exists() and scenario.token.read_text())
+    time.sleep(2.0)
+    sfn.send_task_heartbeat(taskToken=scenario.token.read_text())
+    scenario.crash_and_restart()
+    described, events = scenario.finish()
+    assert described["status"] == "FAILED"
+    submitted = next(e for e in events if e["type"] == "TaskSubmitted")
+    timed_out = next(e for e in events if e["type"] == "TaskTimedOut")
+    # three seconds after the heartbeat (about five after the Task), not three after the Task
+    assert (timed_out["timestamp"] - submitted["timestamp"]).total_seconds() >= 4.5
