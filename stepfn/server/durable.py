@@ -175,6 +175,7 @@ class JournalLog(EventLog):
         self.last_type = ""
         self.last_cursor: Cursor | None = None
         self.on_caught_up: Callable[[], None] | None = None  # called once every recorded event is re-derived
+        self.create: dict[str, Any] | None = None  # the execution's row, stored with the first commit
 
     def _stamp(self) -> datetime:
         """The time of a new event (the first one of a new execution: when it was started)."""
@@ -334,7 +335,8 @@ class JournalLog(EventLog):
         """Commit the events added since the last commit (called before anything leaves the process)."""
         if (self._buffer or finish is not None) and not self.closed:
             rows, self._buffer = self._buffer, []
-            self.store.append(self.arn, rows, finish)
+            create, self.create = self.create, None
+            self.store.append(self.arn, rows, finish, create)
 
     def _flush_soon(self) -> None:
         """Commit at the end of this turn of the event loop at the latest."""

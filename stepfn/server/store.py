@@ -102,7 +102,8 @@ class Store(Protocol):
                    redriven: bool | None = None) -> list[Row]: ...
     def running(self) -> list[Row]: ...
     def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None: ...
-    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None,
+               create: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
     def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
@@ -322,14 +323,18 @@ class SqlStore:
     def running(self) -> list[Row]:
         return self._all("SELECT * FROM executions WHERE status = 'RUNNING' ORDER BY seq", ())
 
-    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None:
-        """Commit history events in one transaction (with the last one, the execution's outcome)."""
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None, create: Row | None = None) -> None:
+        """Commit history events in one transaction (with the last one, the execution's outcome;
+        with ``create``, the execution's row first: an execution that ran to its end at once)."""
         rows = [
             (arn, eid, previous, kind, stamp,
              None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False), token)
             for eid, previous, kind, stamp, details, token in events
         ]
         with self._tx() as tx:
+            if create is not None:
+                self._seq += 1
+                self._insert(tx, "executions", {**create, "seq": self._seq})
             tx.executemany(
                 "INSERT INTO events (execution_arn, id, previous_id, type, timestamp, details, token) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
