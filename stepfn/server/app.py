@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import uuid
 from typing import Any, AsyncIterator, Sequence
 
@@ -45,16 +46,19 @@ def _error(error: ApiError) -> tuple[int, bytes]:
     return _answer(error.body(), error.status)
 
 
+def _too_big() -> ApiError:
+    return ApiError("ValidationException", "Request body is larger than the service accepts")
+
+
 async def _call(service: Service, headers: dict[bytes, bytes], receive: Any) -> tuple[int, bytes]:
     """One API request: its operation (``X-Amz-Target``), its JSON body read from ``receive``."""
     target = headers.get(b"x-amz-target", b"").decode("latin-1")
     if not target.startswith(TARGET_PREFIX):
         return _error(ApiError("UnknownOperationException", f"Unknown operation {target or '(no X-Amz-Target)'}"))
     operation = target[len(TARGET_PREFIX):]
-    too_big = ApiError("ValidationException", "Request body is larger than the service accepts")
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
-        return _error(too_big)  # not worth reading: answer at once
+        return _error(_too_big())  # not worth reading: answer at once
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -68,9 +72,9 @@ async def _call(service: Service, headers: dict[bytes, bytes], receive: Any) -> 
         if size <= MAX_BODY:
             chunks.append(chunk)
         elif size > DRAIN_LIMIT:
-            return _error(too_big)
+            return _error(_too_big())
     if size > MAX_BODY:
-        return _error(too_big)  # read to the end so the client sees the answer
+        return _error(_too_big())  # read to the end so the client sees the answer
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     try:
         body = json.loads(raw) if raw.strip() else {}
@@ -93,9 +97,17 @@ async def _api(service: Service, scope: dict[str, Any], receive: Any, send: Any)
     await send({
         "type": "http.response.start", "status": status,
         "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()),
-                    (b"x-amzn-requestid", str(uuid.uuid4()).encode())],
+                    (b"x-amzn-requestid", _request_id())],
     })
     await send({"type": "http.response.body", "body": body})
+
+
+_ids = random.Random()
+
+
+def _request_id() -> bytes:
+    """A version 4 UUID from a non-cryptographic generator (a request id identifies, it guards nothing)."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4)).encode()
 
 
 class _App(Starlette):
@@ -195,5 +207,5 @@ def serve(app: Starlette, host: str = "127.0.0.1", port: int = 8083, log_level: 
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=5, http=_http_protocol())
+                            timeout_graceful_shutdown=5, http=_http_protocol(), proxy_headers=False)
     uvicorn.Server(config).run()

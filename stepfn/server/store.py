@@ -470,10 +470,34 @@ class SqliteStore(SqlStore):
             os.makedirs(folder, exist_ok=True)
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 30000")
+        self._stop_checkpoints: threading.Event | None = None
         if path != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints (and their fsync) off the request path
         db.execute("PRAGMA synchronous = NORMAL")
         super().__init__(db)
+        if path != ":memory:":
+            self._stop_checkpoints = threading.Event()
+            threading.Thread(target=self._checkpoints, name="stepfn-checkpoint", daemon=True).start()
+
+    def _checkpoints(self, every: float = 1.0) -> None:
+        """Copy the WAL back into the database file every ``every`` seconds, on a connection of its own."""
+        assert self._stop_checkpoints is not None
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 1000")
+            while not self._stop_checkpoints.wait(every):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # busy or closing: the next round copies it
+                    pass
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        if self._stop_checkpoints is not None:
+            self._stop_checkpoints.set()
+        super().close()
 
 
 class PostgresStore(SqlStore):
