@@ -468,6 +468,7 @@ class SqliteStore(SqlStore):
         if path != ":memory:":
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
+        self._lock_file = _claim(path) if path != ":memory:" else None
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 30000")
         self._stop_checkpoints: threading.Event | None = None
@@ -498,6 +499,29 @@ class SqliteStore(SqlStore):
         if self._stop_checkpoints is not None:
             self._stop_checkpoints.set()
         super().close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # and with it the lock
+
+
+def _claim(path: str) -> Any:
+    """Hold ``<path>-serve.lock`` while the store is open: one server per database file.
+
+    Two servers on one file would each resume the other's running executions.  The lock
+    goes with the process, however it ends (``kill -9`` included).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock here: the rule stays a documented one
+        return None
+    from stepfn.errors import UsageError
+
+    handle = open(path + "-serve.lock", "a+")  # noqa: SIM115 - held open as long as the store
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UsageError(f"the database {path} is in use by another stepfn serve (one server per database)") from None
+    return handle
 
 
 class PostgresStore(SqlStore):

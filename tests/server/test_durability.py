@@ -275,3 +275,25 @@ def test_a_heartbeat_given_before_a_crash_keeps_the_task_alive(tmp_path: Path) -
     timed_out = next(e for e in events if e["type"] == "TaskTimedOut")
     # three seconds after the heartbeat (about five after the Task), not three after the Task
     assert (timed_out["timestamp"] - submitted["timestamp"]).total_seconds() >= 4.5
+
+
+def test_a_second_server_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    scenario = Scenario(tmp_path)
+    scenario.start_server()
+    second = subprocess.run(
+        [sys.executable, "-c", "from stepfn.cli import entry; entry()", "serve", "--port", str(free_port()),
+         "--db", str(scenario.db)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert second.returncode != 0
+    assert "in use by another stepfn serve" in second.stderr and "Traceback" not in second.stderr
+    assert scenario.proc is not None
+    scenario.proc.kill()  # a killed server leaves nothing that keeps the next one out
+    scenario.start_server()
+    assert scenario.sfn.list_state_machines()["stateMachines"] == []
+    assert scenario.proc.terminate() in (0, -15)
