@@ -434,8 +434,8 @@ class ReplayClock(Clock):
         for _ in range(3):  # the execution's deadline task starts on the next turns of the loop
             await anyio.sleep(0)
         if self.log.added == added and self._parkable(target) and self.parker is not None:
-            self.parker.park(self.run, min(self._targets))
-            await anyio.sleep_forever()  # parking cancelled the run: this ends with it
+            self.parker.park(self.run, min(self._targets))  # cancels the run: its sleep ends at once
+            # (an execution it started fire-and-forget shares this clock and sleeps on)
 
     def hold(self) -> Any:
         return self.base.hold()

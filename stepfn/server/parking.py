@@ -14,8 +14,11 @@ deadline.
 from __future__ import annotations
 
 import heapq
+import logging
 from datetime import datetime
 from typing import Any, Callable
+
+log = logging.getLogger("stepfn.server")
 
 
 class Parking:
@@ -61,7 +64,10 @@ class Parking:
                 at, arn = heapq.heappop(heap)
                 if self.parked.get(arn) == at:
                     del self.parked[arn]
-                    self._wake(arn)
+                    try:
+                        self._wake(arn)
+                    except Exception:  # noqa: BLE001 - one execution that cannot resume stops no other
+                        log.exception("cannot resume the parked execution %s", arn)
             delay = heap[0][0] - now if heap else None
             with anyio.move_on_after(delay):
                 await self._changed.wait()

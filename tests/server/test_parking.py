@@ -146,3 +146,24 @@ def test_many_parked_executions_hold_no_run() -> None:
         assert len(listed["executions"]) == len(arns)
     finally:
         server.stop()
+
+
+def test_an_execution_started_fire_and_forget_outlives_its_parked_parent() -> None:
+    marks: list[Any] = []
+    server = InProcess({"mark": lambda payload, ctx: marks.append(payload) or {}}, park_after=0.5)
+    try:
+        sfn = server.client()
+        child = create(sfn, "child", {"StartAt": "Nap", "States": {
+            "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Mark"},
+            "Mark": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:mark", "End": True}}})
+        parent = create(sfn, "parent", {"StartAt": "Start", "States": {
+            "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                      "Parameters": {"StateMachineArn": child, "Input": {"from": "parent"}}, "Next": "Nap"},
+            "Nap": {"Type": "Wait", "Seconds": 2, "End": True}}})
+        arn = sfn.start_execution(stateMachineArn=parent)["executionArn"]
+        assert finished(sfn, arn, timeout=10)["status"] == "SUCCEEDED"
+        assert server.service.parking is not None and server.service.parking.count >= 1
+        wait_for(lambda: marks, timeout=5)
+        assert marks == [{"from": "parent"}]  # the child ran to its end, once
+    finally:
+        server.stop()
