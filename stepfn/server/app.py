@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from stepfn.server.arns import caller_of
-from stepfn.server.protocol import MAX_DEFINITION, ApiError
+from stepfn.server.protocol import MAX_DEFINITION, ApiError, dumps
 from stepfn.server.service import Options, Service
 from stepfn.server.store import SqliteStore, Store
 
@@ -39,7 +39,7 @@ _JSON_HEADERS = [(b"content-type", CONTENT_TYPE.encode())]
 
 
 def _answer(body: dict[str, Any], status: int = 200) -> tuple[int, bytes]:
-    return status, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return status, dumps(body).encode()
 
 
 def _error(error: ApiError) -> tuple[int, bytes]:

@@ -72,6 +72,7 @@ _SCHEMA = [
 ]
 
 Row = dict[str, Any]
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # history details, compact
 # an event as stored: (id, previous_id, type, timestamp in epoch microseconds, details JSON or None, token)
 EventRow = tuple[int, int, str, int, Any, "str | None"]
 
@@ -328,7 +329,7 @@ class SqlStore:
         with ``create``, the execution's row first: an execution that ran to its end at once)."""
         rows = [
             (arn, eid, previous, kind, stamp,
-             None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False), token)
+             None if details is None else _dumps(details), token)
             for eid, previous, kind, stamp, details, token in events
         ]
         with self._tx() as tx:
