@@ -1,4 +1,4 @@
-"""The HTTP side: a Starlette app answering AWS JSON 1.0 at ``POST /``, and ``serve`` (uvicorn).
+"""The HTTP side: an ASGI app answering AWS JSON 1.0 at ``POST /``, and ``serve`` (uvicorn).
 
 Every request is ``POST /`` with ``X-Amz-Target: AWSStepFunctions.<Operation>`` and a JSON
 object body.  Answers are ``application/x-amz-json-1.0`` with an ``x-amzn-RequestId``;
@@ -7,7 +7,8 @@ client errors are HTTP 400 ``{"__type", "message"}``; an unknown operation is a 
 ignored, so ``sync-`` prefixed hosts reach the same endpoint.
 
 ``create_app`` builds the app around a :class:`~stepfn.server.service.Service`; extra
-Starlette routes (a console) can be mounted beside the API.  Its lifespan resumes the
+Starlette routes (a console) can be mounted beside the API, which is answered before
+Starlette's routing (it is every API call).  Its lifespan resumes the
 executions that were running and, on shutdown, stops writing so they resume next time.
 """
 

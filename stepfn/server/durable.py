@@ -18,7 +18,9 @@ flight at the crash runs again.  Task tokens come back from the rows they were r
 on.  While replaying, :class:`ReplayClock` reads the time of the last matched event, so
 timestamps in data, Wait deadlines, retry back-off and timeouts count from when they first
 started: a sleep that ended before the crash ends at once, one in progress sleeps only
-what remained.
+what remained.  A heartbeat stored for a token moves that time to the heartbeat's, so the
+heartbeat interval runs from it.  The same replay wakes an execution that
+:class:`ReplayClock` parked in a long sleep (``stepfn.server.parking``).
 """
 
 from __future__ import annotations

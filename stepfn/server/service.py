@@ -3,7 +3,8 @@
 ``Service.call(operation, body, caller)`` checks the request (``protocol.check_request``),
 runs the operation and returns its output members; client errors are ``ApiError``.  Standard
 executions run as tasks of the server's event loop with a :class:`~stepfn.server.durable.JournalLog`;
-``resume`` restarts every execution the store says is RUNNING.  Express executions run in
+``resume`` restarts every execution the store says is RUNNING; ``bind`` starts the
+:class:`~stepfn.server.parking.Parking` that wakes executions parked in long sleeps.  Express executions run in
 memory only (AWS keeps no history of them either).  All executions share one task-token
 registry, so ``SendTask*`` reaches any of them and activity workers poll every activity.
 """
