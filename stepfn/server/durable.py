@@ -412,8 +412,8 @@ class ReplayClock(Clock):
             if self.parker is not None and self._parkable(target):
                 await self._park_if_still(target)
             left = (target - self.base.now()).total_seconds()
+            await self.base.sleep(left)
             if left > 0:
-                await self.base.sleep(left)
                 self._waited = True
         finally:
             self._targets.remove(target)
