@@ -101,25 +101,6 @@ class MapRunTracker(Protocol):
     def child(self, map_run_arn: str, child_arn: str, status: str, moment: datetime) -> None: ...
 
 
-class ChildLog(EventLog):
-    """The history of one child execution of a Map Run, reporting its status as it changes."""
-
-    def __init__(self, now: Callable[[], datetime], tracker: MapRunTracker, map_run_arn: str, arn: str) -> None:
-        super().__init__(now)
-        self.tracker = tracker
-        self.map_run_arn = map_run_arn
-        self.arn = arn
-
-    def add(
-        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
-    ) -> int:
-        eid = super().add(type, details, cursor, update)
-        status = _CHILD_STATUS.get(type)
-        if status is not None:
-            self.tracker.child(self.map_run_arn, self.arn, status, self.events[-1].timestamp)
-        return eid
-
-
 def child_arn(map_run_arn: str, index: int) -> str:
     """``…:execution:<machine>/<label>:<uuid>``, the same for an item each time it runs."""
     import uuid
@@ -215,9 +196,10 @@ class JournalLog(EventLog):
         return None if best is None else best[1]
 
     def child(self, map_run_arn: str, index: int) -> EventLog:
+        """The journal of a Distributed Map's child execution (resumed from its own history)."""
         if self.map_runs is None:
             return super().child(map_run_arn, index)
-        return ChildLog(self._clock_now, self.map_runs, map_run_arn, child_arn(map_run_arn, index))
+        return ChildJournal(self, self.map_runs, map_run_arn, child_arn(map_run_arn, index))
 
     def _map_run(self, event: Event, cursor: Cursor | None, live: bool) -> None:
         """Follow the Map Runs of this execution (their events come in order on the Map state's cursor)."""
@@ -241,6 +223,9 @@ class JournalLog(EventLog):
         self.flush()  # a Task attempt is about to call out: what led to it is committed first
         if cursor is None:
             return None
+        sink = cursor.sink
+        if isinstance(sink, JournalLog) and sink is not self:  # a Task of a child execution
+            return sink.recorded(cursor)
         found = self._pending.get(cursor.source) if self._left else None
         if found:
             return found[0]
@@ -269,6 +254,8 @@ class JournalLog(EventLog):
         return Event(0, source, self._clock_now(), prefix + "Failed", {"error": outcome[1], "cause": outcome[2]})
 
     def token(self, cursor: Cursor | None, fresh: str) -> str:
+        if cursor is not None and isinstance(cursor.sink, JournalLog) and cursor.sink is not self:
+            return cursor.sink.token(cursor, fresh)
         source = cursor.source if cursor is not None else len(self.events)
         for kind in _ISSUES_TOKEN:
             event = self._match(source, kind, None, claim=False)
@@ -348,6 +335,40 @@ class JournalLog(EventLog):
             asyncio.get_running_loop().call_soon(self.flush)
         except RuntimeError:  # no event loop: commit now
             self.flush()
+
+
+class ChildJournal(JournalLog):
+    """The journal of one child execution of a Map Run, stored under the child's ARN.
+
+    Resuming its parent re-runs the Map, and each child replays its own history: a child
+    that had finished is not run again, a handler that had returned is not called again.
+    Its status changes go to the Map Run's tracker; it stops writing when its parent does.
+    """
+
+    def __init__(self, parent: JournalLog, tracker: MapRunTracker, map_run_arn: str, arn: str) -> None:
+        recorded = parent.store.events(arn)
+        super().__init__(parent.store, arn, parent._clock_now, None, recorded)
+        self.parent = parent
+        self.tracker = tracker
+        self.map_run_arn = map_run_arn
+
+    @property
+    def closed(self) -> bool:
+        return self.parent.closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        pass  # the parent's says
+
+    def add(
+        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
+    ) -> int:
+        before = len(self.events)
+        eid = super().add(type, details, cursor, update)
+        status = _CHILD_STATUS.get(type)
+        if status is not None and len(self.events) > before and not self.closed:  # new, not re-derived
+            self.tracker.child(self.map_run_arn, self.arn, status, self.events[-1].timestamp)
+        return eid
 
 
 class Parker(Protocol):

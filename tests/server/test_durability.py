@@ -297,3 +297,29 @@ def test_a_second_server_on_the_same_database_is_refused(tmp_path: Path) -> None
     scenario.start_server()
     assert scenario.sfn.list_state_machines()["stateMachines"] == []
     assert scenario.proc.terminate() in (0, -15)
+
+
+def test_the_children_of_a_distributed_map_resume_from_their_own_histories(tmp_path: Path) -> None:
+    """Killed in the middle of a Distributed Map: children that had finished are not run again."""
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "Label": "fan", "MaxConcurrency": 2, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Square", "States": {
+                              "Square": {"Type": "Task", "Resource": FUNCTION + "square", "End": True}}}}}}
+    machine = sfn.create_state_machine(name="fan", definition=json.dumps(definition), roleArn=ROLE)
+    items = [1, 2, 3, 4, 5, 6]
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="f",
+                                       input=json.dumps(items))["executionArn"]
+    wait_for(scenario.called("square", 4), timeout=30)
+    scenario.crash_and_restart()
+    wait_for(lambda: scenario.sfn.describe_execution(executionArn=scenario.arn)["status"] != "RUNNING", timeout=40)
+    [run] = scenario.sfn.list_map_runs(executionArn=scenario.arn)["mapRuns"]
+    counts = scenario.sfn.describe_map_run(mapRunArn=run["mapRunArn"])["executionCounts"]
+    assert (counts["succeeded"], counts["total"], counts["running"]) == (len(items), len(items), 0)
+    described, events = scenario.finish()
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [i * i for i in items]
+    calls = scenario.counts()["square"]
+    assert calls <= len(items) + 2, calls  # only the (at most two) children in flight at the kill ran twice
