@@ -323,3 +323,26 @@ def test_the_children_of_a_distributed_map_resume_from_their_own_histories(tmp_p
     assert json.loads(described["output"]) == [i * i for i in items]
     calls = scenario.counts()["square"]
     assert calls <= len(items) + 2, calls  # only the (at most two) children in flight at the kill ran twice
+
+
+def test_an_execution_parked_at_a_crash_wakes_at_its_deadline(tmp_path: Path) -> None:
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    scenario = Scenario(tmp_path, "--park-after", "0.5")
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3, "End": True}}}
+    machine = sfn.create_state_machine(name="parked", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="p")["executionArn"]
+    wait_for(scenario.seen("WaitStateEntered"))
+    time.sleep(1.0)  # parked by now
+    scenario.crash_and_restart()
+    up = datetime.now(timezone.utc)  # it resumed what was running before it answered
+    described, events = scenario.finish()
+    assert described["status"] == "SUCCEEDED"
+    assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                                           "ExecutionSucceeded"]
+    entered, exited = events[1]["timestamp"], events[2]["timestamp"]
+    assert (exited - entered).total_seconds() >= 2.9  # the whole Wait
+    # three seconds from the Wait's entry (or at once, if the restart took longer), not from the restart
+    assert exited <= max(entered + timedelta(seconds=3.9), up + timedelta(seconds=0.9))
