@@ -8,12 +8,15 @@ client each) then run, for ``--seconds`` each:
 * ``standard``: StartExecution of a tiny Standard machine, then DescribeExecution of it.
 
 Printed per server and workload: calls per second, p50/p99 latency of StartExecution /
-StartSyncExecution, and the server process's CPU time per call (the figure least moved by
-the clients competing with the server for the same cores).  Then ``sleepers``: 1,000
-Standard executions started into a one-hour Wait, and the server's resident memory (VmRSS)
-before and after.  A workload a server does
-not offer (moto has no StartSyncExecution) shows the error it answered.  Figures only:
-nothing here asserts a time.
+StartSyncExecution, the CPU time per call of the server process and of the clients (the
+figures least moved by other work on the machine), and the most calls per second those two
+allow when every core works for this benchmark: the clients and the server share the cores,
+so a server faster than its clients cannot be measured faster than they can call.  Before
+that, ``sync/1`` and ``standard/1``: the latency of 300 calls from one client alone.  Then
+``sleepers``: on a fresh server, 1,000 Standard executions started into a one-hour Wait, and
+the server's resident memory (VmRSS) before and after and its peak (VmHWM); for stepfn also
+``unparked``, the same with parking off.  A workload a server does not offer (moto has no
+StartSyncExecution) shows the error it answered.  Figures only: nothing here asserts a time.
 
     python benchmarks/server_bench.py                 # stepfn and moto (when moto[server] is installed)
     python benchmarks/server_bench.py --seconds 5 --servers stepfn
@@ -22,6 +25,7 @@ nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 from botocore.config import Config
@@ -56,10 +60,10 @@ def client(port: int) -> Any:
     )
 
 
-def start_server(kind: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
+def start_server(kind: str, port: int, folder: Path, *serve_args: str) -> subprocess.Popen[bytes]:
     if kind == "stepfn":
         command = [sys.executable, "-c", "from stepfn.cli import entry; entry()", "serve", "--port", str(port),
-                   "--db", str(folder / "bench.sqlite")]
+                   "--db", str(folder / "bench.sqlite"), *serve_args]
     else:
         moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
         command = [moto, "-p", str(port)]
@@ -81,18 +85,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _client_loop(args: tuple[int, float, str, str]) -> tuple[list[float], str]:
-    """One client process: run one workload until the deadline; its start latencies."""
+def peak_mib(pid: int) -> float:
+    """The most resident memory the process has had (VmHWM)."""
+    return rss_mib(pid, "VmHWM")
+
+
+def _client_loop(args: tuple[int, float, str, str]) -> tuple[list[float], str, float]:
+    """One client process: run one workload until the deadline; its start latencies and the
+    CPU time the client spent in the loop (boto3 building, signing and parsing the calls)."""
     port, stop, workload, arn = args
     sfn = client(port)
     mine: list[float] = []
+    cpu = time.process_time()
     try:
         while time.time() < stop:
             t0 = time.perf_counter()
@@ -104,64 +115,101 @@ def _client_loop(args: tuple[int, float, str, str]) -> tuple[list[float], str]:
                 mine.append(time.perf_counter() - t0)
                 sfn.describe_execution(executionArn=started)
     except Exception as exc:  # noqa: BLE001 - a workload the server does not offer
-        return mine, f"{type(exc).__name__}: {str(exc)[:80]}"
-    return mine, ""
+        return mine, f"{type(exc).__name__}: {str(exc)[:80]}", time.process_time() - cpu
+    return mine, "", time.process_time() - cpu
 
 
-def hammer(port: int, seconds: float, clients: int, workload: str, arn: str) -> tuple[int, list[float], str]:
-    """``clients`` processes (one boto3 client each) run ``workload`` for ``seconds``."""
+def hammer(port: int, seconds: float, clients: int, workload: str, arn: str) -> tuple[int, list[float], str, float]:
+    """``clients`` processes (one boto3 client each) run ``workload`` for ``seconds``; the
+    number of steps, their start latencies, the first error and the clients' CPU seconds."""
     import multiprocessing
 
     stop = time.time() + seconds + 1.0  # the processes get a second to start
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         results = pool.map(_client_loop, [(port, stop, workload, arn)] * clients)
-    latencies = [x for mine, _ in results for x in mine]
-    errors = [err for _, err in results if err]
-    return len(latencies), latencies, errors[0] if errors else ""
+    latencies = [x for mine, _, _ in results for x in mine]
+    errors = [err for _, err, _ in results if err]
+    return len(latencies), latencies, errors[0] if errors else "", sum(cpu for _, _, cpu in results)
 
 
-def measure(kind: str, seconds: float, threads: int, sleepers: int) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
+@contextlib.contextmanager
+def running(kind: str, *serve_args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A fresh server of ``kind`` on a free port (its process and port), stopped at the end."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        proc = start_server(kind, port, Path(tmp))
+        proc = start_server(kind, port, Path(tmp), *serve_args)
         try:
-            sfn = client(port)
-            express = sfn.create_state_machine(name="tiny-x", definition=TINY, roleArn=ROLE,
-                                               type="EXPRESS")["stateMachineArn"]
-            standard = sfn.create_state_machine(name="tiny-s", definition=TINY, roleArn=ROLE)["stateMachineArn"]
-            napper = sfn.create_state_machine(name="nap", definition=NAP, roleArn=ROLE)["stateMachineArn"]
-
-            for label, arn, calls_per_step in (("sync", express, 1), ("standard", standard, 2)):
-                cpu = cpu_seconds(proc.pid)
-                n, lat, err = hammer(port, seconds, threads, label, arn)
-                cpu = cpu_seconds(proc.pid) - cpu
-                if err and n == 0:
-                    rows.append((label, f"not offered ({err})"))
-                    continue
-                rate = n * calls_per_step / seconds
-                lat.sort()
-                p50 = statistics.median(lat) * 1000
-                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-                per_call = cpu / max(1, n * calls_per_step) * 1e6
-                rows.append((label, f"{rate:8.0f} calls/s   start p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
-                                    f"server CPU {per_call:5.0f} us/call"))
-            before = rss_mib(proc.pid)
-            t0 = time.perf_counter()
-            for _ in range(sleepers):
-                sfn.start_execution(stateMachineArn=napper, input="{}")
-            took = time.perf_counter() - t0
-            time.sleep(1.0)
-            after = rss_mib(proc.pid)
-            rows.append(("sleepers", f"{sleepers} executions in a Wait: RSS {before:.0f} -> {after:.0f} MiB "
-                                     f"(+{after - before:.0f}); started in {took:.1f} s"))
+            yield proc, port
         finally:
             proc.terminate()
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def measure(kind: str, seconds: float, threads: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    with running(kind) as (proc, port):
+        sfn = client(port)
+        express = sfn.create_state_machine(name="tiny-x", definition=TINY, roleArn=ROLE,
+                                           type="EXPRESS")["stateMachineArn"]
+        standard = sfn.create_state_machine(name="tiny-s", definition=TINY, roleArn=ROLE)["stateMachineArn"]
+
+        for label, arn in (("sync", express), ("standard", standard)):
+            lat = []
+            try:
+                for _ in range(300):
+                    t0 = time.perf_counter()
+                    if label == "sync":
+                        sfn.start_sync_execution(stateMachineArn=arn, input="{}")
+                    else:
+                        sfn.start_execution(stateMachineArn=arn, input="{}")
+                    lat.append(time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001 - not offered: said below
+                continue
+            lat.sort()
+            rows.append((f"{label}/1", f"one client alone: start p50 {statistics.median(lat) * 1000:6.2f} ms   "
+                                       f"p99 {lat[int(len(lat) * 0.99)] * 1000:6.2f} ms"))
+        for label, arn, calls_per_step in (("sync", express, 1), ("standard", standard, 2)):
+            cpu = cpu_seconds(proc.pid)
+            n, lat, err, client_cpu = hammer(port, seconds, threads, label, arn)
+            cpu = cpu_seconds(proc.pid) - cpu
+            if err and n == 0:
+                rows.append((label, f"not offered ({err})"))
+                continue
+            calls = max(1, n * calls_per_step)
+            rate = calls / seconds
+            lat.sort()
+            p50 = statistics.median(lat) * 1000
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+            per_call = cpu / calls * 1e6
+            client_per_call = client_cpu / calls * 1e6
+            bound = (os.cpu_count() or 1) / ((cpu + client_cpu) / calls)
+            rows.append((label, f"{rate:8.0f} calls/s   start p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
+                                f"CPU/call: server {per_call:5.0f} us, client {client_per_call:5.0f} us   "
+                                f"(all cores busy: at most {bound:5.0f} calls/s)"))
     return rows
+
+
+def sleepers(kind: str, count: int, *serve_args: str, settle: float = 8.0) -> str:
+    """``count`` Standard executions started into a one-hour Wait on a fresh server: its memory."""
+    with running(kind, *serve_args) as (proc, port):
+        sfn = client(port)
+        napper = sfn.create_state_machine(name="nap", definition=NAP, roleArn=ROLE)["stateMachineArn"]
+        sfn.start_execution(stateMachineArn=napper, input="{}")  # everything imported, compiled, warm
+        time.sleep(settle)
+        before = rss_mib(proc.pid)
+        t0 = time.perf_counter()
+        for _ in range(count - 1):
+            sfn.start_execution(stateMachineArn=napper, input="{}")
+        took = time.perf_counter() - t0
+        time.sleep(settle)  # long enough for every one of them to park (stepfn parks after 5 s)
+        after = rss_mib(proc.pid)
+        listed = len(sfn.list_executions(stateMachineArn=napper, statusFilter="RUNNING",
+                                          maxResults=1000)["executions"])
+        return (f"{count} executions in a Wait ({listed} listed RUNNING): RSS {before:.0f} -> {after:.0f} MiB "
+                f"(+{after - before:.0f}), peak {peak_mib(proc.pid):.0f} MiB; started in {took:.1f} s")
 
 
 def main() -> None:
@@ -177,8 +225,13 @@ def main() -> None:
                 and not shutil.which("moto_server"):
             print("moto: not installed (pip install 'moto[server]')")
             continue
-        for label, text in measure(kind, args.seconds, args.threads, args.sleepers):
-            print(f"{kind:7} {label:9} {text}")
+        for label, text in measure(kind, args.seconds, args.threads):
+            print(f"{kind:7} {label:9} {text}", flush=True)
+        if args.sleepers:
+            print(f"{kind:7} {'sleepers':9} {sleepers(kind, args.sleepers)}", flush=True)
+            if kind == "stepfn":  # the same without parking: one coroutine per sleeping execution
+                print(f"{kind:7} {'unparked':9} {sleepers(kind, args.sleepers, '--park-after', '86400')}",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -582,12 +582,15 @@ def history(events_file: str, width: int) -> None:
 @click.option("--virtual-time", is_flag=True, help="Waits, back-off and timeouts take no real time.")
 @click.option("--wait-time-scale", type=float, default=None,
               help="Scale every wait by X (default: $WAIT_TIME_SCALE, else 1).")
+@click.option("--park-after", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="SECONDS",
+              help="A Standard execution that sleeps at least this long in a Wait or a retry back-off is kept "
+              "only in the database until its deadline (no coroutine); it resumes from its history then.")
 @click.option("--console-token", default=None,
               help="Off loopback, the console's Stop and Redrive need this token (default: $STEPFN_CONSOLE_TOKEN; "
               "without one the console is read-only there).")
 def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: str | None,
           lambda_endpoint: str | None, aws_mode: str | None, aws_endpoint: str | None, region: str | None,
-          virtual_time: bool, wait_time_scale: float | None, console_token: str | None) -> None:
+          virtual_time: bool, wait_time_scale: float | None, park_after: float, console_token: str | None) -> None:
     """Serve the AWS Step Functions API (AWS JSON 1.0) at http://HOST:PORT/ until SIGINT or SIGTERM.
 
     The console (state machines, executions, live execution reports) is at http://HOST:PORT/ in a browser.
@@ -642,7 +645,7 @@ def serve(host: str, port: int, db: str, tasks: tuple[str, ...], mock_config: st
         _fail(f"cannot open the database {db}: {exc}")
     clock = "virtual" if virtual_time else "scaled" if wait_time_scale is not None else "real"
     options = Options(handlers, clock=clock, wait_time_scale=wait_time_scale or 1.0,
-                      mock_config=mock_config or os.environ.get(ENV_VAR), services=services)
+                      mock_config=mock_config or os.environ.get(ENV_VAR), services=services, park_after=park_after)
     import socket
 
     try:

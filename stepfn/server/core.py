@@ -23,6 +23,7 @@ from stepfn.server import arns
 from stepfn.server.arns import Caller
 from stepfn.asl.diagnostics import diagnostics
 from stepfn.server.paging import Pager, page_size
+from stepfn.server.parking import Parking
 from stepfn.server.protocol import (
     ApiError,
     execution_missing,
@@ -44,6 +45,7 @@ class Options:
     mock_config: str | None = None
     activity_poll_seconds: float = 55.0  # under boto3's 60 s read timeout; AWS holds up to 60 s
     services: Any = None  # the backend of AWS service Tasks (a runtime ServiceBackend, e.g. stepfn.aws)
+    park_after: float | None = 5.0  # a Standard execution sleeping this long (s) or more is parked (None: never)
 
 
 class _Activities:
@@ -101,14 +103,25 @@ class Core:
         self.runs: dict[str, Run] = {}
         self._done: dict[str, Any] = {}
         self._compiled: dict[str, StateMachine] = {}
+        self._revisions: dict[str, Row] = {}
         self._spawn: Callable[..., Any] | None = None
         self.closing = False
         self._poll_limiter: Any = None
+        self.parking: Parking | None = None  # set when the server binds to its event loop
+
+    def revision(self, revision_id: str) -> Row | None:
+        """A definition as stored (revisions never change: each is read once)."""
+        found = self._revisions.get(revision_id)
+        if found is None:
+            found = self.store.revision(revision_id)
+            if found is not None:
+                self._revisions[revision_id] = found
+        return found
 
     def compiled(self, revision_id: str, name: str, machine_type: str) -> StateMachine:
         found = self._compiled.get(revision_id)
         if found is None:
-            revision = self.store.revision(revision_id)
+            revision = self.revision(revision_id)
             assert revision is not None
             doc = parse_document(revision["definition"], "<definition>", yaml=False)
             found = self._compiled[revision_id] = load(doc, machine_type=machine_type, name=name)

@@ -18,7 +18,9 @@ flight at the crash runs again.  Task tokens come back from the rows they were r
 on.  While replaying, :class:`ReplayClock` reads the time of the last matched event, so
 timestamps in data, Wait deadlines, retry back-off and timeouts count from when they first
 started: a sleep that ended before the crash ends at once, one in progress sleeps only
-what remained.
+what remained.  A heartbeat stored for a token moves that time to the heartbeat's, so the
+heartbeat interval runs from it.  The same replay wakes an execution that
+:class:`ReplayClock` parked in a long sleep (``stepfn.server.parking``).
 """
 
 from __future__ import annotations
@@ -39,14 +41,16 @@ _FINAL = {
     "ExecutionAborted": "ABORTED",
 }
 _ISSUES_TOKEN = ("TaskScheduled", "ActivityScheduled")
+HEARTBEAT = "heartbeat"  # an inbox row that records when a token's last SendTaskHeartbeat came
 _REDRIVE_AGAIN = frozenset((
     "ExecutionRedriven", "TaskScheduled", "TaskStarted", "TaskSubmitted", "LambdaFunctionScheduled",
     "LambdaFunctionStarted", "ActivityScheduled", "ActivityStarted",
 ))
 
 
-def micros(moment: datetime) -> int:
-    delta = moment - _EPOCH
+def micros(moment: datetime | None = None) -> int:
+    """Epoch microseconds of ``moment`` (default: now)."""
+    delta = (moment or datetime.now(timezone.utc)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -95,25 +99,6 @@ class MapRunTracker(Protocol):
     def started(self, arn: str, state_name: str, total: int, moment: datetime) -> None: ...
     def finished(self, arn: str, status: str, moment: datetime) -> None: ...
     def child(self, map_run_arn: str, child_arn: str, status: str, moment: datetime) -> None: ...
-
-
-class ChildLog(EventLog):
-    """The history of one child execution of a Map Run, reporting its status as it changes."""
-
-    def __init__(self, now: Callable[[], datetime], tracker: MapRunTracker, map_run_arn: str, arn: str) -> None:
-        super().__init__(now)
-        self.tracker = tracker
-        self.map_run_arn = map_run_arn
-        self.arn = arn
-
-    def add(
-        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
-    ) -> int:
-        eid = super().add(type, details, cursor, update)
-        status = _CHILD_STATUS.get(type)
-        if status is not None:
-            self.tracker.child(self.map_run_arn, self.arn, status, self.events[-1].timestamp)
-        return eid
 
 
 def child_arn(map_run_arn: str, index: int) -> str:
@@ -169,6 +154,11 @@ class JournalLog(EventLog):
         # a new execution reads its start time (the one StartExecution answered) until its first event
         self.live = self.replay_time is None
         self._first = start if not self.events else None
+        self.added = 0  # events added (re-derived or new): a sleep that saw none added since may park
+        self.last_type = ""
+        self.last_cursor: Cursor | None = None
+        self.on_caught_up: Callable[[], None] | None = None  # called once every recorded event is re-derived
+        self.create: dict[str, Any] | None = None  # the execution's row, stored with the first commit
 
     def _stamp(self) -> datetime:
         """The time of a new event (the first one of a new execution: when it was started)."""
@@ -206,9 +196,10 @@ class JournalLog(EventLog):
         return None if best is None else best[1]
 
     def child(self, map_run_arn: str, index: int) -> EventLog:
+        """The journal of a Distributed Map's child execution (resumed from its own history)."""
         if self.map_runs is None:
             return super().child(map_run_arn, index)
-        return ChildLog(self._clock_now, self.map_runs, map_run_arn, child_arn(map_run_arn, index))
+        return ChildJournal(self, self.map_runs, map_run_arn, child_arn(map_run_arn, index))
 
     def _map_run(self, event: Event, cursor: Cursor | None, live: bool) -> None:
         """Follow the Map Runs of this execution (their events come in order on the Map state's cursor)."""
@@ -232,6 +223,9 @@ class JournalLog(EventLog):
         self.flush()  # a Task attempt is about to call out: what led to it is committed first
         if cursor is None:
             return None
+        sink = cursor.sink
+        if isinstance(sink, JournalLog) and sink is not self:  # a Task of a child execution
+            return sink.recorded(cursor)
         found = self._pending.get(cursor.source) if self._left else None
         if found:
             return found[0]
@@ -250,12 +244,18 @@ class JournalLog(EventLog):
         outcome = self.store.answer(token) if token is not None else None
         if outcome is None:
             return None
+        if outcome[0] == HEARTBEAT:  # the heartbeat interval runs from the last one, not from this event
+            if not self.live and self.replay_time is not None:
+                self.replay_time = max(self.replay_time, from_micros(int(outcome[1])))
+            return None
         prefix = "Activity" if event.type == "ActivityScheduled" else "Task"
         if outcome[0] == "success":
             return Event(0, source, self._clock_now(), prefix + "Succeeded", {"output": outcome[1]})
         return Event(0, source, self._clock_now(), prefix + "Failed", {"error": outcome[1], "cause": outcome[2]})
 
     def token(self, cursor: Cursor | None, fresh: str) -> str:
+        if cursor is not None and isinstance(cursor.sink, JournalLog) and cursor.sink is not self:
+            return cursor.sink.token(cursor, fresh)
         source = cursor.source if cursor is not None else len(self.events)
         for kind in _ISSUES_TOKEN:
             event = self._match(source, kind, None, claim=False)
@@ -275,9 +275,15 @@ class JournalLog(EventLog):
         if cursor is not None and cursor.sink is not None and cursor.sink is not self:
             return cursor.sink.add(type, details, cursor, update)
         previous = cursor.source if cursor is not None else len(self.events)
+        self.added += 1
+        self.last_type = type
+        self.last_cursor = cursor
         if self._left:
             event = self._match(previous, type, details, claim=True)
             if event is not None:
+                if not self._left and self.on_caught_up is not None:
+                    caught_up, self.on_caught_up = self.on_caught_up, None
+                    caught_up()
                 if cursor is not None:
                     cursor.last = event.id
                     if update:
@@ -318,7 +324,8 @@ class JournalLog(EventLog):
         """Commit the events added since the last commit (called before anything leaves the process)."""
         if (self._buffer or finish is not None) and not self.closed:
             rows, self._buffer = self._buffer, []
-            self.store.append(self.arn, rows, finish)
+            create, self.create = self.create, None
+            self.store.append(self.arn, rows, finish, create)
 
     def _flush_soon(self) -> None:
         """Commit at the end of this turn of the event loop at the latest."""
@@ -330,24 +337,128 @@ class JournalLog(EventLog):
             self.flush()
 
 
-class ReplayClock(Clock):
-    """A clock that reads the journal's time while a run replays, then the real one."""
+class ChildJournal(JournalLog):
+    """The journal of one child execution of a Map Run, stored under the child's ARN.
 
-    def __init__(self, base: Clock, log: JournalLog) -> None:
+    Resuming its parent re-runs the Map, and each child replays its own history: a child
+    that had finished is not run again, a handler that had returned is not called again.
+    Its status changes go to the Map Run's tracker; it stops writing when its parent does.
+    """
+
+    def __init__(self, parent: JournalLog, tracker: MapRunTracker, map_run_arn: str, arn: str) -> None:
+        recorded = parent.store.events(arn)
+        super().__init__(parent.store, arn, parent._clock_now, None, recorded)
+        self.parent = parent
+        self.tracker = tracker
+        self.map_run_arn = map_run_arn
+
+    @property
+    def closed(self) -> bool:
+        return self.parent.closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        pass  # the parent's says
+
+    def add(
+        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
+    ) -> int:
+        before = len(self.events)
+        eid = super().add(type, details, cursor, update)
+        status = _CHILD_STATUS.get(type)
+        if status is not None and len(self.events) > before and not self.closed:  # new, not re-derived
+            self.tracker.child(self.map_run_arn, self.arn, status, self.events[-1].timestamp)
+        return eid
+
+
+class Parker(Protocol):
+    """Where a sleeping execution is parked: its coroutine ends, the store keeps it RUNNING."""
+
+    threshold: float
+
+    def park(self, run: Any, wake: datetime) -> None: ...
+
+
+# the last event before a sleep at the top level that may park: a Wait, or a Task attempt's back-off
+_PARKS_AFTER = frozenset((
+    "WaitStateEntered", "TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+    "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed", "ActivityFailed", "ActivityTimedOut",
+    "ActivityScheduleFailed", "TaskStartFailed", "TaskSubmitFailed",
+))
+
+
+class ReplayClock(Clock):
+    """A clock that reads the journal's time while a run replays, then the real one.
+
+    With a ``parker``, a long sleep of the execution's main thread at the top level of its
+    machine (a Wait, or a Task's retry back-off; no branch or iteration in flight) parks the
+    execution instead: its coroutine ends, and it is resumed from the journal when the
+    earliest of its deadlines comes.  ``limit`` (the execution's TimeoutSeconds) is the
+    sleep of its deadline, which always counts from the execution's start (``started``).
+    """
+
+    def __init__(self, base: Clock, log: JournalLog, parker: Parker | None = None, run: Any = None,
+                 limit: float | None = None, started: datetime | None = None) -> None:
         self.base = base
         self.log = log
         self.virtual = base.virtual
+        self.parker = parker
+        self.run = run
+        self.limit = limit
+        self.started = started
+        self._targets: list[datetime] = []  # when the execution's current sleeps end
+        self._waited = False  # a sleep really waited: time is past the journal's
 
     def now(self) -> datetime:
         log = self.log
-        if not log.live and log.replay_time is not None:
+        if not log.live and log.replay_time is not None and not self._waited:
             return log.replay_time
         return self.base.now()
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep until ``seconds`` after now (the journal's time while replaying).
+
+        A sleep that really waits ends the journal's time for this run: time has passed
+        beyond its last event (a Task waiting for its token, say, re-reads the clock).
+        """
         self.log.flush()
-        target = self.now() + timedelta(seconds=max(0.0, seconds))
-        await self.base.sleep((target - self.base.now()).total_seconds())
+        seconds = max(0.0, seconds)
+        if self.limit is not None and seconds == self.limit and self.started is not None:
+            self.limit = None  # the execution's deadline (the first sleep of that length)
+            target = self.started + timedelta(seconds=seconds)
+        else:
+            target = self.now() + timedelta(seconds=seconds)
+        self._targets.append(target)
+        try:
+            if self.parker is not None and self._parkable(target):
+                await self._park_if_still(target)
+            left = (target - self.base.now()).total_seconds()
+            await self.base.sleep(left)
+            if left > 0:
+                self._waited = True
+        finally:
+            self._targets.remove(target)
+
+    def _parkable(self, target: datetime) -> bool:
+        log = self.log
+        run = self.run
+        assert self.parker is not None
+        return bool(
+            run is not None and not log.closed and run.aborted is None and not run.timed_out
+            and log.last_cursor is run.root and log.last_type in _PARKS_AFTER
+            and (min(self._targets) - self.base.now()).total_seconds() >= self.parker.threshold
+        )
+
+    async def _park_if_still(self, target: datetime) -> None:
+        """Park when, after the execution's other tasks had their turn, nothing moved."""
+        import anyio
+
+        added = self.log.added
+        for _ in range(3):  # the execution's deadline task starts on the next turns of the loop
+            await anyio.sleep(0)
+        if self.log.added == added and self._parkable(target) and self.parker is not None:
+            self.parker.park(self.run, min(self._targets))  # cancels the run: its sleep ends at once
+            # (an execution it started fire-and-forget shares this clock and sleeps on)
 
     def hold(self) -> Any:
         return self.base.hold()

@@ -18,7 +18,7 @@ from typing import Any
 from stepfn.asl.model import StateMachine
 from stepfn.errors import StepfnError
 from stepfn.runtime.clock import Clock, RealClock, VirtualClock
-from stepfn.runtime.drivers import HISTORY_LIMIT
+from stepfn.runtime.drivers import HISTORY_LIMIT, MAX_DURATION
 from stepfn.runtime.execution import EXPRESS, STANDARD
 from stepfn.runtime.handlers import Handlers
 from stepfn.runtime.interpreter import Run
@@ -31,6 +31,7 @@ from stepfn.server.durable import (
     ScaledClock,
     micros,
     redrive_skips,
+    resume_skips,
     to_event,
 )
 from stepfn.server.protocol import (
@@ -128,13 +129,13 @@ class Executions(MapRuns):
             "version_arn": sm["version_arn"], "alias_arn": sm["alias_arn"], "redrive_count": 0,
             "redrive_date": None, "redrive_token": None,
         }
-        self.store.put_execution(row)
-        run = self._launch(row, [], handlers)
+        run = self._launch(row, [], handlers, create=True)
         return {"executionArn": arn, "startDate": epoch(run.started)}
 
     def _launch(self, row: Row, recorded: list[Any], handlers: Handlers | None = None,
-                skip: frozenset[int] = frozenset()) -> Run:
-        sm = self.store.revision(row["revision_id"])
+                skip: frozenset[int] = frozenset(), create: bool = False) -> Run:
+        """Run an execution (``create``: a new one, whose row is stored before anything of it is seen)."""
+        sm = self.revision(row["revision_id"])
         assert sm is not None
         parts = row["arn"].split(":")
         sm_row = {"arn": row["sm_arn"], "name": parts[6], "role_arn": sm["role_arn"]}
@@ -145,25 +146,67 @@ class Executions(MapRuns):
         start = datetime.fromtimestamp(row["start"], timezone.utc)
         log = JournalLog(self.store, row["arn"], base.now, HISTORY_LIMIT - 1, recorded, start=start, skip=skip,
                          map_runs=Tracker(self.store, row["arn"], machine))
-        clock = ReplayClock(base, log)
+        limit = None
+        if not row["redrive_count"]:  # a redrive's deadline counts from the redrive
+            limit = MAX_DURATION[STANDARD]
+            if machine.timeout_seconds is not None:
+                limit = min(limit, float(machine.timeout_seconds))
+        clock = ReplayClock(base, log, self.parking if self.options.clock == "real" else None, limit=limit,
+                            started=start)
         run = self._run(machine, handlers, clock, row["seed"], STANDARD, row["name"], sm_row, row["arn"])
+        clock.run = run
         run.log = log
         run.redrive_count = row["redrive_count"]
-        self.runs[row["arn"]] = run
+        run.spawn = self._spawn  # executions it starts run on their own: parking it does not end them
+        arn = row["arn"]
+        if create and run.runs_sync:  # nothing in it waits: it runs to its end now, stored in one commit
+            log.create = row
+            run.execute_sync(json.loads(row["input"]))
+            return run
+        if create:
+            self.store.put_execution(row)
+        self.runs[arn] = run
         import anyio
 
-        done = self._done[row["arn"]] = anyio.Event()
+        done = self._done[arn] = anyio.Event()
 
         async def drive() -> None:
             try:
                 await run.execute(json.loads(row["input"]))
             finally:
-                self.runs.pop(row["arn"], None)
-                self._done.pop(row["arn"], None)
+                if self.runs.get(arn) is run:
+                    del self.runs[arn]
+                if self._done.get(arn) is done:
+                    del self._done[arn]
                 done.set()
 
         assert self._spawn is not None
         self._spawn(drive)
+        return run
+
+    def _park(self, run: Run) -> None:
+        """End a sleeping run's coroutine without writing anything: the store keeps it RUNNING."""
+        assert isinstance(run.log, JournalLog)
+        run.log.closed = True
+        if self.runs.get(run.arn) is run:
+            del self.runs[run.arn]
+        if run._cancel is not None:
+            run._cancel.cancel()
+
+    def _wake(self, arn: str, stop: tuple[str | None, str | None] | None = None) -> Run | None:
+        """Resume a parked execution from its journal (and stop it where it parked, with ``stop``)."""
+        row = self.store.execution(arn)
+        if row is None or row["status"] != "RUNNING" or arn in self.runs:
+            return None
+        recorded = self.store.events(arn)
+        run = self._launch(row, recorded, skip=resume_skips(recorded))
+        if stop is not None:
+            assert isinstance(run.log, JournalLog)
+
+            def halt() -> None:
+                run.stop(*stop)
+
+            run.log.on_caught_up = halt
         return run
 
     async def start_sync_execution(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -273,9 +316,13 @@ class Executions(MapRuns):
     async def stop_execution(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         row = self._execution_row(request["executionArn"])
         run = self.runs.get(row["arn"])
-        if row["status"] == "RUNNING" and run is not None:
+        stop = (request.get("error"), request.get("cause"))
+        if row["status"] == "RUNNING" and run is None and self.parking is not None and self.parking.take(row["arn"]):
+            run = self._wake(row["arn"], stop)  # stopped where it parked, as if it had slept there
+        elif row["status"] == "RUNNING" and run is not None:
+            run.stop(*stop)
+        if run is not None:
             done = self._done.get(row["arn"])
-            run.stop(request.get("error"), request.get("cause"))
             if done is not None:
                 import anyio
 

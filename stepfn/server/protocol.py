@@ -300,5 +300,9 @@ def parse_json_text(text: str) -> tuple[bool, Any, str]:
         return False, None, str(exc)
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # built once, not per call
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text, non-ASCII kept as is (as AWS writes it)."""
+    return _encode(value)

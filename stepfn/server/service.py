@@ -3,7 +3,8 @@
 ``Service.call(operation, body, caller)`` checks the request (``protocol.check_request``),
 runs the operation and returns its output members; client errors are ``ApiError``.  Standard
 executions run as tasks of the server's event loop with a :class:`~stepfn.server.durable.JournalLog`;
-``resume`` restarts every execution the store says is RUNNING.  Express executions run in
+``resume`` restarts every execution the store says is RUNNING; ``bind`` starts the
+:class:`~stepfn.server.parking.Parking` that wakes executions parked in long sleeps.  Express executions run in
 memory only (AWS keeps no history of them either).  All executions share one task-token
 registry, so ``SendTask*`` reaches any of them and activity workers poll every activity.
 """
@@ -17,6 +18,7 @@ from stepfn.server.core import Options
 from stepfn.server.durable import JournalLog, resume_skips
 from stepfn.server.executions import Executions
 from stepfn.server.machines import StateMachines
+from stepfn.server.parking import Parking
 from stepfn.server.protocol import ApiError, check_request
 from stepfn.server.workers import Workers
 
@@ -29,6 +31,9 @@ class Service(StateMachines, Executions, Workers):
     def bind(self, spawn: Callable[..., Any]) -> None:
         """Where background executions run: ``start_soon`` of the server's task group."""
         self._spawn = spawn
+        if self.options.park_after is not None and self.options.clock == "real":
+            self.parking = Parking(self.options.park_after, self._park, self._wake)
+            spawn(self.parking.run)
 
     def resume(self) -> int:
         """Start again every Standard execution the store says is RUNNING; how many."""

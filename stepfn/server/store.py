@@ -72,6 +72,7 @@ _SCHEMA = [
 ]
 
 Row = dict[str, Any]
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # history details, compact
 # an event as stored: (id, previous_id, type, timestamp in epoch microseconds, details JSON or None, token)
 EventRow = tuple[int, int, str, int, Any, "str | None"]
 
@@ -102,7 +103,8 @@ class Store(Protocol):
                    redriven: bool | None = None) -> list[Row]: ...
     def running(self) -> list[Row]: ...
     def update_execution(self, arn: str, fields: Row, events: list[EventRow]) -> None: ...
-    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None: ...
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None,
+               create: Row | None = None) -> None: ...
     def events(self, arn: str) -> list[EventRow]: ...
     def events_page(self, arn: str, after: int | None, reverse: bool, limit: int) -> list[EventRow]: ...
     def token_owner(self, token: str) -> str | None: ...
@@ -322,14 +324,18 @@ class SqlStore:
     def running(self) -> list[Row]:
         return self._all("SELECT * FROM executions WHERE status = 'RUNNING' ORDER BY seq", ())
 
-    def append(self, arn: str, events: list[EventRow], finish: Row | None = None) -> None:
-        """Commit history events in one transaction (with the last one, the execution's outcome)."""
+    def append(self, arn: str, events: list[EventRow], finish: Row | None = None, create: Row | None = None) -> None:
+        """Commit history events in one transaction (with the last one, the execution's outcome;
+        with ``create``, the execution's row first: an execution that ran to its end at once)."""
         rows = [
             (arn, eid, previous, kind, stamp,
-             None if details is None else json.dumps(details, separators=(",", ":"), ensure_ascii=False), token)
+             None if details is None else _dumps(details), token)
             for eid, previous, kind, stamp, details, token in events
         ]
         with self._tx() as tx:
+            if create is not None:
+                self._seq += 1
+                self._insert(tx, "executions", {**create, "seq": self._seq})
             tx.executemany(
                 "INSERT INTO events (execution_arn, id, previous_id, type, timestamp, details, token) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -463,12 +469,60 @@ class SqliteStore(SqlStore):
         if path != ":memory:":
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
+        self._lock_file = _claim(path) if path != ":memory:" else None
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 30000")
+        self._stop_checkpoints: threading.Event | None = None
         if path != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints (and their fsync) off the request path
         db.execute("PRAGMA synchronous = NORMAL")
         super().__init__(db)
+        if path != ":memory:":
+            self._stop_checkpoints = threading.Event()
+            threading.Thread(target=self._checkpoints, name="stepfn-checkpoint", daemon=True).start()
+
+    def _checkpoints(self, every: float = 1.0) -> None:
+        """Copy the WAL back into the database file every ``every`` seconds, on a connection of its own."""
+        assert self._stop_checkpoints is not None
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 1000")
+            while not self._stop_checkpoints.wait(every):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # busy or closing: the next round copies it
+                    pass
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        if self._stop_checkpoints is not None:
+            self._stop_checkpoints.set()
+        super().close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # and with it the lock
+
+
+def _claim(path: str) -> Any:
+    """Hold ``<path>-serve.lock`` while the store is open: one server per database file.
+
+    Two servers on one file would each resume the other's running executions.  The lock
+    goes with the process, however it ends (``kill -9`` included).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock here: the rule stays a documented one
+        return None
+    from stepfn.errors import UsageError
+
+    handle = open(path + "-serve.lock", "a+")  # noqa: SIM115 - held open as long as the store
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UsageError(f"the database {path} is in use by another stepfn serve (one server per database)") from None
+    return handle
 
 
 class PostgresStore(SqlStore):

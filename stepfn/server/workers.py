@@ -19,6 +19,7 @@ from stepfn.server.arns import Caller
 from stepfn.server.core import Core, tag_pairs, utc_now
 from stepfn.asl.diagnostics import diagnostics
 from stepfn.server.core import invalid_definition
+from stepfn.server.durable import HEARTBEAT, micros
 from stepfn.server.protocol import (
     ApiError,
     activity_missing,
@@ -44,10 +45,10 @@ class Workers(Core):
             if exc.code == "TaskTimedOut" or self.store.token_owner(token) is not None:
                 raise task_timed_out() from None
             raise invalid_token() from None
-        if outcome is not None:
-            owner = self.store.token_owner(token)
-            if owner is not None:  # kept until the Task records it: a crash in between does not lose it
-                self.store.put_answer(token, owner, list(outcome))
+        owner = self.store.token_owner(token)
+        if owner is not None:  # kept until the Task records it: a crash in between does not lose it
+            # a heartbeat keeps its time: after a restart the heartbeat interval runs from it
+            self.store.put_answer(token, owner, list(outcome) if outcome is not None else [HEARTBEAT, micros()])
         return {}
 
     def send_task_success(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -47,7 +47,8 @@ DEFINITION = {
 
 
 class Scenario:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *serve_args: str) -> None:
+        self.serve_args = serve_args
         self.db = tmp / "stepfn.sqlite"
         self.calls = tmp / "calls.jsonl"
         self.token = tmp / "token"
@@ -56,7 +57,7 @@ class Scenario:
         self.arn = ""
 
     def start_server(self) -> Any:
-        self.proc = ServeProcess(self.db, self.env, "--tasks", str(HERE / "crash_tasks.py"))
+        self.proc = ServeProcess(self.db, self.env, "--tasks", str(HERE / "crash_tasks.py"), *self.serve_args)
         return self.proc.client
 
     def begin(self) -> None:
@@ -129,7 +130,10 @@ def _normal(events: list[dict[str, Any]], token: str) -> list[Any]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("park_after", [None, "0.5"], ids=["sleeping", "parked"])
+def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path, park_after: str | None) -> None:
+    """Killed at several points; with parking, its Waits and back-off park (killed while parked too)
+    and the history is still the one of an uninterrupted run that never parked."""
     import concurrent.futures
 
     def uninterrupted() -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
@@ -140,7 +144,7 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the uninterrupted run goes on meanwhile
         calm_run = pool.submit(uninterrupted)
-        hit, described, events = _interrupted(tmp_path / "hit")
+        hit, described, events = _interrupted(tmp_path / "hit", park_after)
         calm, expected, expected_events = calm_run.result()
     assert expected["status"] == "SUCCEEDED"
     assert json.loads(expected["output"])["squares"] == [1, 4, 9, 16]
@@ -154,10 +158,14 @@ def test_a_killed_server_resumes_every_execution_where_it_was(tmp_path: Path) ->
     assert 4 <= counts["square"] <= 6  # at most the two iterations in flight at the crash ran twice
 
 
-def _interrupted(folder: Path) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
-    hit = Scenario(folder)
+def _interrupted(folder: Path, park_after: str | None) -> tuple[Scenario, dict[str, Any], list[dict[str, Any]]]:
+    import time
+
+    hit = Scenario(folder, *(("--park-after", park_after) if park_after else ()))
     hit.begin()
     wait_for(hit.seen("WaitStateEntered"))
+    if park_after:
+        time.sleep(1.0)  # parked by now
     hit.crash_and_restart()  # in the middle of the first Wait
     wait_for(hit.seen("LambdaFunctionFailed"), timeout=30)
     hit.crash_and_restart()  # during the retry's back-off
@@ -242,3 +250,99 @@ def test_a_redriven_execution_killed_mid_task_resumes_its_redrive(tmp_path: Path
     assert kinds.count("ExecutionRedriven") == 1 and kinds.count("ExecutionFailed") == 1
     assert kinds[kinds.index("ExecutionRedriven"):].count("LambdaFunctionSucceeded") == 1
     assert scenario.counts()["gated"] == 3  # failed once, then the redriven attempt twice (in flight at the kill)
+
+
+def test_a_heartbeat_given_before_a_crash_keeps_the_task_alive(tmp_path: Path) -> None:
+    """The heartbeat interval runs from the last SendTaskHeartbeat, also after a restart."""
+    import time
+
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "HeartbeatSeconds": 3, "End": True,
+                    "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}}}}}
+    machine = sfn.create_state_machine(name="beating", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="h")["executionArn"]
+    wait_for(scenario.seen("TaskSubmitted"))
+    wait_for(lambda: scenario.token.exists() and scenario.token.read_text())
+    time.sleep(2.0)
+    sfn.send_task_heartbeat(taskToken=scenario.token.read_text())
+    scenario.crash_and_restart()
+    described, events = scenario.finish()
+    assert described["status"] == "FAILED"
+    submitted = next(e for e in events if e["type"] == "TaskSubmitted")
+    timed_out = next(e for e in events if e["type"] == "TaskTimedOut")
+    # three seconds after the heartbeat (about five after the Task), not three after the Task
+    assert (timed_out["timestamp"] - submitted["timestamp"]).total_seconds() >= 4.5
+
+
+def test_a_second_server_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    scenario = Scenario(tmp_path)
+    scenario.start_server()
+    second = subprocess.run(
+        [sys.executable, "-c", "from stepfn.cli import entry; entry()", "serve", "--port", str(free_port()),
+         "--db", str(scenario.db)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert second.returncode != 0
+    assert "in use by another stepfn serve" in second.stderr and "Traceback" not in second.stderr
+    assert scenario.proc is not None
+    scenario.proc.kill()  # a killed server leaves nothing that keeps the next one out
+    scenario.start_server()
+    assert scenario.sfn.list_state_machines()["stateMachines"] == []
+    assert scenario.proc.terminate() in (0, -15)
+
+
+def test_the_children_of_a_distributed_map_resume_from_their_own_histories(tmp_path: Path) -> None:
+    """Killed in the middle of a Distributed Map: children that had finished are not run again."""
+    scenario = Scenario(tmp_path)
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "Label": "fan", "MaxConcurrency": 2, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Square", "States": {
+                              "Square": {"Type": "Task", "Resource": FUNCTION + "square", "End": True}}}}}}
+    machine = sfn.create_state_machine(name="fan", definition=json.dumps(definition), roleArn=ROLE)
+    items = [1, 2, 3, 4, 5, 6]
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="f",
+                                       input=json.dumps(items))["executionArn"]
+    wait_for(scenario.called("square", 4), timeout=30)
+    scenario.crash_and_restart()
+    wait_for(lambda: scenario.sfn.describe_execution(executionArn=scenario.arn)["status"] != "RUNNING", timeout=40)
+    [run] = scenario.sfn.list_map_runs(executionArn=scenario.arn)["mapRuns"]
+    counts = scenario.sfn.describe_map_run(mapRunArn=run["mapRunArn"])["executionCounts"]
+    assert (counts["succeeded"], counts["total"], counts["running"]) == (len(items), len(items), 0)
+    described, events = scenario.finish()
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == [i * i for i in items]
+    calls = scenario.counts()["square"]
+    assert calls <= len(items) + 2, calls  # only the (at most two) children in flight at the kill ran twice
+
+
+def test_an_execution_parked_at_a_crash_wakes_at_its_deadline(tmp_path: Path) -> None:
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    scenario = Scenario(tmp_path, "--park-after", "0.5")
+    sfn = scenario.start_server()
+    definition = {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3, "End": True}}}
+    machine = sfn.create_state_machine(name="parked", definition=json.dumps(definition), roleArn=ROLE)
+    scenario.arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="p")["executionArn"]
+    wait_for(scenario.seen("WaitStateEntered"))
+    time.sleep(1.0)  # parked by now
+    scenario.crash_and_restart()
+    up = datetime.now(timezone.utc)  # it resumed what was running before it answered
+    described, events = scenario.finish()
+    assert described["status"] == "SUCCEEDED"
+    assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                                           "ExecutionSucceeded"]
+    entered, exited = events[1]["timestamp"], events[2]["timestamp"]
+    assert (exited - entered).total_seconds() >= 2.9  # the whole Wait
+    # three seconds from the Wait's entry (or at once, if the restart took longer), not from the restart
+    assert exited <= max(entered + timedelta(seconds=3.9), up + timedelta(seconds=0.9))
