@@ -36,7 +36,8 @@ class ExecutionHandle:
 
     def __init__(self, run: Run, input: Any) -> None:
         self._run = run
-        self._held = run.clock.virtual
+        self._held = run.clock.virtual  # wanted: the caller holds virtual time until result()
+        self._holding = False  # whether this handle's acquire is outstanding (event loop only)
         self._lock = threading.Lock()
         self._done: anyio.Event | None = None
         self._portal_cm = anyio.from_thread.start_blocking_portal()
@@ -58,12 +59,13 @@ class ExecutionHandle:
             done.set()
             raise
         if self._held:
-            clock.acquire()
+            self._hold(True)
         try:
             return await self._run.execute(input)
         except KeyboardInterrupt:  # a handler's Ctrl-C: re-raised by result() on the caller's thread
             raise Interrupted() from None
         finally:
+            self._hold(False)  # an execution that ends while held leaves its clock free
             clock.unclaim()
             done.set()
             self._run.callbacks.notify()
@@ -142,16 +144,23 @@ class ExecutionHandle:
         if not self._future.done():
             self._portal.call(self._sleep, float(seconds))
 
+    def _hold(self, on: bool) -> None:
+        """Acquire or release the clock for the caller, at most once (on the event loop)."""
+        if on != self._holding:
+            self._holding = on
+            if on:
+                self._run.clock.acquire()
+            else:
+                self._run.clock.release()
+
     async def _sleep(self, seconds: float) -> None:
-        clock = self._run.clock
-        held = self._held
-        if held:
-            clock.release()
+        done = self._done_event()
+        self._hold(False)
         try:
-            await wait_event(clock, self._done_event(), seconds)
+            await wait_event(self._run.clock, done, seconds)
         finally:
-            if held:
-                clock.acquire()
+            if self._held and not done.is_set():
+                self._hold(True)
 
     def stop(self, error: str | None = None, cause: str | None = None) -> bool:
         """Abort the execution (status ``ABORTED``); False when it had already ended."""
@@ -183,11 +192,9 @@ class ExecutionHandle:
             if not self._held:
                 return
             self._held = False
-        if self._future.done():
-            return
         try:
-            self._portal.call(self._run.clock.release)
-        except RuntimeError:
+            self._portal.call(self._hold, False)
+        except RuntimeError:  # the event loop is gone: the execution ended and released it
             pass
 
     def close(self) -> None:
