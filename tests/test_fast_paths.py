@@ -41,7 +41,21 @@ def boom(payload: Any, ctx: Any) -> Any:
     raise stepfn.TaskFailed("Custom.Boom", f"bad item {payload!r}")
 
 
-HANDLERS = {"echo": echo, "boom": boom}
+def late(payload: Any, ctx: Any) -> Any:
+    raise stepfn.TaskFailed("States.Timeout", "")
+
+
+def crash(payload: Any, ctx: Any) -> Any:
+    raise ValueError("not a number")
+
+
+def sqs(payload: Any, ctx: Any) -> Any:
+    if isinstance(payload, dict) and payload.get("fail"):
+        raise stepfn.TaskFailed("SQS.QueueDoesNotExist", "no queue")
+    return {"MessageId": "m-1"}
+
+
+HANDLERS = {"echo": echo, "boom": boom, "late": late, "crash": crash, "arn:aws:states:::sqs:sendMessage": sqs}
 
 FALSY = [0, False, "", None]
 
@@ -263,6 +277,51 @@ MACHINES: dict[str, tuple[dict[str, Any], Any]] = {
         {"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.nope"}}},
         {"v": 1},
     ),
+    # Tasks of a run without an event loop, called as one plain call (Tasks._task_now)
+    "task-fields": (
+        {
+            "StartAt": "T",
+            "States": {
+                "T": task(
+                    "echo",
+                    InputPath="$.in",
+                    Parameters={"v.$": "$.v", "rc.$": "$$.State.RetryCount", "n.$": "$$.State.Name"},
+                    ResultSelector={"got.$": "$.v", "rc.$": "$.rc"},
+                    ResultPath="$.r",
+                    OutputPath="$.r",
+                    Assign={"seen.$": "$.got"},
+                    Next="Q",
+                ),
+                "Q": {"Type": "Pass", "Parameters": {"seen.$": "$seen", "r.$": "$"}, "Next": "U"},
+                "U": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "ResultPath": "$.sent",
+                      "End": True},
+            },
+        },
+        {"in": {"v": [1, {"a": None}]}, "x": 1},
+    ),
+    "task-failures-caught": (
+        {
+            "StartAt": "Boom",
+            "States": {
+                "Boom": task("boom", Catch=[{"ErrorEquals": ["Custom.Boom"], "ResultPath": "$.e", "Next": "Late"}],
+                             Next="Late"),
+                "Late": task("late", Catch=[{"ErrorEquals": ["States.Timeout"], "Next": "Crash"}], End=True),
+                "Crash": task("crash", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Sqs"}], End=True),
+                "Sqs": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                        "Parameters": {"fail": True}, "End": True},
+            },
+        },
+        {"v": 1},
+    ),
+    "task-jsonata": (
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "T",
+            "States": {"T": {**task("echo"), "Arguments": {"v": "{% $states.input.v %}"},
+                             "Output": "{% $states.result %}", "End": True}},
+        },
+        {"v": 2},
+    ),
 }
 
 
@@ -284,6 +343,24 @@ def test_fast_paths_match_the_event_loop(name: str) -> None:
     fast = stepfn.run(machine, data, handlers=HANDLERS, seed=1)
     general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, seed=1))
     assert _seen(fast) == _seen(general)
+
+
+@pytest.mark.parametrize("name", ["task-fields", "task-failures-caught", "task-jsonata", "map-of-tasks"])
+def test_plain_task_calls_record_the_whole_history_of_the_event_loop(name: str) -> None:
+    """Timestamps, request ids and causes included: a virtual clock and one seed for both."""
+    definition, data = MACHINES[name]
+    machine = stepfn.load(definition)
+    assert Run(machine, stepfn.Handlers(HANDLERS)).can_run_loop_free
+
+    def whole(ex: stepfn.Execution) -> tuple[Any, ...]:
+        return ex.status, ex.output, ex.error, ex.cause, ex.path, [e.to_aws() for e in ex.events]
+
+    def clock() -> Any:
+        return stepfn.VirtualClock("2024-01-01T00:00:00Z")
+
+    fast = stepfn.run(machine, data, handlers=HANDLERS, seed=3, clock=clock())
+    general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, seed=3, clock=clock()))
+    assert whole(fast) == whole(general)
 
 
 @pytest.mark.parametrize(

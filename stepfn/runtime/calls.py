@@ -13,7 +13,7 @@ import random as _random
 import sys
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from stepfn import errors
 from stepfn.asl import model as m
@@ -159,50 +159,57 @@ class Calls:
             and not self.handlers.in_thread(handler)
         )
 
+    def _call_inline(self, handler: Any, payload: Any, state: m.Task, env: Env, resource: str) -> Any:
+        """Call a synchronous handler on the run's own thread (``_inline`` said it may): it
+        holds the event loop, if any, and ``ctx.sleep`` blocks on the run's clock."""
+        if handler is None:
+            raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
+        payload = copy_json(payload)
+        # $$ and the callbacks are made only if the handler asks for them
+        ctx = TaskContext(
+            state.name, resource, env.retry, self.arn, self.name, env.token, None,
+            functools.partial(_blocking_sleep, self.clock), self._get_callbacks, env,
+        )
+        resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
+        if resume_gc:
+            gc.enable()
+        try:
+            return self._marshal(handler(payload, ctx))
+        except StatesError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+            raise self._failure(exc) from None
+        finally:
+            if resume_gc:
+                gc.disable()
+
     async def _call(
         self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
     ) -> Any:
         if handler is None:
             raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
+        is_async = self._is_async_handler(handler)
+        if not is_async and self._inline(handler, state, timeout):
+            return self._call_inline(handler, payload, state, env, resource)
         clock = self.clock
         payload = copy_json(payload)
-        is_async = self._is_async_handler(handler)
-        inline = not is_async and self._inline(handler, state, timeout)
-
-        sleep: Callable[[float], Any]
+        hold = _Hold(clock)
         loop_token: list[Any] = []  # the event loop's token and thread, for handlers in threads
-        if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
-            sleep = functools.partial(_blocking_sleep, clock)
-        else:
-            hold = _Hold(clock)
 
-            def sleep(seconds: float) -> Any:
-                if not loop_token or threading.get_ident() == loop_token[1]:
-                    return clock.sleep(seconds)  # on the event loop's thread: an async handler awaits it
-                import anyio.from_thread
+        def sleep(seconds: float) -> Any:
+            if not loop_token or threading.get_ident() == loop_token[1]:
+                return clock.sleep(seconds)  # on the event loop's thread: an async handler awaits it
+            import anyio.from_thread
 
-                try:
-                    return anyio.from_thread.run(hold.sleep, seconds, token=loop_token[0])
-                except RuntimeError:  # the execution is over
-                    return None
+            try:
+                return anyio.from_thread.run(hold.sleep, seconds, token=loop_token[0])
+            except RuntimeError:  # the execution is over
+                return None
 
         # $$ and the callbacks are made only if the handler asks for them
         ctx = TaskContext(
             state.name, resource, env.retry, self.arn, self.name, env.token, None, sleep, self._get_callbacks, env
         )
-        if inline:
-            resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
-            if resume_gc:
-                gc.enable()
-            try:
-                return self._marshal(handler(payload, ctx))
-            except StatesError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                raise self._failure(exc) from None
-            finally:
-                if resume_gc:
-                    gc.disable()
 
         import anyio.lowlevel
 

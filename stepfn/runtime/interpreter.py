@@ -333,6 +333,9 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             try:
                 if instant:
                     data, nxt = self._sync_step(state, data, env)
+                elif kind == "Task" and self.loop_free and state.query_language != m.JSONATA:
+                    # nothing can wait, retry or cancel it: one plain call (see Tasks._task_now)
+                    data, nxt = self._task_now(state, data, env)  # type: ignore[arg-type]
                 else:
                     data, nxt = await self._retrying(state, data, env, frame)
             except (StatesError, RecursionError) as exc:
