@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepfn import errors
 from stepfn.asl import model as m
+from stepfn.asl.values import NotJson, own
 from stepfn.errors import StatesError
 from stepfn.runtime.events import HistoryLimitExceeded
 from stepfn.runtime.handlers import Handlers, TaskContext, copy_json, is_async
@@ -104,13 +105,13 @@ class Calls:
         @property
         def callbacks(self) -> Callbacks: ...
 
+    _blocking_sleep: Any = None  # ``ctx.sleep`` of inline handlers (made on the first call)
+
     def _get_callbacks(self) -> Callbacks:
         return self.callbacks
 
     def _marshal(self, result: Any) -> Any:
         """The run's own copy of what a handler returned; a value that is not JSON fails the Task."""
-        from stepfn.asl.values import NotJson, own
-
         try:
             return own(result)
         except NotJson as exc:
@@ -130,6 +131,8 @@ class Calls:
         """The handler of a Task, looked up once per run."""
         key = (state_name, resource)
         cache = self._handlers
+        if cache is None:
+            cache = self._handlers = {}
         if key not in cache:
             found = self.handlers.lookup(state_name, resource)
             if found is None and self.services is not None and not served_by_stepfn(resource):
@@ -138,9 +141,12 @@ class Calls:
         return cache[key]
 
     def _is_async_handler(self, handler: Any) -> bool:
-        found = self._async.get(id(handler))
+        known = self._async
+        if known is None:
+            known = self._async = {}
+        found = known.get(id(handler))
         if found is None:
-            found = self._async[id(handler)] = is_async(handler)
+            found = known[id(handler)] = is_async(handler)
         return found
 
     def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool:
@@ -166,9 +172,11 @@ class Calls:
             raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
         payload = copy_json(payload)
         # $$ and the callbacks are made only if the handler asks for them
+        sleep = self._blocking_sleep
+        if sleep is None:
+            sleep = self._blocking_sleep = functools.partial(_blocking_sleep, self.clock)
         ctx = TaskContext(
-            state.name, resource, env.retry, self.arn, self.name, env.token, None,
-            functools.partial(_blocking_sleep, self.clock), self._get_callbacks, env,
+            state.name, resource, env.retry, self.arn, self.name, env.token, None, sleep, self._get_callbacks, env
         )
         resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
         if resume_gc:

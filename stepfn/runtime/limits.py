@@ -175,14 +175,26 @@ def _scalar_bound(value: Any, t: type) -> int:
 class Sizes:
     """Size bounds of one execution's values, and the limit checks that use them."""
 
-    __slots__ = ("_cache", "_recent", "definition", "input_size")
+    __slots__ = ("_cache", "_recent", "_machine", "input_size")
 
     def __init__(self, machine: Any, input: Any) -> None:
-        self.definition = getattr(machine, "definition", None) or {}
-        self._cache = _machine_cache(machine) if machine is not None else {}
-        self._recent: dict[int, tuple[Any, int]] = {}
-        self.input_size = 4 if input is None else payload_size(input)
-        self.note(input, self.input_size)
+        self._machine = machine
+        if machine is None:
+            self._cache: dict[Any, Any] = {}
+        else:
+            entry = _MACHINES.get(id(machine))
+            self._cache = entry[1] if entry is not None and entry[0] is machine else _machine_cache(machine)
+        t = type(input)
+        if t is dict or t is list or t is str:
+            self.input_size = size = payload_size(input)
+            self._recent: dict[int, tuple[Any, int]] = {id(input): (input, size)}
+        else:
+            self.input_size = 4 if input is None else payload_size(input)
+            self._recent = {}
+
+    @property
+    def definition(self) -> Any:
+        return getattr(self._machine, "definition", None) or {}
 
     def note(self, value: Any, size: int) -> None:
         """Remember an upper bound of ``value``'s size."""

@@ -172,17 +172,30 @@ class Tasks:
         resource = state.resource
         log = self.log
         cursor = env.cursor
+        assert cursor is not None
         if is_lambda_arn(resource):
-            log.add("LambdaFunctionScheduled", {"resource": resource, "input": payload}, cursor)
-            log.add("LambdaFunctionStarted", None, cursor)
             kind, succeeded, names = "LambdaFunction", "LambdaFunctionSucceeded", None
+            scheduled: tuple[str, Any] = ("LambdaFunctionScheduled", {"resource": resource, "input": payload})
+            started: tuple[str, Any] = ("LambdaFunctionStarted", None)
         else:
             names = _names(resource)
-            log.add("TaskScheduled", {**names, "region": REGION, "parameters": payload}, cursor)
-            log.add("TaskStarted", dict(names), cursor)
             kind, succeeded = "Task", "TaskSucceeded"
+            scheduled = ("TaskScheduled", {**names, "region": REGION, "parameters": payload})
+            started = ("TaskStarted", dict(names))
+        # the two events appended as ``EventLog.add`` would (numbering, links, quota)
+        records = log.records
+        direct = log.direct and cursor.sink is None
+        if direct and len(records) + 2 <= log.quota:
+            stamp = log.stamp
+            records.append((cursor.source, stamp(), *scheduled))
+            records.append((len(records), stamp(), *started))
+            cursor.source = cursor.last = len(records)
+        else:
+            log.add(*scheduled, cursor)
+            log.add(*started, cursor)
         try:
-            done = log.recorded(cursor)  # replaying a journal: this attempt's recorded outcome
+            # replaying a journal: this attempt's recorded outcome
+            done = log.recorded(cursor) if log.replays else None
             if done is not None:
                 result = _replayed(done)
             else:
@@ -197,7 +210,12 @@ class Tasks:
                 failed = {"error": err.error, "cause": err.cause}
                 log.add(kind + "Failed", failed if names is None else {**names, **failed}, cursor)
             raise
-        log.add(succeeded, {"output": result} if names is None else {**names, "output": result}, cursor)
+        details = {"output": result} if names is None else {**names, "output": result}
+        if direct and len(records) < log.quota:
+            records.append((cursor.source, log.stamp(), succeeded, details))
+            cursor.source = cursor.last = len(records)
+        else:
+            log.add(succeeded, details, cursor)
         return self._task_output(state, data, result, env)
 
     def _payload(self, state: m.Task, effective: Any, data: Any, env: Env) -> Any:
