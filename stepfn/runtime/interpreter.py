@@ -50,6 +50,7 @@ class _NeverRaised(BaseException):
 
 
 _REAL_CLOCK = RealClock()
+_new_object = object.__new__
 _WALL_NOW = RealClock.now
 
 _SHARED_RANDOM: list[_random.Random] = []
@@ -126,6 +127,20 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
             self._callbacks = callbacks
         if machines is not None:
             self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
+
+    @classmethod
+    def plain(cls, machine: m.StateMachine, handlers: Handlers | None, type: str) -> Run:
+        """``Run(machine, handlers, type=type)`` (nothing else given) without ``__init__``'s
+        checks of every option: what it stores for such a run, and nothing more."""
+        run = _new_object(cls)
+        run.machine = machine
+        run.handlers = handlers if handlers is not None else Handlers()
+        run.log = log = EventLog(_WALL_NOW, None, HISTORY_LIMIT - 1 if type == STANDARD else None)
+        run.type = type
+        run.path = []
+        run.root = Cursor()
+        run._started = log.stamp()
+        return run
 
     # Defaults shared by every run until one sets its own (fewer stores per run).
     clock: Clock = _REAL_CLOCK  # the wall clock (stateless: one for every run given none)
@@ -361,8 +376,17 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         states = scope.states
         state = states[scope.start_at]
         cursor = frame.cursor
+        log = self.log
+        # events appended as ``EventLog.add`` would, when nothing else wants them (see _run_sync)
+        records = log.records if log.direct and cursor.sink is None else None
         while True:
-            entered_id = self._enter(state, data, cursor)
+            if records is not None and len(records) < log.quota:
+                self.path.append(state.name)
+                records.append((cursor.source, log.stamp(), state.type + "StateEntered",
+                                {"name": state.name, "input": data}))
+                entered_id = cursor.source = cursor.last = len(records)
+            else:
+                entered_id = self._enter(state, data, cursor)
             kind = state.type
             instant = kind in INSTANT
             # $$.State.EnteredTime: the entered event's raw timestamp (a datetime when read);
@@ -390,7 +414,12 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 nxt = catcher.next
             if env.pending is not None:
                 frame.variables.update(env.pending)
-            if kind != "Fail":
+            if kind == "Fail":
+                pass
+            elif records is not None and env.pending is None and len(records) < log.quota:
+                records.append((cursor.source, log.stamp(), kind + "StateExited", {"name": state.name, "output": data}))
+                cursor.source = cursor.last = len(records)
+            else:
                 self._exit(state, data, cursor, env.pending)
             if nxt is None:
                 return data

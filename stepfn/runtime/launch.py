@@ -187,7 +187,7 @@ def run_instant(
         raise UsageError(f"type must be STANDARD or EXPRESS, not {type!r}")
     if handlers is not None and not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
-    return Run(machine, handlers, type=type).execute_sync(_input(input))
+    return Run.plain(machine, handlers, type).execute_sync(_input(input))
 
 
 def start(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandle:

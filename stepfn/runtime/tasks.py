@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from stepfn import errors
 from stepfn.asl import model as m
-from stepfn.asl.dataflow import apply_result_path, jayway_message, select_input
+from stepfn.asl.dataflow import ROOT, apply_result_path, jayway_message, select_input
 from stepfn.asl.paths import PathNotFound
 from stepfn.asl.ranges import in_range
 from stepfn.asl.templates import dumps
@@ -167,8 +167,8 @@ class Tasks:
         a synchronous inline handler, no callback pattern, timeout, heartbeat or Retry), as
         one plain call: no coroutine per layer, the same events, links and failures."""
         env.retriable = True  # $$.State.RetryCount, as ``Run._attempts`` sets it
-        effective = select_input(state.input_path, data, env)
-        payload = self._payload(state, effective, data, env)
+        effective = data if state.input_path is ROOT else select_input(state.input_path, data, env)
+        payload = effective if state.parameters is None else self._payload(state, effective, data, env)
         resource = state.resource
         log = self.log
         cursor = env.cursor
@@ -231,8 +231,12 @@ class Tasks:
         if state.result_selector is not None:
             result = state.result_selector(result, env)
             sizes.made(state.name, state.pointer, "ResultSelector", result, None, sizes.bound(result))
-        assign_jsonpath(state.assign, result, env)
+        if state.assign is not None:
+            assign_jsonpath(state.assign, result, env)
         result_path = state.result_path
+        if result_path is ROOT:  # the result is the output (before OutputPath)
+            out = result if state.output_path is ROOT else select_input(state.output_path, result, env)
+            return out, state.next
         out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
         if result_path is not None and result_path.steps:  # a merge: the output may grow
