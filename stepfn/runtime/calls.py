@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepfn import errors
 from stepfn.asl import model as m
-from stepfn.asl.values import NotJson, own
+from stepfn.asl.values import NotJson, own_at
 from stepfn.errors import StatesError
 from stepfn.runtime.events import HistoryLimitExceeded
 from stepfn.runtime.handlers import Handlers, TaskContext, copy_json, is_async
@@ -96,8 +96,10 @@ class Calls:
     arn: str
     name: str
     gc_paused: bool
-    _handlers: dict[tuple[str, str], Any]
-    _async: dict[int, bool]
+    _arn: str | None
+    _name: str | None
+    _handlers: dict[tuple[str, str], Any] | None
+    _async: dict[int, bool] | None
     services: ServiceBackend | None
 
     if TYPE_CHECKING:  # defined by ``Run``
@@ -113,7 +115,7 @@ class Calls:
     def _marshal(self, result: Any) -> Any:
         """The run's own copy of what a handler returned; a value that is not JSON fails the Task."""
         try:
-            return own(result)
+            return own_at(result, 0)  # own(result), one call fewer
         except NotJson as exc:
             raise marshal_error(str(exc), self.random) from None
 
@@ -175,9 +177,11 @@ class Calls:
         sleep = self._blocking_sleep
         if sleep is None:
             sleep = self._blocking_sleep = functools.partial(_blocking_sleep, self.clock)
-        ctx = TaskContext(
-            state.name, resource, env.retry, self.arn, self.name, env.token, None, sleep, self._get_callbacks, env
-        )
+        arn = self._arn
+        if arn is None:
+            arn = self.arn  # made now, with the name
+        ctx = TaskContext(state.name, resource, env.retry, arn, self._name or "", env.token, None, sleep, self._get_callbacks,
+                          env)
         resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
         if resume_gc:
             gc.enable()

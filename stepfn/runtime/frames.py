@@ -68,7 +68,7 @@ class Env:
         moment = self._entered
         if moment is None:
             moment = self._entered = self.run.clock.now()
-        elif moment.__class__ is float:  # a raw wall-clock timestamp (events.moment)
+        elif isinstance(moment, float):  # a raw wall-clock timestamp (events.moment)
             moment = self._entered = _moment(moment)
         return moment
 

@@ -103,7 +103,7 @@ def _pass(state: m.Pass) -> Step:
     # input's bound plus a constant); a bound over the limit takes ``merged`` itself.
     key = one_key
     noted = type(result) in (dict, list, str)
-    extra = result_size + 2 * len(result_path.text) + 16  # type: ignore[union-attr]
+    extra = result_size + 2 * len(result_path.text) + 16
     recent_max = 2 * _RECENT
 
     def constant_under_key(run: Any, data: Any, env: Env) -> tuple[Any, str | None]:
