@@ -180,8 +180,9 @@ class Calls:
         arn = self._arn
         if arn is None:
             arn = self.arn  # made now, with the name
-        ctx = TaskContext(state.name, resource, env.retry, arn, self._name or "", env.token, None, sleep, self._get_callbacks,
-                          env)
+        ctx = TaskContext(
+            state.name, resource, env.retry, arn, self._name or "", env.token, None, sleep, self._get_callbacks, env
+        )
         resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
         if resume_gc:
             gc.enable()
