@@ -58,7 +58,11 @@ def own_input(value: Any) -> Any:
     try:
         return own_at(value, 0)  # own(value), one call fewer
     except NotJson as exc:
-        raise UsageError(f"the execution input is not JSON: {exc}") from None
+        raise _not_json_input(exc) from None
+
+
+def _not_json_input(exc: NotJson) -> UsageError:
+    return UsageError(f"the execution input is not JSON: {exc}")
 
 
 class Drivers:
@@ -160,7 +164,10 @@ class Drivers:
         return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
-        input = own_input(input)
+        try:
+            input = own_at(input, 0)  # own_input(input), inlined
+        except NotJson as exc:
+            raise _not_json_input(exc) from None
         log = self.log
         if not log.direct or self.aborted is not None:
             return self._without_loop(input, None)
@@ -177,7 +184,9 @@ class Drivers:
         records = log.records
         records.append((root.source, started, "ExecutionStarted", {"input": input, "roleArn": self.role_arn}))
         root.last = len(records)
-        paused = self.gc_paused = pause_gc(True)
+        paused = self.gc_paused = gc.isenabled()  # pause_gc(True), inlined
+        if paused:
+            gc.disable()
         failure: StatesError | HistoryLimitExceeded | None = None
         try:
             output = self._run_sync(self.machine.scope, input, Frame({}, root))
