@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from stepfn.runtime.handle import ExecutionHandle
     from stepfn.runtime.interpreter import Run
 
+#: Options ``run`` passes straight on for machines of only Pass/Choice/Succeed/Fail.
+_INSTANT_OPTIONS = frozenset(("handlers", "type"))
+
 __all__ = ["NO_INPUT", "execute", "load", "prepare", "run", "start", "validate"]
 
 
@@ -83,7 +86,11 @@ def run(machine: Any, input: Any = NO_INPUT, **options: Any) -> Execution:
 
     ``aws=`` picks the backend of AWS service Tasks (default: moto in this process).
     """
-    if isinstance(machine, StateMachine) and machine.scope.sync and options.get("aws") is None:
+    if isinstance(machine, StateMachine) and machine.scope.sync:
+        if options.keys() <= _INSTANT_OPTIONS:  # the common call, without the option plumbing
+            return launch.run_instant(machine, input, options.get("handlers"), options.get("type", STANDARD))
+        if options.get("aws") is not None:
+            return launch.run(machine, input, **_services(options))
         options.pop("aws", None)  # only Pass/Choice/Succeed/Fail: nothing could ask a backend
         options.pop("region", None)
         return launch.run(machine, input, **options)

@@ -41,7 +41,21 @@ def boom(payload: Any, ctx: Any) -> Any:
     raise stepfn.TaskFailed("Custom.Boom", f"bad item {payload!r}")
 
 
-HANDLERS = {"echo": echo, "boom": boom}
+def late(payload: Any, ctx: Any) -> Any:
+    raise stepfn.TaskFailed("States.Timeout", "")
+
+
+def crash(payload: Any, ctx: Any) -> Any:
+    raise ValueError("not a number")
+
+
+def sqs(payload: Any, ctx: Any) -> Any:
+    if isinstance(payload, dict) and payload.get("fail"):
+        raise stepfn.TaskFailed("SQS.QueueDoesNotExist", "no queue")
+    return {"MessageId": "m-1"}
+
+
+HANDLERS = {"echo": echo, "boom": boom, "late": late, "crash": crash, "arn:aws:states:::sqs:sendMessage": sqs}
 
 FALSY = [0, False, "", None]
 
@@ -263,6 +277,72 @@ MACHINES: dict[str, tuple[dict[str, Any], Any]] = {
         {"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.nope"}}},
         {"v": 1},
     ),
+    # a constant Result under one key (compiled with its size bookkeeping inlined): a text
+    # result, a scalar one, the same key twice, and an input whose merge goes over the limit
+    "result-under-one-key": (
+        {
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Pass", "Result": "text", "ResultPath": "$.r", "Next": "B"},
+                "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.n", "Next": "C"},
+                "C": {"Type": "Pass", "Result": {"deep": [1]}, "ResultPath": "$.r", "End": True},
+            },
+        },
+        {"r": 0, "keep": [True]},
+    ),
+    "result-under-one-key-over-the-limit": (
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "x" * 100, "ResultPath": "$.r", "End": True}}},
+        {"big": "y" * (262_144 - 60)},
+    ),
+    "result-under-one-key-on-an-array": (
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": 1}, "ResultPath": "$.r", "End": True}}},
+        [1, 2],
+    ),
+    # Tasks of a run without an event loop, called as one plain call (Tasks._task_now)
+    "task-fields": (
+        {
+            "StartAt": "T",
+            "States": {
+                "T": task(
+                    "echo",
+                    InputPath="$.in",
+                    Parameters={"v.$": "$.v", "rc.$": "$$.State.RetryCount", "n.$": "$$.State.Name"},
+                    ResultSelector={"got.$": "$.v", "rc.$": "$.rc"},
+                    ResultPath="$.r",
+                    OutputPath="$.r",
+                    Assign={"seen.$": "$.got"},
+                    Next="Q",
+                ),
+                "Q": {"Type": "Pass", "Parameters": {"seen.$": "$seen", "r.$": "$"}, "Next": "U"},
+                "U": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "ResultPath": "$.sent",
+                      "End": True},
+            },
+        },
+        {"in": {"v": [1, {"a": None}]}, "x": 1},
+    ),
+    "task-failures-caught": (
+        {
+            "StartAt": "Boom",
+            "States": {
+                "Boom": task("boom", Catch=[{"ErrorEquals": ["Custom.Boom"], "ResultPath": "$.e", "Next": "Late"}],
+                             Next="Late"),
+                "Late": task("late", Catch=[{"ErrorEquals": ["States.Timeout"], "Next": "Crash"}], End=True),
+                "Crash": task("crash", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Sqs"}], End=True),
+                "Sqs": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                        "Parameters": {"fail": True}, "End": True},
+            },
+        },
+        {"v": 1},
+    ),
+    "task-jsonata": (
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "T",
+            "States": {"T": {**task("echo"), "Arguments": {"v": "{% $states.input.v %}"},
+                             "Output": "{% $states.result %}", "End": True}},
+        },
+        {"v": 2},
+    ),
 }
 
 
@@ -284,6 +364,84 @@ def test_fast_paths_match_the_event_loop(name: str) -> None:
     fast = stepfn.run(machine, data, handlers=HANDLERS, seed=1)
     general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, seed=1))
     assert _seen(fast) == _seen(general)
+
+
+INSTANT = sorted(name for name, (definition, _) in MACHINES.items() if stepfn.load(definition).scope.sync)
+
+
+@pytest.mark.parametrize("kind", ["STANDARD", "EXPRESS"])
+@pytest.mark.parametrize("name", INSTANT)
+def test_the_plainest_call_matches_the_event_loop(name: str, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run(machine, input, handlers=..., type=...)`` of a Pass/Choice/Succeed/Fail machine
+    skips ``prepare`` and runs the start and end of the run inlined: the same execution."""
+    definition, data = MACHINES[name]
+    machine = stepfn.load(definition)
+    general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, type=kind))
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the plainest call took prepare()")
+
+    monkeypatch.setattr(stepfn.runtime.launch, "prepare", refused)
+    fast = stepfn.run(machine, data, handlers=stepfn.Handlers(HANDLERS), type=kind)
+    assert _seen(fast) == _seen(general)
+    assert (fast.type, fast.input, fast.cause) == (general.type, general.input, general.cause)
+    assert fast.name in fast.arn and (":express:" in fast.arn) == (kind == "EXPRESS")
+    stamps = [e.timestamp for e in fast.events]
+    assert fast.started == stamps[0] and stamps == sorted(stamps) and stamps[-1] <= fast.stopped
+    assert fast.events is fast.events
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": [1, {"b": 10**400}]}, [{"s": "\udcff"}], "y" * 262_144])
+def test_the_plainest_call_refuses_what_the_general_one_refuses(value: Any) -> None:
+    machine = stepfn.load(MACHINES["pass-choice-succeed"][0])
+    with pytest.raises(stepfn.UsageError) as general:
+        stepfn.run(machine, value, handlers=HANDLERS, seed=1)
+    with pytest.raises(stepfn.UsageError) as fast:
+        stepfn.run(machine, value, type="EXPRESS")
+    assert str(fast.value) == str(general.value)
+    with pytest.raises(stepfn.UsageError, match="type must be STANDARD or EXPRESS"):
+        stepfn.run(machine, {}, type="express")
+
+
+@pytest.mark.parametrize("loop_free", [True, False])
+def test_entered_time_is_the_time_of_the_entered_event(loop_free: bool) -> None:
+    """``$$.State.EnteredTime`` is the TaskStateEntered event's timestamp, however long the
+    handler works before reading it."""
+    seen: list[str] = []
+
+    def slow(payload: Any, ctx: Any) -> Any:
+        ctx.sleep(5)
+        seen.append(ctx.context["State"]["EnteredTime"])
+        return payload
+
+    states = {"T": task("slow", Parameters={"t.$": "$$.State.EnteredTime"}, End=True)}
+    if not loop_free:  # a Wait: the event loop
+        states["W"] = {"Type": "Wait", "Seconds": 1, "Next": "T"}
+    machine = stepfn.load({"StartAt": "T" if loop_free else "W", "States": states})
+    assert Run(machine, stepfn.Handlers({"slow": slow})).can_run_loop_free is loop_free
+    ex = stepfn.run(machine, {}, handlers={"slow": slow}, clock=stepfn.VirtualClock("2024-01-01T00:00:00Z"))
+    entered = next(e for e in ex.events if e.type == "TaskStateEntered").to_aws()["timestamp"]
+    assert seen == [entered] and ex.output == {"t": entered}
+    real = stepfn.run(machine, {}, handlers={"slow": lambda p, c: seen.append(c.context["State"]["EnteredTime"])})
+    assert seen[-1] == next(e for e in real.events if e.type == "TaskStateEntered").to_aws()["timestamp"]
+
+
+@pytest.mark.parametrize("name", ["task-fields", "task-failures-caught", "task-jsonata", "map-of-tasks"])
+def test_plain_task_calls_record_the_whole_history_of_the_event_loop(name: str) -> None:
+    """Timestamps, request ids and causes included: a virtual clock and one seed for both."""
+    definition, data = MACHINES[name]
+    machine = stepfn.load(definition)
+    assert Run(machine, stepfn.Handlers(HANDLERS)).can_run_loop_free
+
+    def whole(ex: stepfn.Execution) -> tuple[Any, ...]:
+        return ex.status, ex.output, ex.error, ex.cause, ex.path, [e.to_aws() for e in ex.events]
+
+    def clock() -> Any:
+        return stepfn.VirtualClock("2024-01-01T00:00:00Z")
+
+    fast = stepfn.run(machine, data, handlers=HANDLERS, seed=3, clock=clock())
+    general = anyio.run(lambda: stepfn.execute(machine, data, handlers=HANDLERS, seed=3, clock=clock()))
+    assert whole(fast) == whole(general)
 
 
 @pytest.mark.parametrize(

@@ -254,3 +254,23 @@ def test_jsonata_output_over_the_limit() -> None:
     }
     ex = stepfn.run(doc, {"s": text(150 * KIB)})
     assert (ex.status, ex.cause) == ("FAILED", cause("Big"))
+
+
+_SCALARS = [0, -7, 10**30, 2.5, -0.0, 1e-7, 1e300, True, False, None, "", "plain text", 'q"uote', "back\\slash",
+            "tab\there", "\x7f", "é", "雪", "\U0001f600", float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 8, 9])
+def test_small_objects_are_sized_exactly_without_encoding(n: int) -> None:
+    """Small objects of plain members are sized by adding up their parts; every member
+    kind, plain or not, gives the size of the compact UTF-8 JSON text."""
+    import random
+
+    rng = random.Random(n)
+    for _ in range(200):
+        keys = [rng.choice(["a", "key", "", 'k"', "k\\", "ключ", "sp ace", "\x01"]) + str(i) for i in range(n)]
+        value = {k: rng.choice(_SCALARS) for k in keys}
+        if rng.random() < 0.2 and value:
+            value[keys[0]] = [1, {"x": None}]
+        expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        assert payload_size(value) == len(expected), value

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from stepfn.asl.paths import compile_path
+from stepfn.asl.paths import ROOT_DATA, Path, compile_path
 from stepfn.errors import RUNTIME, DefinitionError, Problem, StatesError
 
 Predicate = Callable[[Any, Any], bool]
@@ -320,8 +320,28 @@ def _present(get: Callable[[Any, Any], Any], expected: bool) -> Predicate:
     return pred
 
 
-def _unary(get: Callable[[Any, Any], Any], text: str, test: Callable[[Any], bool]) -> Predicate:
+_ABSENT = object()
+
+
+def _unary(
+    get: Callable[[Any, Any], Any], text: str, test: Callable[[Any], bool], path: Path | None = None
+) -> Predicate:
     cause = _invalid_path(text)
+    if path is not None and path.definite and path.root == ROOT_DATA and path.steps:
+        keys = tuple(path.steps)
+        if all(type(key) is str for key in keys):  # ``$.a.b``: the path's walk and the test in one call
+
+            def pred_keys(data: Any, env: Any) -> bool:
+                node = data
+                for key in keys:
+                    if type(node) is not dict:
+                        raise StatesError(RUNTIME, cause)
+                    node = node.get(key, _ABSENT)
+                    if node is _ABSENT:
+                        raise StatesError(RUNTIME, cause)
+                return test(node)
+
+            return pred_keys
 
     def pred(data: Any, env: Any) -> bool:
         try:
@@ -486,7 +506,7 @@ def _compile(rule: Any, pointer: str, problems: list[Problem], top: bool) -> Pre
         )
     if op.kind == _PRESENT:
         return _present(var_path.get, operand)
-    return _unary(var_path.get, variable, _constant_test(op, operand))
+    return _unary(var_path.get, variable, _constant_test(op, operand), var_path)
 
 
 def compile_rule(rule: dict[str, Any], pointer: str) -> Predicate:

@@ -34,10 +34,11 @@ def own(value: Any, limit: int = MAX_DEPTH) -> Any:
     One walk copies and checks (a JSON round trip costs about twice as much); a cycle shows
     as a value nested deeper than ``limit`` (at most ``MAX_DEPTH``).
     """
-    return _own(value, MAX_DEPTH - min(limit, MAX_DEPTH))
+    return own_at(value, MAX_DEPTH - min(limit, MAX_DEPTH))
 
 
-def _own(value: Any, depth: int) -> Any:
+def own_at(value: Any, depth: int) -> Any:
+    """``own`` of a value found ``depth`` levels down (0: at the top)."""
     t = type(value)
     if t is str:
         if not value.isascii():
@@ -46,11 +47,30 @@ def _own(value: Any, depth: int) -> Any:
     if t is dict:
         if depth >= MAX_DEPTH:
             raise _too_deep()
-        return {k if type(k) is str else _key(k): _own(v, depth + 1) for k, v in value.items()}
+        copy = {}
+        depth += 1
+        for k, v in value.items():  # plain scalars checked here: no call per leaf
+            key = k if type(k) is str else _key(k)
+            tv = type(v)
+            if tv is str:
+                if not v.isascii():
+                    _check_text(v)
+            elif tv is int:
+                if v.bit_length() > 1023:
+                    v = own_at(v, depth)
+            elif tv is not bool and v is not None:
+                v = own_at(v, depth)
+            copy[key] = v
+        return copy
     if t is list:
         if depth >= MAX_DEPTH:
             raise _too_deep()
-        return [_own(v, depth + 1) for v in value]
+        depth += 1
+        return [
+            v if ((tv := type(v)) is str and v.isascii()) or (tv is int and v.bit_length() <= 1023) or tv is bool
+            or v is None else own_at(v, depth)
+            for v in value
+        ]
     if t is int:
         if value.bit_length() > 1023:
             raise NotJson("an integer is too large for a JSON number (a double)")
@@ -67,26 +87,26 @@ def _own(value: Any, depth: int) -> Any:
 def _own_other(value: Any, depth: int) -> Any:
     """Subclasses of the JSON types and tuples, as ``json.dumps`` (and AWS Lambda) takes them."""
     if isinstance(value, str):
-        return _own(str(value), depth)
+        return own_at(str(value), depth)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
-        return _own(int(value), depth)
+        return own_at(int(value), depth)
     if isinstance(value, float):
-        return _own(float(value), depth)
+        return own_at(float(value), depth)
     if isinstance(value, dict):
-        return _own(dict(value), depth)
+        return own_at(dict(value), depth)
     if isinstance(value, (list, tuple)):
-        return _own(list(value), depth)
+        return own_at(list(value), depth)
     raise NotJson(f"a value of type {type(value).__name__} is not JSON")
 
 
 def _key(key: Any) -> str:
     """Object keys that ``json.dumps`` turns into strings; any other key is refused."""
     if isinstance(key, str):
-        return _own(str(key), 0)  # type: ignore[no-any-return]
+        return own_at(str(key), 0)  # type: ignore[no-any-return]
     if key is None or isinstance(key, (bool, int, float)):
-        return json.dumps(_own(key, 0))
+        return json.dumps(own_at(key, 0))
     raise NotJson(f"an object key of type {type(key).__name__} is not a string")
 
 

@@ -13,10 +13,11 @@ import random as _random
 import sys
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from stepfn import errors
 from stepfn.asl import model as m
+from stepfn.asl.values import NotJson, own_at
 from stepfn.errors import StatesError
 from stepfn.runtime.events import HistoryLimitExceeded
 from stepfn.runtime.handlers import Handlers, TaskContext, copy_json, is_async
@@ -95,8 +96,10 @@ class Calls:
     arn: str
     name: str
     gc_paused: bool
-    _handlers: dict[tuple[str, str], Any]
-    _async: dict[int, bool]
+    _arn: str | None
+    _name: str | None
+    _handlers: dict[tuple[str, str], Any] | None
+    _async: dict[int, bool] | None
     services: ServiceBackend | None
 
     if TYPE_CHECKING:  # defined by ``Run``
@@ -104,15 +107,15 @@ class Calls:
         @property
         def callbacks(self) -> Callbacks: ...
 
+    _blocking_sleep: Any = None  # ``ctx.sleep`` of inline handlers (made on the first call)
+
     def _get_callbacks(self) -> Callbacks:
         return self.callbacks
 
     def _marshal(self, result: Any) -> Any:
         """The run's own copy of what a handler returned; a value that is not JSON fails the Task."""
-        from stepfn.asl.values import NotJson, own
-
         try:
-            return own(result)
+            return own_at(result, 0)  # own(result), one call fewer
         except NotJson as exc:
             raise marshal_error(str(exc), self.random) from None
 
@@ -130,6 +133,8 @@ class Calls:
         """The handler of a Task, looked up once per run."""
         key = (state_name, resource)
         cache = self._handlers
+        if cache is None:
+            cache = self._handlers = {}
         if key not in cache:
             found = self.handlers.lookup(state_name, resource)
             if found is None and self.services is not None and not served_by_stepfn(resource):
@@ -138,9 +143,12 @@ class Calls:
         return cache[key]
 
     def _is_async_handler(self, handler: Any) -> bool:
-        found = self._async.get(id(handler))
+        known = self._async
+        if known is None:
+            known = self._async = {}
+        found = known.get(id(handler))
         if found is None:
-            found = self._async[id(handler)] = is_async(handler)
+            found = known[id(handler)] = is_async(handler)
         return found
 
     def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool:
@@ -159,50 +167,62 @@ class Calls:
             and not self.handlers.in_thread(handler)
         )
 
+    def _call_inline(self, handler: Any, payload: Any, state: m.Task, env: Env, resource: str) -> Any:
+        """Call a synchronous handler on the run's own thread (``_inline`` said it may): it
+        holds the event loop, if any, and ``ctx.sleep`` blocks on the run's clock."""
+        if handler is None:
+            raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
+        payload = copy_json(payload)
+        # $$ and the callbacks are made only if the handler asks for them
+        sleep = self._blocking_sleep
+        if sleep is None:
+            sleep = self._blocking_sleep = functools.partial(_blocking_sleep, self.clock)
+        arn = self._arn
+        if arn is None:
+            arn = self.arn  # made now, with the name
+        ctx = TaskContext(
+            state.name, resource, env.retry, arn, self._name or "", env.token, None, sleep, self._get_callbacks, env
+        )
+        resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
+        if resume_gc:
+            gc.enable()
+        try:
+            return self._marshal(handler(payload, ctx))
+        except StatesError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
+            raise self._failure(exc) from None
+        finally:
+            if resume_gc:
+                gc.disable()
+
     async def _call(
         self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
     ) -> Any:
         if handler is None:
             raise StatesError(errors.RUNTIME, f"No handler is registered for resource {resource!r}")
+        is_async = self._is_async_handler(handler)
+        if not is_async and self._inline(handler, state, timeout):
+            return self._call_inline(handler, payload, state, env, resource)
         clock = self.clock
         payload = copy_json(payload)
-        is_async = self._is_async_handler(handler)
-        inline = not is_async and self._inline(handler, state, timeout)
-
-        sleep: Callable[[float], Any]
+        hold = _Hold(clock)
         loop_token: list[Any] = []  # the event loop's token and thread, for handlers in threads
-        if inline:  # the handler holds the event loop: a blocking sleep on the run's clock
-            sleep = functools.partial(_blocking_sleep, clock)
-        else:
-            hold = _Hold(clock)
 
-            def sleep(seconds: float) -> Any:
-                if not loop_token or threading.get_ident() == loop_token[1]:
-                    return clock.sleep(seconds)  # on the event loop's thread: an async handler awaits it
-                import anyio.from_thread
+        def sleep(seconds: float) -> Any:
+            if not loop_token or threading.get_ident() == loop_token[1]:
+                return clock.sleep(seconds)  # on the event loop's thread: an async handler awaits it
+            import anyio.from_thread
 
-                try:
-                    return anyio.from_thread.run(hold.sleep, seconds, token=loop_token[0])
-                except RuntimeError:  # the execution is over
-                    return None
+            try:
+                return anyio.from_thread.run(hold.sleep, seconds, token=loop_token[0])
+            except RuntimeError:  # the execution is over
+                return None
 
         # $$ and the callbacks are made only if the handler asks for them
         ctx = TaskContext(
             state.name, resource, env.retry, self.arn, self.name, env.token, None, sleep, self._get_callbacks, env
         )
-        if inline:
-            resume_gc = self.gc_paused  # the handler's own garbage is collected as usual
-            if resume_gc:
-                gc.enable()
-            try:
-                return self._marshal(handler(payload, ctx))
-            except StatesError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - a handler failure is a workflow failure
-                raise self._failure(exc) from None
-            finally:
-                if resume_gc:
-                    gc.disable()
 
         import anyio.lowlevel
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from stepfn import errors
 from stepfn.asl import model as m
+from stepfn.asl.values import NotJson, own_at
 from stepfn.errors import StatesError, UsageError
 from stepfn.runtime.events import HistoryLimitExceeded
 from stepfn.runtime.execution import EXPRESS, STANDARD, Execution
@@ -48,14 +49,20 @@ def _interrupted(exc: BaseException) -> bool:
     return any(_interrupted(e) for e in getattr(exc, "exceptions", ()))
 
 
+def _input_too_large(size: int) -> UsageError:
+    return UsageError(f"the execution input is {size} bytes of JSON; AWS accepts at most {MAX_PAYLOAD} (256 KiB)")
+
+
 def own_input(value: Any) -> Any:
     """The run's own copy of its input; a value that is not JSON is the caller's mistake."""
-    from stepfn.asl.values import NotJson, own
-
     try:
-        return own(value)
+        return own_at(value, 0)  # own(value), one call fewer
     except NotJson as exc:
-        raise UsageError(f"the execution input is not JSON: {exc}") from None
+        raise _not_json_input(exc) from None
+
+
+def _not_json_input(exc: NotJson) -> UsageError:
+    return UsageError(f"the execution input is not JSON: {exc}")
 
 
 class Drivers:
@@ -102,8 +109,7 @@ class Drivers:
         self._context_execution = None
         self.sizes = Sizes(self.machine, input)
         if self.sizes.input_size > MAX_PAYLOAD:
-            raise UsageError(f"the execution input is {self.sizes.input_size} bytes of JSON; AWS accepts at most "
-                             f"{MAX_PAYLOAD} (256 KiB)")
+            raise _input_too_large(self.sizes.input_size)
         self.log.add("ExecutionStarted", {"input": input, "roleArn": self.role_arn}, self.root, False)
         limit = MAX_DURATION[self.type]
         if self.machine.timeout_seconds is not None:
@@ -158,7 +164,48 @@ class Drivers:
         return self.machine.scope.sync
 
     def execute_sync(self, input: Any) -> Execution:
-        return self._without_loop(own_input(input), None)
+        try:
+            input = own_at(input, 0)  # own_input(input), inlined
+        except NotJson as exc:
+            raise _not_json_input(exc) from None
+        log = self.log
+        if not log.direct or self.aborted is not None:
+            return self._without_loop(input, None)
+        # ``_without_loop`` inlined for the common case (events appended as ``EventLog.add``
+        # would, one stamp for the start time and the first event); anything unusual takes
+        # the general ``_conclude``.  tests/test_fast_paths.py compares the two.
+        self._started = started = log.stamp()
+        self._input = input
+        self._context_execution = None
+        sizes = self.sizes = Sizes(self.machine, input)
+        if sizes.input_size > MAX_PAYLOAD:
+            raise _input_too_large(sizes.input_size)
+        root = self.root
+        records = log.records
+        records.append((root.source, started, "ExecutionStarted", {"input": input, "roleArn": self.role_arn}))
+        root.last = len(records)
+        paused = self.gc_paused = gc.isenabled()  # pause_gc(True), inlined
+        if paused:
+            gc.disable()
+        failure: StatesError | HistoryLimitExceeded | None = None
+        try:
+            output = self._run_sync(self.machine.scope, input, Frame({}, root))
+        except (StatesError, HistoryLimitExceeded) as exc:
+            failure = exc
+        except Exception as exc:
+            _reraise(exc)
+        finally:
+            if paused:
+                gc.enable()
+        if failure is not None:
+            return self._conclude(input, failure)
+        if self.aborted is not None or len(records) >= log.quota:
+            return self._conclude(input, (output, False))
+        records.append((root.source, log.stamp(), "ExecutionSucceeded", {"output": output}))
+        root.source = root.last = len(records)
+        self.finished = True
+        return Execution("SUCCEEDED", output, None, None, None, self.path, started, log.stamp(), self.type, "", "",
+                         input, self)
 
     def _without_loop(self, input: Any, body: Callable[[], Any] | None) -> Execution:
         """Run ``body`` (the whole run, never suspending; None: the synchronous walk of the

@@ -152,7 +152,16 @@ class HistoryLimitExceeded(Exception):
 class EventLog:
     """An append-only history: compact records, :class:`Event` objects built when read."""
 
-    __slots__ = ("_now", "stamp", "records", "_built", "on_event", "quota")
+    __slots__ = ("_now", "stamp", "records", "_built", "on_event", "quota", "direct")
+
+    # Does ``recorded`` ever answer (a journal replaying a run)?  If not, callers may skip it.
+    replays = False
+    _adds_directly = True  # ``add`` is this class's (see ``direct``)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.replays = cls.recorded is not EventLog.recorded
+        cls._adds_directly = cls.add is EventLog.add
 
     def __init__(
         self,
@@ -169,6 +178,9 @@ class EventLog:
         self._built: list[Event] = []
         self.on_event = on_event
         self.quota = _NO_LIMIT if limit is None else limit  # the last id allowed (``limit``)
+        # May a loop append to ``records`` itself?  Not when events go to a callback or a
+        # subclass records them its own way (``add`` overridden).
+        self.direct = on_event is None and self._adds_directly
 
     @property
     def limit(self) -> int | None:
@@ -177,12 +189,6 @@ class EventLog:
     @limit.setter
     def limit(self, value: int | None) -> None:
         self.quota = _NO_LIMIT if value is None else value
-
-    @property
-    def direct(self) -> bool:
-        """May a loop append to ``records`` itself?  Not when events go to a callback or a
-        subclass records them its own way (``add`` overridden)."""
-        return self.on_event is None and type(self).add is EventLog.add
 
     @property
     def events(self) -> list[Event]:

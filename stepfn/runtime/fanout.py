@@ -248,10 +248,17 @@ class Fanout:
                 return value
             return self._select(state, i, value, effective, data, env, frame)
 
+        records = log.records if log.direct and cursor.sink is None else None
+        stamp = log.stamp
+
         def succeed(i: int, output: Any, j: int) -> None:
             results[i] = output
             bounds[i] = sizes.bound(output)
-            log.add("MapIterationSucceeded", {"name": state.name, "index": i}, lanes[j], False)
+            if records is not None and len(records) < log.quota:  # as log.add(..., update=False)
+                records.append((lanes[j].source, stamp(), "MapIterationSucceeded", {"name": state.name, "index": i}))
+                lanes[j].last = len(records)
+            else:
+                log.add("MapIterationSucceeded", {"name": state.name, "index": i}, lanes[j], False)
 
         try:
             if processor.sync and not distributed:
@@ -281,7 +288,11 @@ class Fanout:
                         if children is not None:
                             children[i] = {"Input": value, "StartDate": self.clock.now()}
                     else:
-                        log.add("MapIterationStarted", details, lane)
+                        if records is not None and len(records) < log.quota:  # as log.add
+                            records.append((lane.source, stamp(), "MapIterationStarted", details))
+                            lane.source = lane.last = len(records)
+                        else:
+                            log.add("MapIterationStarted", details, lane)
                         value = item_input(i)
                     try:
                         out = await self.run_scope(processor, value, Frame(dict(frame.variables), lane))

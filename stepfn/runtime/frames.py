@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from stepfn.runtime.clock import iso
 from stepfn.runtime.events import Cursor
+from stepfn.runtime.events import moment as _moment
 
 if TYPE_CHECKING:
     from stepfn.runtime.clock import Clock
@@ -43,14 +44,16 @@ class Env:
         self,
         run: Owner,
         name: str,
-        entered: datetime | None,
+        entered: datetime | float | None,
         variables: dict[str, Any],
         item: Any = None,
         cursor: Cursor | None = None,
     ) -> None:
         self.run = run
         self.name = name
-        self._entered = entered  # None: read the clock when first asked (states that take no time)
+        # None: read the clock when first asked (states that take no time); a float: a raw
+        # wall-clock timestamp, turned into the datetime when first asked
+        self._entered = entered
         self.retry = 0
         self.retriable = False
         self.item = item
@@ -65,6 +68,8 @@ class Env:
         moment = self._entered
         if moment is None:
             moment = self._entered = self.run.clock.now()
+        elif isinstance(moment, float):  # a raw wall-clock timestamp (events.moment)
+            moment = self._entered = _moment(moment)
         return moment
 
     @property

@@ -18,7 +18,7 @@ from stepfn.asl import model as m
 from stepfn.asl.dataflow import ROOT, apply_result_path, select_input
 from stepfn.asl.paths import ROOT_DATA
 from stepfn.errors import StatesError
-from stepfn.runtime.limits import MAX_PAYLOAD, exceeded, payload_size
+from stepfn.runtime.limits import _RECENT, MAX_PAYLOAD, exceeded, payload_size
 from stepfn.runtime.queries import assign_jsonpath
 
 if TYPE_CHECKING:
@@ -94,7 +94,41 @@ def _pass(state: m.Pass) -> Step:
             sizes.merged(name, result_path, data, bound if bound >= 0 else sizes.bound(data), out, output_path)
         return out, nxt
 
-    return step
+    if not (has_result and one_key is not None and whole_input and whole_output and assign is None):
+        return step
+    if result_size > MAX_PAYLOAD:
+        return step
+    # The commonest Pass: a constant Result put under one key, ``$`` paths, no Assign.  What
+    # ``Sizes.note`` and ``Sizes.merged`` do for it, inlined (the bound of the merge is the
+    # input's bound plus a constant); a bound over the limit takes ``merged`` itself.
+    key = one_key
+    noted = type(result) in (dict, list, str)
+    extra = result_size + 2 * len(result_path.text) + 16
+    recent_max = 2 * _RECENT
+
+    def constant_under_key(run: Any, data: Any, env: Env) -> tuple[Any, str | None]:
+        if type(data) is not dict:
+            return step(run, data, env)
+        sizes = run.sizes
+        recent = sizes._recent
+        if noted:
+            recent[id(result)] = (result, result_size)
+            if len(recent) > recent_max:
+                sizes._trim()
+                recent = sizes._recent
+        out = dict(data)
+        out[key] = result
+        hit = recent.get(id(data))
+        bound = (hit[1] if hit is not None and hit[0] is data else sizes.bound(data)) + extra
+        if bound > MAX_PAYLOAD:
+            sizes.merged(name, result_path, data, result_size, out, None)
+        else:
+            recent[id(out)] = (out, bound)
+            if len(recent) > recent_max:
+                sizes._trim()
+        return out, nxt
+
+    return constant_under_key
 
 
 def _choice(state: m.Choice) -> Step:

@@ -49,6 +49,10 @@ class _NeverRaised(BaseException):
     """Matches no exception that is ever raised (see ``Run._cancelled``)."""
 
 
+_REAL_CLOCK = RealClock()
+_new_object = object.__new__
+_WALL_NOW = RealClock.now
+
 _SHARED_RANDOM: list[_random.Random] = []
 
 
@@ -59,6 +63,13 @@ def shared_random() -> _random.Random:
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_SHARED_RANDOM[0].seed)
     return _SHARED_RANDOM[0]
+
+
+class _SharedRandom:
+    """``Run.random`` of runs given no generator: the process's (a run given one stores its own)."""
+
+    def __get__(self, run: Any, owner: Any = None) -> _random.Random:
+        return shared_random()
 
 
 def _runtime(state: m.State, entered_id: int, err: StatesError) -> StatesError:
@@ -89,30 +100,60 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         services: ServiceBackend | None = None,
     ) -> None:
         self.machine = machine
-        self.services = services  # serves AWS resources no handler serves (see runtime.services)
+        if services is not None:
+            self.services = services  # serves AWS resources no handler serves (see runtime.services)
         self.handlers = handlers if handlers is not None else Handlers()
-        self.clock = clock or RealClock()
-        self.random = rand or shared_random()
+        if clock is None:
+            self.log = EventLog(_WALL_NOW, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
+        else:
+            self.clock = clock
+            # A Standard history holds at most HISTORY_LIMIT events, the final one included.
+            self.log = EventLog(clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
+        if rand is not None:
+            self.random = rand  # else the class's: the process's shared generator
         self.type = type
-        # A Standard history holds at most HISTORY_LIMIT events, the final one included.
-        self.log = EventLog(self.clock.now, on_event, HISTORY_LIMIT - 1 if type == STANDARD else None)
         self.path: list[str] = []
         self.root = Cursor()
-        self._machine_name = machine_name or machine.name
+        if machine_name:
+            self._machine_name = machine_name  # else the machine's own name
         # The identity (name, ARNs) is made when first read; a run given its generator (a
         # seed) draws its name from it now, so that seeded runs stay repeatable.
-        self._name = name
-        self._arn: str | None = None
-        self._machine_arn: str | None = None
-        if name is None and rand is not None:
+        if name is not None:
+            self._name = name
+        elif rand is not None:
             self._identify()
         self._started: Any = self.log.stamp()  # raw (events.moment); ``started`` is the datetime
-        self._handlers: dict[tuple[str, str], Any] = {}
-        self._async: dict[int, bool] = {}
-        self._callbacks = callbacks
-        self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
+        if callbacks is not None:
+            self._callbacks = callbacks
+        if machines is not None:
+            self.machines = machines  # the registry ``states:startExecution`` resolves ARNs in
+
+    @classmethod
+    def plain(cls, machine: m.StateMachine, handlers: Handlers | None, type: str) -> Run:
+        """``Run(machine, handlers, type=type)`` (nothing else given) without ``__init__``'s
+        checks of every option: what it stores for such a run, and nothing more."""
+        run = _new_object(cls)
+        run.machine = machine
+        run.handlers = handlers if handlers is not None else Handlers()
+        run.log = log = EventLog(_WALL_NOW, None, HISTORY_LIMIT - 1 if type == STANDARD else None)
+        run.type = type
+        run.path = []
+        run.root = Cursor()
+        run._started = log.stamp()
+        return run
 
     # Defaults shared by every run until one sets its own (fewer stores per run).
+    clock: Clock = _REAL_CLOCK  # the wall clock (stateless: one for every run given none)
+    random: _random.Random = _SharedRandom()  # type: ignore[assignment]
+    _handlers: dict[tuple[str, str], Any] | None = None  # handler look-ups, made on the first
+    _async: dict[int, bool] | None = None
+    services: ServiceBackend | None = None
+    _callbacks: Callbacks | None = None
+    machines: Any = None
+    _name: str | None = None
+    _arn: str | None = None
+    _machine_arn: str | None = None
+    _machine_name: str | None = None
     timed_out = False  # the execution's deadline passed: running states are not "aborted"
     role_arn = ROLE_ARN
     redrive_count = 0  # $$.Execution.RedriveCount (a server resuming a redriven execution sets it)
@@ -135,7 +176,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
     def _identify(self) -> None:
         if self._name is None:
             self._name = uuid4(self.random)
-        machine_name = self._machine_name
+        machine_name = self.machine_name
         if self.type == STANDARD:
             self._arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine_name}:{self._name}"
         else:
@@ -168,10 +209,14 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         self._arn = value
 
     @property
+    def machine_name(self) -> str:
+        return self._machine_name or self.machine.name
+
+    @property
     def machine_arn(self) -> str:
         found = self._machine_arn
         if found is None:
-            found = self._machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._machine_name}"
+            found = self._machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.machine_name}"
         return found
 
     @machine_arn.setter
@@ -184,7 +229,7 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         """``$$.StateMachine``, built when first read."""
         found = self._context_machine
         if found is None:
-            found = self._context_machine = {"Id": self.machine_arn, "Name": self._machine_name}
+            found = self._context_machine = {"Id": self.machine_arn, "Name": self.machine_name}
         return found
 
     @context_machine.setter
@@ -248,6 +293,12 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         if cursor.sink is None:  # a child execution's states are not the parent's path
             self.path.append(state.name)
         return self.log.add(state.type + "StateEntered", {"name": state.name, "input": data}, cursor)
+
+    def _entered_at(self, entered_id: int, cursor: Cursor) -> Any:
+        """The raw timestamp of the event ``entered_id`` (the clock's reading in a child's history)."""
+        if cursor.sink is None:
+            return self.log.records[entered_id - 1][1]
+        return self.clock.now()
 
     def _exit(self, state: m.State, data: Any, cursor: Cursor, assigned: dict[str, Any] | None = None) -> None:
         exited = {"name": state.name, "output": data}
@@ -325,14 +376,29 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
         states = scope.states
         state = states[scope.start_at]
         cursor = frame.cursor
+        log = self.log
+        # events appended as ``EventLog.add`` would, when nothing else wants them (see _run_sync)
+        records = log.records if log.direct and cursor.sink is None else None
         while True:
-            entered_id = self._enter(state, data, cursor)
+            if records is not None and len(records) < log.quota:
+                self.path.append(state.name)
+                records.append((cursor.source, log.stamp(), state.type + "StateEntered",
+                                {"name": state.name, "input": data}))
+                entered_id = cursor.source = cursor.last = len(records)
+            else:
+                entered_id = self._enter(state, data, cursor)
             kind = state.type
             instant = kind in INSTANT
-            env = Env(self, state.name, None if instant else self.clock.now(), frame.variables, None, cursor)
+            # $$.State.EnteredTime: the entered event's raw timestamp (a datetime when read);
+            # states that take no time read the clock only if $$ is asked for
+            entered = None if instant else self._entered_at(entered_id, cursor)
+            env = Env(self, state.name, entered, frame.variables, None, cursor)
             try:
                 if instant:
                     data, nxt = self._sync_step(state, data, env)
+                elif kind == "Task" and self.loop_free and state.query_language != m.JSONATA:
+                    # nothing can wait, retry or cancel it: one plain call (see Tasks._task_now)
+                    data, nxt = self._task_now(state, data, env)  # type: ignore[arg-type]
                 else:
                     data, nxt = await self._retrying(state, data, env, frame)
             except (StatesError, RecursionError) as exc:
@@ -348,7 +414,12 @@ class Run(Drivers, Tasks, Calls, Waiting, Fanout):
                 nxt = catcher.next
             if env.pending is not None:
                 frame.variables.update(env.pending)
-            if kind != "Fail":
+            if kind == "Fail":
+                pass
+            elif records is not None and env.pending is None and len(records) < log.quota:
+                records.append((cursor.source, log.stamp(), kind + "StateExited", {"name": state.name, "output": data}))
+                cursor.source = cursor.last = len(records)
+            else:
                 self._exit(state, data, cursor, env.pending)
             if nxt is None:
                 return data

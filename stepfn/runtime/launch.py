@@ -175,6 +175,21 @@ def run(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> E
     return anyio.run(runner.execute, data)
 
 
+def run_instant(
+    machine: StateMachine,
+    input: Any = NO_INPUT,
+    handlers: Handlers | dict[str, Any] | None = None,
+    type: str = STANDARD,
+) -> Execution:
+    """``run`` of a machine of only Pass/Choice/Succeed/Fail states (``scope.sync``) given no
+    option but ``handlers`` and ``type``: what ``prepare`` would build, without its plumbing."""
+    if type not in _TYPES:
+        raise UsageError(f"type must be STANDARD or EXPRESS, not {type!r}")
+    if handlers is not None and not isinstance(handlers, Handlers):
+        handlers = Handlers(handlers)
+    return Run.plain(machine, handlers, type).execute_sync(_input(input))
+
+
 def start(machine: StateMachine | Any, input: Any = NO_INPUT, **options: Any) -> ExecutionHandle:
     """Start one execution in the background and return its :class:`~stepfn.ExecutionHandle`.
 

@@ -50,8 +50,46 @@ _CHUNKS = (
 
 def payload_size(value: Any) -> int:
     """Bytes of a JSON value as compact UTF-8 text (what AWS's 256 KiB limit counts)."""
+    if type(value) is dict and len(value) <= _FLAT_KEYS:
+        size = _flat_size(value)
+        if size >= 0:
+            return size
     text = _ENCODER.encode(value) if _CHUNKS is None else "".join(_CHUNKS(value, 0))
     return len(text) if text.isascii() else len(text.encode())
+
+
+_FLAT_KEYS = 8
+
+
+def _flat_size(obj: dict[Any, Any]) -> int:
+    """The size of a small object of plain members without encoding it, or -1.
+
+    Plain: keys and string values of printable ASCII without ``"`` or ``\\`` (written as
+    they are, between quotes), integers, finite floats (both as their ``repr``, which
+    is what ``json`` writes), booleans and null.  Anything else (-1) is encoded.
+    """
+    if not obj:
+        return 2
+    size = 1 + 2 * len(obj)  # the braces, the commas and the colons
+    for key, v in obj.items():
+        if type(key) is not str or not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
+            return -1
+        t = type(v)
+        if t is int:
+            size += len(key) + 2 + len(repr(v))
+        elif t is str:
+            if not v.isascii() or not v.isprintable() or '"' in v or "\\" in v:
+                return -1
+            size += len(key) + len(v) + 4
+        elif t is bool:
+            size += len(key) + (6 if v else 7)
+        elif v is None:
+            size += len(key) + 6
+        elif t is float and v - v == 0.0:
+            size += len(key) + 2 + len(repr(v))
+        else:
+            return -1
+    return size
 
 
 def exceeded(name: str) -> StatesError:
@@ -175,14 +213,26 @@ def _scalar_bound(value: Any, t: type) -> int:
 class Sizes:
     """Size bounds of one execution's values, and the limit checks that use them."""
 
-    __slots__ = ("_cache", "_recent", "definition", "input_size")
+    __slots__ = ("_cache", "_recent", "_machine", "input_size")
 
     def __init__(self, machine: Any, input: Any) -> None:
-        self.definition = getattr(machine, "definition", None) or {}
-        self._cache = _machine_cache(machine) if machine is not None else {}
-        self._recent: dict[int, tuple[Any, int]] = {}
-        self.input_size = 4 if input is None else payload_size(input)
-        self.note(input, self.input_size)
+        self._machine = machine
+        if machine is None:
+            self._cache: dict[Any, Any] = {}
+        else:
+            entry = _MACHINES.get(id(machine))
+            self._cache = entry[1] if entry is not None and entry[0] is machine else _machine_cache(machine)
+        t = type(input)
+        if t is dict or t is list or t is str:
+            self.input_size = size = payload_size(input)
+            self._recent: dict[int, tuple[Any, int]] = {id(input): (input, size)}
+        else:
+            self.input_size = 4 if input is None else payload_size(input)
+            self._recent = {}
+
+    @property
+    def definition(self) -> Any:
+        return getattr(self._machine, "definition", None) or {}
 
     def note(self, value: Any, size: int) -> None:
         """Remember an upper bound of ``value``'s size."""

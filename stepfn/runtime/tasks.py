@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from stepfn import errors
 from stepfn.asl import model as m
-from stepfn.asl.dataflow import apply_result_path, jayway_message, select_input
+from stepfn.asl.dataflow import ROOT, apply_result_path, jayway_message, select_input
 from stepfn.asl.paths import PathNotFound
 from stepfn.asl.ranges import in_range
 from stepfn.asl.templates import dumps
@@ -50,6 +50,13 @@ def served_by_stepfn(resource: str) -> bool:
 
 def _waits_for_token(resource: str) -> bool:
     return resource.endswith(TOKEN) or is_activity_arn(resource)
+
+
+def _names(resource: str) -> dict[str, str]:
+    """The resourceType and resource a task event names (``lambda``/``invoke``, ``sqs``/``sendMessage``...)."""
+    base = split_resource(resource)[0]
+    service, _, action = base.rpartition(":")
+    return {"resourceType": service.rsplit(":", 1)[-1] if service else resource, "resource": action}
 
 
 def _float(value: Any) -> float | None:
@@ -107,6 +114,8 @@ class Tasks:
 
         def _inline(self, handler: Any, state: m.Task, timeout: float | None) -> bool: ...
 
+        def _call_inline(self, handler: Any, payload: Any, state: m.Task, env: Env, resource: str) -> Any: ...
+
         async def _call(
             self, handler: Any, payload: Any, state: m.Task, env: Env, timeout: float | None, resource: str
         ) -> Any: ...
@@ -147,19 +156,87 @@ class Tasks:
             sizes.check(state.name, out, payload_size(out))
             return out, state.next
         effective = select_input(state.input_path, data, env)
-        if state.parameters is not None:
-            payload = state.parameters(effective, env)
-            sizes.made(state.name, state.pointer, "Parameters", payload, data)
-        else:
-            payload = effective
+        payload = self._payload(state, effective, data, env)
         timeout = self._seconds(state.timeout, state.timeout_path, effective, env, "TimeoutSeconds")
         heartbeat = self._seconds(state.heartbeat, state.heartbeat_path, effective, env, "HeartbeatSeconds")
         result = await self._invoke(state, payload, env, timeout, heartbeat)
+        return self._task_output(state, data, result, env)
+
+    def _task_now(self, state: m.Task, data: Any, env: Env) -> tuple[Any, str | None]:
+        """``_task`` for a JSONPath Task of a run without an event loop (``can_run_loop_free``:
+        a synchronous inline handler, no callback pattern, timeout, heartbeat or Retry), as
+        one plain call: no coroutine per layer, the same events, links and failures."""
+        env.retriable = True  # $$.State.RetryCount, as ``Run._attempts`` sets it
+        effective = data if state.input_path is ROOT else select_input(state.input_path, data, env)
+        payload = effective if state.parameters is None else self._payload(state, effective, data, env)
+        resource = state.resource
+        log = self.log
+        cursor = env.cursor
+        assert cursor is not None
+        if is_lambda_arn(resource):
+            kind, succeeded, names = "LambdaFunction", "LambdaFunctionSucceeded", None
+            scheduled: tuple[str, Any] = ("LambdaFunctionScheduled", {"resource": resource, "input": payload})
+            started: tuple[str, Any] = ("LambdaFunctionStarted", None)
+        else:
+            names = _names(resource)
+            kind, succeeded = "Task", "TaskSucceeded"
+            scheduled = ("TaskScheduled", {**names, "region": REGION, "parameters": payload})
+            started = ("TaskStarted", dict(names))
+        # the two events appended as ``EventLog.add`` would (numbering, links, quota)
+        records = log.records
+        direct = log.direct and cursor.sink is None
+        if direct and len(records) + 2 <= log.quota:
+            stamp = log.stamp
+            records.append((cursor.source, stamp(), *scheduled))
+            records.append((len(records), stamp(), *started))
+            cursor.source = cursor.last = len(records)
+        else:
+            log.add(*scheduled, cursor)
+            log.add(*started, cursor)
+        try:
+            # replaying a journal: this attempt's recorded outcome
+            done = log.recorded(cursor) if log.replays else None
+            if done is not None:
+                result = _replayed(done)
+            else:
+                result = self._call_inline(self._handler(state.name, resource), payload, state, env, resource)
+            self._result_size(result, resource if names is None else names["resourceType"])
+        except StatesError as err:
+            if err.error == errors.TIMEOUT:  # raised by the handler itself
+                cause = err.cause or ""
+                timed_out = {"error": err.error} if names is None else {**names, "error": err.error, "cause": cause}
+                log.add(kind + "TimedOut", timed_out, cursor)
+            else:
+                failed = {"error": err.error, "cause": err.cause}
+                log.add(kind + "Failed", failed if names is None else {**names, **failed}, cursor)
+            raise
+        details = {"output": result} if names is None else {**names, "output": result}
+        if direct and len(records) < log.quota:
+            records.append((cursor.source, log.stamp(), succeeded, details))
+            cursor.source = cursor.last = len(records)
+        else:
+            log.add(succeeded, details, cursor)
+        return self._task_output(state, data, result, env)
+
+    def _payload(self, state: m.Task, effective: Any, data: Any, env: Env) -> Any:
+        if state.parameters is None:
+            return effective
+        payload = state.parameters(effective, env)
+        self.sizes.made(state.name, state.pointer, "Parameters", payload, data)
+        return payload
+
+    def _task_output(self, state: m.Task, data: Any, result: Any, env: Env) -> tuple[Any, str | None]:
+        """ResultSelector, Assign, ResultPath and OutputPath of a JSONPath Task."""
+        sizes = self.sizes
         if state.result_selector is not None:
             result = state.result_selector(result, env)
             sizes.made(state.name, state.pointer, "ResultSelector", result, None, sizes.bound(result))
-        assign_jsonpath(state.assign, result, env)
+        if state.assign is not None:
+            assign_jsonpath(state.assign, result, env)
         result_path = state.result_path
+        if result_path is ROOT:  # the result is the output (before OutputPath)
+            out = result if state.output_path is ROOT else select_input(state.output_path, result, env)
+            return out, state.next
         out = apply_result_path(result_path, data, result)
         out = select_input(state.output_path, out, env)
         if result_path is not None and result_path.steps:  # a merge: the output may grow
@@ -224,21 +301,15 @@ class Tasks:
         if is_activity_arn(resource):
             return await self._activity(state, payload, env, timeout, heartbeat)
         base, pattern = split_resource(resource)
-        service, _, action = base.rpartition(":")
-        resource_type = service.rsplit(":", 1)[-1] if service else resource
-        sched = {
-            "resourceType": resource_type,
-            "resource": action,
-            "region": REGION,
-            "parameters": payload,
-        }
+        names = _names(resource)
+        resource_type = names["resourceType"]
+        sched = {**names, "region": REGION, "parameters": payload}
         if timeout is not None:
             sched["timeoutInSeconds"] = int(timeout)
         if heartbeat is not None and pattern == TOKEN:
             sched["heartbeatInSeconds"] = int(heartbeat)
         log.add("TaskScheduled", sched, cursor)
-        log.add("TaskStarted", {"resourceType": resource_type, "resource": action}, cursor)
-        names = {"resourceType": resource_type, "resource": action}
+        log.add("TaskStarted", dict(names), cursor)
         deadline = None if timeout is None else self.clock.now() + timedelta(seconds=timeout)
         waiter = None
         if pattern == TOKEN:
