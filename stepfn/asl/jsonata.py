@@ -41,8 +41,15 @@ AWS's text *without* the per-state prefix ("An error occurred while executing th
 * ``... returned an unexpected result type. Expected 'array', but was 'boolean' for value:
   true`` (raise it with :func:`type_error`).
 
-Runaway expressions are stopped after :data:`TIME_LIMIT_SECONDS`; user-function recursion
-is limited by the engine (100 nested calls); both fail the evaluation.
+Runaway expressions are stopped after :data:`TIME_LIMIT_SECONDS` (checked between steps, in
+the loops of built-in functions and in every function call); user-function recursion is
+limited by the engine (100 nested calls); a built-in that would build a string or array over
+the payload limit, and an evaluation during which memory grows too much, fail before they
+allocate (see :mod:`stepfn.asl.jsonata_bounds`).  All of these fail the evaluation.
+
+Variable names are kept as written: ``$𝔘`` and ``$U`` are two variables (the engine's
+generated Python would fold them into one identifier, so names that are not ASCII are
+spelled in ASCII before translation and read back when looked up in the bindings).
 
 A workflow variable named like a built-in (``count``) wins when read as a value
 (``$count + 1``), as in JSONata; a call (``$count(x)``) always reaches the built-in.
@@ -72,9 +79,10 @@ from jsonata2py.optimizer.optimizer import optimize
 from jsonata2py.parser import ast_nodes as ast
 from jsonata2py.parser.parser import BUILTIN_NAMES, Parser
 from jsonata2py.runtime import context as _engine
-from jsonata2py.runtime.core import fn_fromMillis
+from jsonata2py.runtime.core import JLambda, fn_fromMillis
 from jsonata2py.translator.translator import Translator
 
+from stepfn.asl import jsonata_bounds as _bounds
 from stepfn.errors import QUERY_EVALUATION_ERROR, ExpressionError, StatesError
 
 __all__ = [
@@ -96,6 +104,13 @@ UNDEFINED: Any = MISSING
 
 #: Wall-clock budget of one evaluation.
 TIME_LIMIT_SECONDS = 5.0
+
+# A result larger than this (as JSON) can be no state's payload; measuring it stops here, so a
+# result holding one large part many times is refused before anything writes it out in full.
+_RESULT_LIMIT = 4 * _bounds.MAX_VALUE
+
+# The engine's loops call its time check every few dozen steps; ours adds the memory watchdog.
+_engine.check_timeout = _bounds.watch
 
 #: A compiled template: ``template(bindings, runtime=None) -> value``.
 Template = Callable[..., Any]
@@ -176,12 +191,13 @@ class _FunctionError(Exception):
 class _Bindings:
     """One evaluation's view of variables and functions, in the engine's protocol."""
 
-    __slots__ = ("_millis", "runtime", "values")
+    __slots__ = ("_millis", "runtime", "values", "watch")
 
     def __init__(self, values: Mapping[str, Any], runtime: JsonataRuntime) -> None:
         self.values = values
         self.runtime = runtime
         self._millis: int | None = None
+        self.watch = _bounds.Watch()
 
     def millis(self) -> int:
         if self._millis is None:
@@ -199,6 +215,8 @@ class _Bindings:
         return dict(_FUNCTIONS)
 
     def get_value(self, name: str) -> Any:
+        if name.startswith(_SPELLED):
+            name = _unspell(name)
         value = self.values.get(name, MISSING)
         if value is MISSING:
             original = _VALUE_ALIASES.get(name)
@@ -392,6 +410,44 @@ def _map_tree(node: Any, visit: Callable[[Any], Any]) -> Any:
     return visit(node)
 
 
+# Names that are not ASCII are spelled ``__sfn_u_<hex of UTF-8>`` before translation (the
+# engine makes each name a Python identifier, and Python NFKC-folds identifiers: ``$𝔘``
+# would be ``$U``); so are ASCII names that start with ``__sfn_``, which keeps the spelling
+# one-to-one and those names apart from the aliases below.
+_SPELLED = "__sfn_u_"
+
+
+def _spell(name: str) -> str:
+    if name.isascii() and not name.startswith("__sfn_"):
+        return name
+    return _SPELLED + name.encode("utf-8", "surrogatepass").hex()
+
+
+def _unspell(name: str) -> str:
+    return bytes.fromhex(name[len(_SPELLED) :]).decode("utf-8", "surrogatepass")
+
+
+def _spell_names(tree: Any) -> Any:
+    """The tree with every variable and parameter name spelled by :func:`_spell`."""
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, (ast.VariableRef, ast.VariableBinding, ast.PartialApplication)):
+            spelled = _spell(node.name)
+            return node if spelled == node.name else dataclasses.replace(node, name=spelled)
+        if isinstance(node, ast.FunctionCall) and node.is_variable:
+            spelled = _spell(node.name)
+            return node if spelled == node.name else dataclasses.replace(node, name=spelled)
+        if isinstance(node, (ast.PositionBinding, ast.ContextBinding)):
+            spelled = _spell(node.var_name)
+            return node if spelled == node.var_name else dataclasses.replace(node, var_name=spelled)
+        if isinstance(node, ast.Lambda):
+            params = [_spell(param) for param in node.params]
+            return node if params == node.params else dataclasses.replace(node, params=params)
+        return node
+
+    return _map_tree(tree, rename)
+
+
 def _redirect(tree: Any) -> Any:
     """Point calls of ``$now``/``$millis``/``$random``/``$eval`` at our functions,
     unless the expression binds that name itself."""
@@ -431,17 +487,32 @@ def _syntax_message(exc: JsonataError) -> str:
 @cache
 def _builtin_value(name: str) -> Any:
     """A built-in function as a value (what ``$name`` means when no variable shadows it)."""
-    return _engine_compile(f"${name}", redirect=False).evaluate(None)
+    value = _engine_compile(f"${name}", redirect=False).evaluate(None)
+    guarded = _bounds.GUARDED.get("fn_" + name)
+    if guarded is None or not isinstance(value, JLambda):
+        return value
+    # the engine's value may call the unchecked function: the same shape, checked
+    arity = value.arity
+
+    def call(argument: Any) -> Any:
+        if arity <= 1:
+            return guarded(argument)
+        args = list(argument) if isinstance(argument, list) else [argument]
+        args.extend([MISSING] * (arity - len(args)))
+        return guarded(*args[:arity])
+
+    return JLambda(call, arity)
 
 
 @lru_cache(maxsize=4096)
 def _engine_compile(text: str, redirect: bool = True) -> CompiledExpression:
     """Parse, redirect, optimise, translate and load one expression (cached by text)."""
     try:
-        tree = Parser.parse(text)
+        tree = _spell_names(Parser.parse(text))
         tree = optimize(_redirect(tree) if redirect else tree)
         source = Translator.translate(tree, text)
         entry_point, _ = ExpressionLoader().load(source)
+        entry_point.__globals__.update(_bounds.GUARDED)  # this expression's own namespace
     except JsonataError as exc:
         position = getattr(exc, "position", None)
         if not isinstance(position, int) or position < 0:
@@ -517,12 +588,18 @@ class Expression:
             result = self._compiled.evaluate(input_value, bindings)  # type: ignore[arg-type]
         except JsonataEvaluationError as exc:
             raise self._failure(exc) from None
-        if type(result) is float and not math.isfinite(result):
-            raise StatesError(
-                QUERY_EVALUATION_ERROR,
-                f"{self._head} threw an error during evaluation. {_jsonata_message('D1001', '')}",
-            )
+        except MemoryError:
+            raise self._thrown(str(_bounds.MemoryExceeded())) from None
+        t = type(result)
+        if t is float and not math.isfinite(result):
+            raise self._thrown(_jsonata_message("D1001", ""))
+        if (t is list or t is dict) and _bounds.measure(result, _RESULT_LIMIT) > _RESULT_LIMIT:
+            # shared parts counted as often as they occur, as JSON would write them
+            raise self._thrown(f"The result is larger than {_RESULT_LIMIT} bytes of JSON")
         return result
+
+    def _thrown(self, detail: str) -> StatesError:
+        return StatesError(QUERY_EVALUATION_ERROR, f"{self._head} threw an error during evaluation. {detail}")
 
     def _failure(self, exc: JsonataEvaluationError) -> StatesError:
         code: str | None = exc.error_code
@@ -532,9 +609,12 @@ class Expression:
             if isinstance(cause, _FunctionError):
                 code, message = cause.code, cause.message
                 break
+            if isinstance(cause, (_bounds.ValueTooLarge, _bounds.MemoryExceeded)):
+                return self._thrown(str(cause))
+            if isinstance(cause, MemoryError):
+                return self._thrown(str(_bounds.MemoryExceeded()))
             cause = cause.__cause__
-        detail = _jsonata_message(code, message)
-        return StatesError(QUERY_EVALUATION_ERROR, f"{self._head} threw an error during evaluation. {detail}")
+        return self._thrown(_jsonata_message(code, message))
 
 
 def compile_expression(text: str, field: str = "") -> Expression:
