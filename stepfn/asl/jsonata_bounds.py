@@ -33,8 +33,12 @@ from collections.abc import Callable
 from typing import Any
 
 from jsonata2py import MISSING
-from jsonata2py.runtime import core as _core
 from jsonata2py.runtime import context as _context
+from jsonata2py.runtime import core as _core
+from jsonata2py.runtime.core import JLambda
+from jsonata2py.runtime.lambdas import fn_apply
+from jsonata2py.runtime.strings import regex_ops as _regex
+from jsonata2py.runtime.values import is_regex
 
 MAX_VALUE = 262_144
 MAX_MEMORY_GROWTH = 512 * 1024 * 1024
@@ -276,7 +280,9 @@ def fn_string(value: Any, prettify: Any = MISSING) -> Any:
 
 
 def fn_replace(text: Any, pattern: Any, replacement: Any, limit: Any = MISSING) -> Any:
-    if type(text) is str and type(replacement) is str and replacement and pattern != "":
+    if type(text) is str and isinstance(replacement, JLambda):
+        replacement = _bounded_replacer(replacement, len(text))
+    elif type(text) is str and type(replacement) is str and replacement and pattern != "":
         refs = replacement.count("$")
         if len(text) + (len(text) + 1) * len(replacement) * (1 + refs) > MAX_VALUE:
             _before("$replace", _replaced_size(text, pattern, replacement, refs, limit))
@@ -284,21 +290,34 @@ def fn_replace(text: Any, pattern: Any, replacement: Any, limit: Any = MISSING) 
 
 
 def _replaced_size(text: str, pattern: Any, replacement: str, refs: int, limit: Any) -> int:
-    """An upper bound of ``$replace``'s result: each match becomes the replacement, whose
-    ``$n`` references add at most the match again."""
+    """An upper bound of ``$replace``'s result: each match becomes the replacement, where a
+    ``$n`` reference (at least its ``$``) becomes at most the match again."""
+    most = _number(limit)
+    count = matched = 0
     try:
-        kept = _core.fn_split(text, pattern)
+        compiled = _regex.compiled_of(pattern) if is_regex(pattern) else _regex.build_literal_regex(pattern)
+        for match in _regex.iter_matches(compiled, text):
+            if most is not None and count >= most:
+                break
+            count += 1
+            matched += match.end() - match.start()
     except Exception:  # noqa: BLE001 - $replace reports the bad argument itself
         return 0
-    if type(kept) is not list:
-        return 0
-    matched = len(text) - sum(len(piece) for piece in kept if type(piece) is str)
-    count = len(kept) - 1
-    most = _number(limit)
-    if most is not None:
-        count = min(count, max(0, math.ceil(most)))
-        return len(text) + count * len(replacement) + refs * matched
-    return len(text) - matched + count * len(replacement) + refs * matched
+    return len(text) - matched + count * (len(replacement) - refs) + refs * matched
+
+
+def _bounded_replacer(function: JLambda, base: int) -> JLambda:
+    """``function`` as a ``$replace`` replacer whose results together stay under the limit."""
+    total = [base]
+
+    def call(argument: Any) -> Any:
+        result = fn_apply(function, argument)
+        if type(result) is str:
+            total[0] += len(result)
+            _before("$replace", total[0])
+        return result
+
+    return JLambda(call, function.arity)
 
 
 def range_(start: Any, end: Any) -> Any:
