@@ -27,6 +27,8 @@ _CHILD = textwrap.dedent(
     import json, resource, sys
     resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
     import stepfn
+    import stepfn.asl.jsonata
+    stepfn.asl.jsonata.TIME_LIMIT_SECONDS = float(sys.argv[2])
     definition = {{"QueryLanguage": "JSONata", "StartAt": "P",
                   "States": {{"P": {{"Type": "Pass", "Output": sys.argv[1], "End": True}}}}}}
     ex = stepfn.run(stepfn.load(definition), {{"s": "abcdefgh"}}, clock=stepfn.VirtualClock(), aws=False)
@@ -36,10 +38,10 @@ _CHILD = textwrap.dedent(
 )
 
 
-def run_capped(expression: str) -> dict[str, Any]:
+def run_capped(expression: str, time_limit: float = 5.0) -> dict[str, Any]:
     """Run ``{% expression %}`` as a Pass state's Output in a capped child process."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(cap=CAP_BYTES), "{% " + expression + " %}"],
+        [sys.executable, "-c", _CHILD.format(cap=CAP_BYTES), "{% " + expression + " %}", str(time_limit)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -118,6 +120,23 @@ def test_hostile_expressions_fail_the_state_within_a_memory_cap(expression: str)
 def test_memory_growth_over_the_watchdog_limit_names_it() -> None:
     outcome = run_capped("$count($map([1..100000], function($v) { $pad('', 200000, $string($v)) }))")
     assert outcome["cause"].endswith("The evaluation used more than 512 MiB of memory")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "$match($pad('', 5000, 'x'), /(x+x+)+y/)",
+        "$replace($pad('', 5000, 'x'), /(x+x+)+y/, 'a')",
+        "$split($pad('', 5000, 'x'), /(x+x+)+y/)",
+        "$contains($pad('', 5000, 'x'), /(x+x+)+y/)",
+        "$pad('', 5000, 'x') ~> /(x+x+)+y/",
+        "($r := /(x+x+)+y/; $match($pad('', 5000, 'x'), $r))",
+    ],
+)
+def test_a_regular_expression_that_backtracks_for_hours_stops_at_the_time_limit(expression: str) -> None:
+    outcome = run_capped(expression, time_limit=0.2)
+    assert outcome["status"] == "FAILED"
+    assert outcome["cause"].endswith("threw an error during evaluation. U1001: Expression evaluation timeout")
 
 
 # ------------------------------------------------------------------ large but legal

@@ -613,6 +613,8 @@ class Expression:
                 return self._thrown(str(cause))
             if isinstance(cause, MemoryError):
                 return self._thrown(str(_bounds.MemoryExceeded()))
+            if isinstance(cause, TimeoutError):  # a regular expression ran into the deadline
+                return self._thrown(_jsonata_message("U1001", "Expression evaluation timeout"))
             cause = cause.__cause__
         return self._thrown(_jsonata_message(code, message))
 
