@@ -7,6 +7,8 @@ jsonschema and the compiler load only when something is actually run or loaded.
 
 import typing as _typing
 
+from stepfn.lazy import lazy_names as _lazy_names
+
 if _typing.TYPE_CHECKING:
     from stepfn.api import execute, run, start, validate
     from stepfn.asl.loader import load
@@ -76,15 +78,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stepfn' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stepfn"
 # lowest first; subpackages of one rank may not import each other
 RANK = {
     "stepfn.errors": 0,
+    "stepfn.lazy": 0,  # PEP 562 lazy names for the package __init__s
     "stepfn.asl": 1,
     "stepfn.runtime": 2,
     "stepfn.aws": 3,

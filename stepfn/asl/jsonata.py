@@ -675,34 +675,23 @@ def _node(value: Any, field: str) -> _Node:
             return result
 
         return True, run_expression
-    if isinstance(value, dict):
-        parts = [(key, _node(item, f"{field}/{key}" if field else str(key))) for key, item in value.items()]
-        dynamic = [(key, node[1]) for key, node in parts if node[0]]
-        if not dynamic:
+    if isinstance(value, (dict, list)):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        parts = [(key, _node(item, f"{field}/{key}" if field else str(key))) for key, item in pairs]
+        slots = [(key, node[1]) for key, node in parts if node[0]]
+        if not slots:
             return False, value
-        shape = {key: (None if node[0] else node[1]) for key, node in parts}
+        # the constant parts in place, the expressions' places filled at each evaluation
+        constant = [(key, None if node[0] else node[1]) for key, node in parts]
+        skeleton: Any = dict(constant) if isinstance(value, dict) else [item for _, item in constant]
 
-        def build_object(bindings: _Bindings) -> Any:
-            out = shape.copy()
-            for key, run in dynamic:
+        def build(bindings: _Bindings) -> Any:
+            out = skeleton.copy()
+            for key, run in slots:
                 out[key] = run(bindings)
             return out
 
-        return True, build_object
-    if isinstance(value, list):
-        items = [_node(item, f"{field}/{index}" if field else str(index)) for index, item in enumerate(value)]
-        slots = [(index, node[1]) for index, node in enumerate(items) if node[0]]
-        if not slots:
-            return False, value
-        base = [None if node[0] else node[1] for node in items]
-
-        def build_array(bindings: _Bindings) -> Any:
-            out = base.copy()
-            for index, run in slots:
-                out[index] = run(bindings)
-            return out
-
-        return True, build_array
+        return True, build
     return False, value
 
 

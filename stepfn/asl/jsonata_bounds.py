@@ -358,26 +358,17 @@ class _TimedPattern:
             kwargs["timeout"] = max(deadline - time.monotonic(), 0.001)
         return getattr(self._pattern, method)(*args, **kwargs)
 
-    def search(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("search", args, kwargs)
 
-    def match(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("match", args, kwargs)
+def _timed_method(method: str) -> Callable[..., Any]:
+    def timed(self: _TimedPattern, *args: Any, **kwargs: Any) -> Any:
+        return self._timed(method, args, kwargs)
 
-    def fullmatch(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("fullmatch", args, kwargs)
+    timed.__name__ = method
+    return timed
 
-    def finditer(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("finditer", args, kwargs)
 
-    def findall(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("findall", args, kwargs)
-
-    def sub(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("sub", args, kwargs)
-
-    def split(self, *args: Any, **kwargs: Any) -> Any:
-        return self._timed("split", args, kwargs)
+for _method in ("search", "match", "fullmatch", "finditer", "findall", "sub", "split"):
+    setattr(_TimedPattern, _method, _timed_method(_method))
 
 
 def regex_value(pattern: str, flags: str) -> Any:

@@ -214,6 +214,10 @@ _NODE_ATTRS = {
     "penwidth": "1.2",
     "margin": "0.14,0.06",
 }
+# a Parallel branch's box; the Start and End circles
+_BRANCH_ATTRS = {"fontsize": "9", "fontcolor": "#5f6b7a", "style": "rounded,dashed", "color": "#c5ccd4",
+                 "bgcolor": "white", "labeljust": "l"}
+_TERMINAL_ATTRS = {"style": "filled", "fixedsize": "true", "fontsize": "9"}
 _EDGE_ATTRS = {"fontname": FONT, "fontsize": "9", "arrowsize": "0.7", "color": _EDGE, "fontcolor": _EDGE}
 
 
@@ -337,15 +341,7 @@ class _Writer:
     def branch(self, cluster: Any, node: Node, i: int) -> None:
         """Branch ``i`` of a Parallel state, boxed and labelled inside its cluster."""
         with cluster.subgraph(name=f"cluster_{node.id}_b{i}") as sub:
-            sub.attr(
-                label=f"Branch {i}",
-                fontsize="9",
-                fontcolor="#5f6b7a",
-                style="rounded,dashed",
-                color="#c5ccd4",
-                bgcolor="white",
-                labeljust="l",
-            )
+            sub.attr(label=f"Branch {i}", **_BRANCH_ATTRS)
             self.scope(sub, node, i)
 
     # ------------------------------------------------------------------ stand-ins for far targets
@@ -377,36 +373,16 @@ class _Writer:
 
     @staticmethod
     def start(dot: Any) -> None:
-        dot.node(
-            "__start",
-            "Start",
-            shape="circle",
-            style="filled",
-            fillcolor="#232f3e",
-            fontcolor="white",
-            color="#232f3e",
-            width="0.55",
-            fixedsize="true",
-            fontsize="9",
-        )
+        dot.node("__start", "Start", shape="circle", width="0.55", fillcolor="#232f3e", fontcolor="white",
+                 color="#232f3e", **_TERMINAL_ATTRS)
 
     def end(self, dot: Any) -> None:
         """The End node, coloured by the execution's status when a run is overlaid."""
         overlay = self.overlay
         end_outcome = STATUS_OUTCOME.get(overlay.history.status) if overlay is not None else None
         end_fill, end_border, end_text = COLORS[end_outcome] if end_outcome else ("#232f3e", "#232f3e", "white")
-        dot.node(
-            "__end",
-            "End",
-            shape="doublecircle",
-            style="filled",
-            fillcolor=end_fill,
-            color=end_border,
-            fontcolor=end_text,
-            width="0.5",
-            fixedsize="true",
-            fontsize="9",
-        )
+        dot.node("__end", "End", shape="doublecircle", width="0.5", fillcolor=end_fill, color=end_border,
+                 fontcolor=end_text, **_TERMINAL_ATTRS)
 
     def legend(self, dot: Any) -> None:
         entries = self.overlay.legend if self.overlay is not None else LEGEND

@@ -266,12 +266,9 @@ class JournalLog(EventLog):
 
     # ------------------------------------------------------------ adding
     def add(
-        self,
-        type: str,
-        details: dict[str, Any] | None = None,
-        cursor: Cursor | None = None,
-        update: bool = True,
+        self, type: str, details: dict[str, Any] | None = None, cursor: Cursor | None = None, update: bool = True
     ) -> int:
+        """EventLog's ``add``; while replaying, the recorded event that matches instead of a new one."""
         if cursor is not None and cursor.sink is not None and cursor.sink is not self:
             return cursor.sink.add(type, details, cursor, update)
         previous = cursor.source if cursor is not None else len(self.events)

@@ -12,25 +12,12 @@ May import: ``stepfn.errors``, ``stepfn.asl``, ``stepfn.runtime``, ``stepfn.aws`
 
 import typing as _typing
 
+from stepfn.lazy import lazy_names as _lazy_names
+
 if _typing.TYPE_CHECKING:
     from stepfn.testing.harness import Harness, Mock, RunResult, StateTest
 
-_LAZY = {
-    "Harness": "stepfn.testing.harness",
-    "Mock": "stepfn.testing.harness",
-    "RunResult": "stepfn.testing.harness",
-    "StateTest": "stepfn.testing.harness",
-}
-
 __all__ = ["Harness", "Mock", "RunResult", "StateTest"]
 
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stepfn.testing' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+# every public name comes from the harness
+__getattr__ = _lazy_names(__name__, dict.fromkeys(__all__, "stepfn.testing.harness"), globals())

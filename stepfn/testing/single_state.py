@@ -154,18 +154,21 @@ async def driven(clock: VirtualClock, work: Callable[[], Any]) -> Any:
     return box[0]
 
 
+@dataclasses.dataclass(eq=False)
 class StateTester:
     """The data flow of one state, step by step, with what each step produced."""
 
-    def __init__(self, run: Run, state: m.State, env: Env, data: Any, outcome: tuple[str, Any] | None,
-                 debug: bool, retry_count: int) -> None:
-        self.run = run
-        self.state = state
-        self.env = env
-        self.data = data
-        self.outcome = outcome
-        self.retry_count = retry_count
-        self.inspection: dict[str, Any] | None = {"input": data} if debug else None
+    run: Run
+    state: m.State
+    env: Env
+    data: Any
+    outcome: tuple[str, Any] | None
+    debug: dataclasses.InitVar[bool]
+    retry_count: int
+    inspection: dict[str, Any] | None = dataclasses.field(init=False)
+
+    def __post_init__(self, debug: bool) -> None:
+        self.inspection = {"input": self.data} if debug else None
 
     def note(self, key: str, value: Any) -> Any:
         if self.inspection is not None:

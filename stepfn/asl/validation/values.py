@@ -14,6 +14,7 @@ from stepfn.asl.choice import parse_timestamp
 from stepfn.asl.paths import compile_path
 from stepfn.asl.validation.schema import describe
 from stepfn.asl.validation.vocabulary import JSONATA
+from stepfn.asl.validation.walk import listed
 from stepfn.errors import ExpressionError, Problem
 
 MAX_LABEL = 40
@@ -110,11 +111,7 @@ def _label_problems(label: str, where: str) -> list[Problem]:
 def _result_paths(state: Mapping[str, Any], kind: str, here: str) -> Iterator[tuple[str, Any]]:
     if kind in ("Pass", "Task", "Parallel", "Map") and "ResultPath" in state:
         yield f"{here}/ResultPath", state["ResultPath"]
-    catchers = state.get("Catch")
-    if isinstance(catchers, list):
-        for index, catcher in enumerate(catchers):
-            if isinstance(catcher, dict) and "ResultPath" in catcher:
-                yield f"{here}/Catch/{index}/ResultPath", catcher["ResultPath"]
+    yield from listed(state, "Catch", "ResultPath", here)
 
 
 def _map_number_paths(state: Mapping[str, Any], here: str) -> Iterator[tuple[str, Any]]:

@@ -60,13 +60,14 @@ def state_targets(state: Mapping[str, Any], here: str) -> Iterator[tuple[str, An
         yield f"{here}/Next", state["Next"]
     if "Default" in state:
         yield f"{here}/Default", state["Default"]
-    choices = state.get("Choices")
-    if isinstance(choices, list):
-        for index, rule in enumerate(choices):
-            if isinstance(rule, dict) and "Next" in rule:
-                yield f"{here}/Choices/{index}/Next", rule["Next"]
-    catchers = state.get("Catch")
-    if isinstance(catchers, list):
-        for index, catcher in enumerate(catchers):
-            if isinstance(catcher, dict) and "Next" in catcher:
-                yield f"{here}/Catch/{index}/Next", catcher["Next"]
+    yield from listed(state, "Choices", "Next", here)
+    yield from listed(state, "Catch", "Next", here)
+
+
+def listed(state: Mapping[str, Any], field: str, key: str, here: str) -> Iterator[tuple[str, Any]]:
+    """(pointer, value) of ``key`` in each object of the list ``field`` (``Catch``, ``Choices``)."""
+    entries = state.get(field)
+    if isinstance(entries, list):
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict) and key in entry:
+                yield f"{here}/{field}/{index}/{key}", entry[key]
