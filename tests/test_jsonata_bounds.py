@@ -192,3 +192,19 @@ def test_variable_names_are_kept_as_written(expression: str, expected: Any) -> N
 def test_workflow_variables_with_folding_names_stay_apart() -> None:
     expression = compile_expression("[$𝔘, $U, $ﬁ, $fi]")
     assert expression.evaluate(bindings={"𝔘": 1, "U": 2, "ﬁ": 3, "fi": 4}) == [1, 2, 3, 4]
+
+
+def test_assigned_variables_with_folding_names_stay_apart_in_a_run() -> None:
+    import stepfn
+
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"𝔘": 1, "U": 2, "ﬁ": 3}, "Next": "B"},
+            "B": {"Type": "Pass", "Output": "{% [$𝔘, $U, $ﬁ, ($𝔘 := 7; $𝔘), $U] %}", "End": True},
+        },
+    }
+    ex = stepfn.run(stepfn.load(definition), {}, aws=False)
+    assert ex.status == "SUCCEEDED"
+    assert ex.output == [1, 2, 3, 7, 2]
