@@ -208,3 +208,23 @@ def test_assigned_variables_with_folding_names_stay_apart_in_a_run() -> None:
     ex = stepfn.run(stepfn.load(definition), {}, aws=False)
     assert ex.status == "SUCCEEDED"
     assert ex.output == [1, 2, 3, 7, 2]
+
+
+# ------------------------------------------------------------------ results that are not JSON
+
+
+@pytest.mark.parametrize(
+    "expression", ["function($x) { $x }", "/ab/", "$pad", '{"f": function() { 1 }}', "[1, /a/]", "[[1], [$uppercase]]"]
+)
+def test_a_function_or_regex_in_a_result_fails_the_state(expression: str) -> None:
+    import stepfn
+
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": "{% " + expression + " %}", "End": True}},
+    }
+    ex = stepfn.run(stepfn.load(definition), None, aws=False)
+    assert ex.status == "FAILED"
+    assert ex.error == QUERY_EVALUATION_ERROR
+    assert ex.cause.endswith("returned an unexpected result type. Expected a JSON value, but it holds a function")

@@ -591,10 +591,21 @@ class Expression:
         except MemoryError:
             raise self._thrown(str(_bounds.MemoryExceeded())) from None
         t = type(result)
-        if t is float and not math.isfinite(result):
-            raise self._thrown(_jsonata_message("D1001", ""))
-        if (t is list or t is dict) and _bounds.measure(result, _RESULT_LIMIT) > _RESULT_LIMIT:
+        if t is str or t is int or t is bool or result is None or result is MISSING:
+            return result
+        if t is float:
+            if not math.isfinite(result):
+                raise self._thrown(_jsonata_message("D1001", ""))
+            return result
+        try:
             # shared parts counted as often as they occur, as JSON would write them
+            size = _bounds.measure(result, _RESULT_LIMIT, strict=True)
+        except _bounds.NotJson as exc:
+            raise StatesError(
+                QUERY_EVALUATION_ERROR,
+                f"{self._head} returned an unexpected result type. Expected a JSON value, but it holds {exc}",
+            ) from None
+        if size > _RESULT_LIMIT:
             raise self._thrown(f"The result is larger than {_RESULT_LIMIT} bytes of JSON")
         return result
 

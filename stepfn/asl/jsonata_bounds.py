@@ -149,9 +149,17 @@ def watch() -> None:
 # --------------------------------------------------------------------------- sizes
 
 
-def measure(value: Any, limit: int) -> int:
+class NotJson(Exception):
+    """A result holds what JSON cannot (a function, a regular expression, NaN)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("a function" if isinstance(value, (JLambda, JRegex)) or callable(value) else repr(value))
+
+
+def measure(value: Any, limit: int, strict: bool = False) -> int:
     """A lower bound of ``value``'s size as JSON text, exact enough to compare with ``limit``;
-    the walk stops (returning a number over ``limit``) as soon as it passes it."""
+    the walk stops (returning a number over ``limit``) as soon as it passes it.  ``strict``:
+    raise :class:`NotJson` for a part that is not JSON."""
     total = 0
     stack = [value]
     pop, push = stack.pop, stack.append
@@ -175,9 +183,17 @@ def measure(value: Any, limit: int) -> int:
                 push(element)
         else:
             total += 1
+            if strict and not _is_json_scalar(item, t):
+                raise NotJson(item)
         if total > limit:
             return total
     return total
+
+
+def _is_json_scalar(item: Any, t: type) -> bool:
+    if t is int or t is bool or item is None:
+        return True
+    return t is float and math.isfinite(item)
 
 
 def _pretty(value: Any, limit: int) -> int:
