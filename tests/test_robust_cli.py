@@ -48,6 +48,12 @@ FILES: dict[str, bytes | str] = {
     ),
     "deep_events.jsonl": '{"type": "ExecutionStarted", "id": 1, "x": ' + "[" * 50_000 + "]" * 50_000 + "}",
     "deep_event.jsonl": '{"type": "ExecutionStarted", "id": 1, "x": ' + "[" * 900 + "]" * 900 + "}",
+    # more events than one execution can have: drawing 200,000 took minutes and a gigabyte
+    "too_many.jsonl": _events(
+        *({"id": i, "previousEventId": i - 1, "timestamp": "2024-01-01T00:00:00Z", "type": "PassStateEntered",
+           "stateEnteredEventDetails": {"name": "P", "input": "{}"}} for i in range(1, 25_002))
+    ),
+    "too_many.json": json.dumps({"events": [{"id": i, "type": "PassStateEntered"} for i in range(1, 25_002)]}),
     "exit.py": "import sys\ndef h(p, c):\n    sys.exit(7)\nTASKS = {'f': h}\n",
     "exit_on_import.py": "raise SystemExit(3)\n",
 }
@@ -73,6 +79,9 @@ CASES = [
     (["history", "absurd_time.jsonl"], 0),
     (["history", "deep_events.jsonl"], 2),
     (["history", "deep_event.jsonl"], 2),
+    (["render", "ok.json", "--events", "too_many.jsonl", "--format", "html"], 2),
+    (["render", "ok.json", "--events", "too_many.json"], 2),
+    (["history", "too_many.jsonl"], 2),
     (["run", "task.json", "--tasks", "exit.py"], 1),
     (["run", "task.json", "--tasks", "exit_on_import.py"], 2),
     (["validate", '{"StartAt": 1}'], 2),  # a file name, even one that looks like JSON

@@ -54,3 +54,15 @@ def _check_quoted(source: str) -> None:
     for match in re.finditer(r"tooltip=(\S)", source):
         assert match.group(1) == '"'  # a tooltip is always a quoted string, never an HTML-like one
     assert "\x01" not in source and "\x7f" not in source
+
+
+def test_more_events_than_one_execution_can_have_are_refused() -> None:
+    machine = stepfn.load(_machine("P", "c"))
+    entered = {"name": "P", "input": "{}"}
+    events = [{"id": i, "previousEventId": i - 1, "type": "PassStateEntered", "stateEnteredEventDetails": entered}
+              for i in range(1, 25_002)]
+    with pytest.raises(stepfn.UsageError, match="25001 events, more than one execution can have"):
+        stepfn.render(machine, {"events": events}, "dot")
+    from stepfn.history.reading import normalize
+
+    assert len(normalize({"events": events[:25_000]})) == 25_000

@@ -259,6 +259,14 @@ def _from_dict(raw: dict[str, Any]) -> HistoryEvent:
     )
 
 
+def _check_count(count: int) -> None:
+    """Refuse more events than AWS lets one execution have (drawing them would take minutes)."""
+    from stepfn.runtime.drivers import HISTORY_LIMIT
+
+    if count > HISTORY_LIMIT:
+        raise UsageError(f"not an event history: {count} events, more than one execution can have ({HISTORY_LIMIT})")
+
+
 def read_history_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Events from ``stepfn run --events`` (JSON Lines) or ``aws stepfunctions get-execution-history``."""
     try:
@@ -274,7 +282,9 @@ def read_history_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             doc = json.loads(text)
             items = doc.get("events", []) if isinstance(doc, dict) else doc
         else:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            lines = [line for line in text.splitlines() if line.strip()]
+            _check_count(len(lines))
+            items = [json.loads(line) for line in lines]
     except (ValueError, RecursionError) as exc:
         raise UsageError(
             f"{path} is not an event history (JSON Lines or GetExecutionHistory JSON): {exc}"
@@ -296,6 +306,8 @@ def normalize(source: Any) -> list[HistoryEvent]:
         source = source.events
     elif isinstance(source, dict):
         source = source.get("events", [])
+    if hasattr(source, "__len__"):
+        _check_count(len(source))
     out: list[HistoryEvent] = []
     for item in source:
         if isinstance(item, Event):
