@@ -159,7 +159,57 @@ class NotJson(Exception):
 def measure(value: Any, limit: int, strict: bool = False) -> int:
     """A lower bound of ``value``'s size as JSON text, exact enough to compare with ``limit``;
     the walk stops (returning a number over ``limit``) as soon as it passes it.  ``strict``:
-    raise :class:`NotJson` for a part that is not JSON."""
+    raise :class:`NotJson` for a part that is not JSON.
+
+    Sizes of large arrays and objects are remembered by identity (values are never changed
+    once built), so measuring a result that holds the state's input again costs nothing."""
+    try:
+        return _measure(value, limit)
+    except NotJson:
+        if strict:
+            raise
+        return _loose(value, limit)
+    except RecursionError:  # deeper than the stack: the run refuses such a value itself
+        return 0
+
+
+_KNOWN: dict[int, tuple[Any, int]] = {}
+_KNOWN_FROM = 512  # arrays and objects this large (as JSON) have their size remembered
+_KNOWN_MOST = 64  # at the most (they are kept alive while remembered)
+
+
+def _measure(item: Any, budget: int) -> int:
+    t = type(item)
+    if t is str:
+        return len(item) + 2
+    if t is list or t is dict:
+        hit = _KNOWN.get(id(item))
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        total = len(item) + 1
+        if t is dict:
+            for key, element in item.items():
+                total += len(key) + 3 + _measure(element, budget - total)
+                if total > budget:
+                    return total
+        else:
+            for element in item:
+                total += _measure(element, budget - total)
+                if total > budget:
+                    return total
+        if total >= _KNOWN_FROM:
+            if len(_KNOWN) >= _KNOWN_MOST:
+                for stale in list(_KNOWN)[: _KNOWN_MOST // 2]:
+                    _KNOWN.pop(stale, None)
+            _KNOWN[id(item)] = (item, total)
+        return total
+    if not _is_json_scalar(item, t):
+        raise NotJson(item)
+    return 1
+
+
+def _loose(value: Any, limit: int) -> int:
+    """:func:`measure` of a value that may hold functions (``$string`` writes them as "")."""
     total = 0
     stack = [value]
     pop, push = stack.pop, stack.append
@@ -170,21 +220,14 @@ def measure(value: Any, limit: int, strict: bool = False) -> int:
             total += len(item) + 2
         elif t is list:
             total += len(item) + 1
-            if total > limit:
-                return total
-            for element in item:
-                push(element)
+            stack.extend(item)
         elif t is dict:
             total += len(item) + 1
-            if total > limit:
-                return total
             for key, element in item.items():
                 total += len(key) + 3
                 push(element)
         else:
             total += 1
-            if strict and not _is_json_scalar(item, t):
-                raise NotJson(item)
         if total > limit:
             return total
     return total
