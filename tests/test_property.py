@@ -99,6 +99,18 @@ jsonata = st.one_of(
         "{% $number('1e400') %}", "{% [1,2,3][$ > 1] %}", "{% $string($states.input) %}",
     ]),
     st.text(max_size=20).map(lambda t: "{% " + t + " %}"),
+    # built-ins with extreme arguments: each must fail or succeed within the time and memory caps
+    st.builds(
+        lambda name, args: "{% $" + name + "(" + ", ".join(args) + ") %}",
+        st.sampled_from(["pad", "join", "string", "replace", "split", "match", "append", "map", "reduce", "sort",
+                         "distinct", "formatNumber", "formatInteger", "fromMillis", "base64encode", "encodeUrl",
+                         "uppercase", "zip", "merge", "spread", "partition", "range", "hash", "parse"]),
+        st.lists(st.sampled_from([
+            "1e9", "-1e9", "1e308", "0", "-1", "0.5", "'x'", "''", "null", "[1..200000]", "$pad('', 262144, 'ab')",
+            "/(x+x+)+y/", "function($a, $b) { $a & $a }", "function($v) { [$v, $v] }", "$states.input", "{}",
+            "'#,##0.00'", "'[Y0001]'", "'w'", "'SHA-256'", "'$0$0$0$0'",
+        ]), max_size=3),
+    ),
 )
 field_values = st.one_of(json_values, paths, intrinsics, jsonata)
 FIELDS = ["InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Result", "Seconds",
