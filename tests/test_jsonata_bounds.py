@@ -64,6 +64,7 @@ TOO_LARGE = [
     ("$pad('x', 5e8)", "$pad"),
     ("$pad('x', -5e8)", "$pad"),
     ("($f := $pad; $f('x', 1e9))", "$pad"),
+    ("($f := $pad; $f('x', '500000000'))", "$pad"),
     ('$join($map([1..200000], function($v) { "abcdefgh" }))', "$join"),
     ("[1..10000000]", "The range operator (..)"),
     ("$count($map([1..10000000], function($v) { $v }))", "The range operator (..)"),
@@ -154,6 +155,11 @@ LEGAL = [
     ("$length($replace($pad('', 100000, 'a'), /(a)/, '$1$1', 50000))", 150000),
     ("$count($reduce([1..2000], function($a, $b) { $append($a, $b) }, []))", 2000),
     ("$count($map([1..50000], function($v) { $pad('', 100) }))", 50000),
+    # built-ins called through a variable take one array argument as one argument
+    ("($f := $join; $f(['a', 'b', 'c']))", "abc"),
+    ("($f := $join; $f(['a', 'b'], '-'))", "a-b"),
+    ("$map(['a', 'b'], $pad(?, 3, '-'))", ["a--", "b--"]),
+    ("$reduce([['a'], ['b']], $append)", ["a", "b"]),
 ]
 
 

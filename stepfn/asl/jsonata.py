@@ -79,7 +79,7 @@ from jsonata2py.optimizer.optimizer import optimize
 from jsonata2py.parser import ast_nodes as ast
 from jsonata2py.parser.parser import BUILTIN_NAMES, Parser
 from jsonata2py.runtime import context as _engine
-from jsonata2py.runtime.core import JLambda, fn_fromMillis
+from jsonata2py.runtime.core import JLambda, PackedArgs, fn_fromMillis
 from jsonata2py.translator.translator import Translator
 
 from stepfn.asl import jsonata_bounds as _bounds
@@ -497,7 +497,8 @@ def _builtin_value(name: str) -> Any:
     def call(argument: Any) -> Any:
         if arity <= 1:
             return guarded(argument)
-        args = list(argument) if isinstance(argument, list) else [argument]
+        # several arguments arrive packed; one array argument is that array, not its items
+        args = list(argument) if isinstance(argument, PackedArgs) else [argument]
         args.extend([MISSING] * (arity - len(args)))
         return guarded(*args[:arity])
 

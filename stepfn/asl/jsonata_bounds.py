@@ -50,7 +50,7 @@ class ValueTooLarge(Exception):
     """A built-in would build a value over :data:`MAX_VALUE`."""
 
     def __init__(self, what: str, size: int | float) -> None:
-        shown = f"{size:.0f}" if isinstance(size, float) else str(size)
+        shown = f"{size:.3g}" if size >= 1e15 else f"{size:.0f}"
         super().__init__(
             f"{what} would build a value of {shown} characters or items, more than {MAX_VALUE} "
             "(the payload limit)"
@@ -316,6 +316,11 @@ def concat(a: Any, b: Any) -> Any:
 
 def fn_pad(text: Any, width: Any, pad: Any = MISSING) -> Any:
     number = _number(width)
+    if number is None and type(width) is str:  # reached through a function value: no signature check
+        try:
+            number = _number(_core.to_number(width))
+        except Exception:  # noqa: BLE001 - $pad reports the bad width itself
+            number = None
     if number is not None and type(text) is str and abs(number) > len(text):
         _before("$pad", abs(number))
     return _core.fn_pad(text, width, pad)
