@@ -117,8 +117,10 @@ class VirtualClock(Clock):
         self._idle: anyio.Event | None = None
         self._busy = 0
         self._driving = False
+        self._driver: object | None = None  # the running drive's token, and its event loop
+        self._driver_loop: object | None = None  # the loop itself: an id() can be reused
         self._handover: anyio.Event | None = None
-        self._owner: int | None = None
+        self._owner: object | None = None  # the claiming event loop (an id() could be reused)
         self._claims = 0
         import threading
 
@@ -163,9 +165,9 @@ class VirtualClock(Clock):
 
     def claim(self) -> None:
         """An execution starts on the running event loop; refused while another loop uses the clock."""
-        owner = _loop_id()
+        owner = _running_loop()
         with self._claim_lock:
-            if self._owner is not None and self._owner != owner:
+            if self._owner is not None and self._owner is not owner:
                 from stepfn.errors import UsageError
 
                 raise UsageError(
@@ -191,11 +193,16 @@ class VirtualClock(Clock):
         """
         import anyio
 
-        while self._driving:
+        here = _running_loop()
+        while self._driving and self._driver_loop is here:
             if self._handover is None:
                 self._handover = anyio.Event()
             await self._handover.wait()
-        self._driving = True
+        # a drive still marked on another event loop belongs to an execution that has ended
+        # (the claim refuses a loop while another one uses the clock): this one supersedes it,
+        # and its late ``finally`` leaves this one's state alone (it could not wake this loop)
+        token = object()
+        self._driving, self._driver, self._driver_loop = True, token, here
         try:
             while True:
                 await _all_blocked()
@@ -217,10 +224,11 @@ class VirtualClock(Clock):
                 self._now = max(self._now, deadline)
                 event.set()  # one at a time: what it does first may cancel the next one due
         finally:
-            self._driving = False
-            if self._handover is not None:
-                self._handover.set()
-                self._handover = None
+            if self._driver is token:
+                self._driving, self._driver, self._driver_loop = False, None, None
+                if self._handover is not None:
+                    self._handover.set()
+                    self._handover = None
 
 
 class _Hold:
@@ -236,16 +244,16 @@ class _Hold:
         self.clock.release()
 
 
-def _loop_id() -> int:
-    """Which event loop is running here (the thread, when none is)."""
+def _running_loop() -> object:
+    """The running event loop (the thread, when it is not an asyncio loop)."""
     try:
         import asyncio
 
-        return id(asyncio.get_running_loop())
+        return asyncio.get_running_loop()
     except RuntimeError:
         import threading
 
-        return threading.get_ident()
+        return threading.current_thread()
 
 
 async def _all_blocked() -> None:
