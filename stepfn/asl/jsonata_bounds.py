@@ -141,9 +141,7 @@ _engine_check_timeout = _context.check_timeout
 def watch() -> None:
     """The engine's time-limit check, and a memory reading when one is due."""
     _engine_check_timeout()
-    found = _current_watch()
-    if found is not None:
-        found.check()
+    _watch_large()
 
 
 # --------------------------------------------------------------------------- sizes

@@ -45,13 +45,7 @@ class Queries:
             ok = result.is_integer()
             result = int(result) if ok else result
         if not ok:
-            from stepfn.asl.jsonata import json_type
-
-            raise StatesError(
-                errors.QUERY_EVALUATION_ERROR,
-                f"The JSONata expression specified for the field '{field}' returned an unexpected result "
-                f"type. Expected 'integer', but was '{json_type(result)}' for value: {_show(result)}",
-            )
+            raise _unexpected(f"specified for the field '{field}'", "integer", result)
         from stepfn.asl.ranges import RANGES, describe, in_range
 
         if field in RANGES and not in_range(field, result):
@@ -68,26 +62,25 @@ class Queries:
             return value
         result = self.evaluate(value, env, states)
         if result is not None and not isinstance(result, str):
-            from stepfn.asl.jsonata import json_type
-
-            raise StatesError(
-                errors.QUERY_EVALUATION_ERROR,
-                f"The JSONata expression specified for the field '{field}' returned an unexpected result "
-                f"type. Expected 'string', but was '{json_type(result)}' for value: {_show(result)}",
-            )
+            raise _unexpected(f"specified for the field '{field}'", "string", result)
         return result
 
     def condition(self, template: Any, env: Any, states: dict[str, Any], text: str) -> bool:
         result = self.evaluate(template, env, states)
         if not isinstance(result, bool):
-            from stepfn.asl.jsonata import json_type
-
-            raise StatesError(
-                errors.QUERY_EVALUATION_ERROR,
-                f"The JSONata expression '{text}' specified for the field 'Condition' returned an unexpected "
-                f"result type. Expected 'boolean', but was '{json_type(result)}' for value: {_show(result)}",
-            )
+            raise _unexpected(f"'{text}' specified for the field 'Condition'", "boolean", result)
         return result
+
+
+def _unexpected(which: str, expected: str, result: Any) -> StatesError:
+    """AWS's error for a JSONata field whose result has the wrong type."""
+    from stepfn.asl.jsonata import json_type
+
+    return StatesError(
+        errors.QUERY_EVALUATION_ERROR,
+        f"The JSONata expression {which} returned an unexpected result type. "
+        f"Expected '{expected}', but was '{json_type(result)}' for value: {_show(result)}",
+    )
 
 
 def _show(value: Any) -> str:
