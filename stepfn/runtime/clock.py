@@ -116,8 +116,7 @@ class VirtualClock(Clock):
         self._wakeup: anyio.Event | None = None
         self._idle: anyio.Event | None = None
         self._busy = 0
-        self._driving = False
-        self._driver: object | None = None  # the running drive's token, and its event loop
+        self._driver: object | None = None  # the running drive's token (None: no drive), and its event loop
         self._driver_loop: object | None = None  # the loop itself: an id() can be reused
         self._handover: anyio.Event | None = None
         self._owner: object | None = None  # the claiming event loop (an id() could be reused)
@@ -194,7 +193,7 @@ class VirtualClock(Clock):
         import anyio
 
         here = _running_loop()
-        while self._driving and self._driver_loop is here:
+        while self._driver is not None and self._driver_loop is here:
             if self._handover is None:
                 self._handover = anyio.Event()
             await self._handover.wait()
@@ -202,7 +201,7 @@ class VirtualClock(Clock):
         # (the claim refuses a loop while another one uses the clock): this one supersedes it,
         # and its late ``finally`` leaves this one's state alone (it could not wake this loop)
         token = object()
-        self._driving, self._driver, self._driver_loop = True, token, here
+        self._driver, self._driver_loop = token, here
         try:
             while True:
                 await _all_blocked()
@@ -225,7 +224,7 @@ class VirtualClock(Clock):
                 event.set()  # one at a time: what it does first may cancel the next one due
         finally:
             if self._driver is token:
-                self._driving, self._driver, self._driver_loop = False, None, None
+                self._driver = self._driver_loop = None
                 if self._handover is not None:
                     self._handover.set()
                     self._handover = None
